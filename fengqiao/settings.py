@@ -1,0 +1,96 @@
+"""One settings object for every Fengqiao process.
+
+Built once in the CLI entry point and passed down; nothing else reads the environment.
+Every field can be set as ``FENGQIAO_<NAME>``; the Kafka address also honours the standard
+``KAFKA_BOOTSTRAP_SERVERS``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path.home() / ".fengqiao"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FENGQIAO_", extra="ignore")
+
+    # --- Kafka -------------------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "FENGQIAO_KAFKA_BOOTSTRAP_SERVERS"),
+        description="An existing cluster; when unset the local broker is used.",
+    )
+    topic_prefix: str = Field(default="", description="Prefix put before every topic name.")
+    topic_partitions: int = Field(default=4, ge=1, description="Partitions for new topics.")
+    topic_replication: int = Field(default=1, ge=1, description="Replication for new topics.")
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+
+    # --- Local broker (make up, tests) ----------------------------------------------
+    home: Path = Field(default=DEFAULT_HOME, description="Where local state lives.")
+    kafka_version: str = "4.1.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+    kafka_cache_dir: Path | None = Field(
+        default=None, description="Where resolved Kafka jars are cached (default ~/.cache)."
+    )
+
+    # --- Stream worker ------------------------------------------------------------------
+    app_id: str = "fengqiao"
+    worker_web_port: int = 6066
+    worker_data_dir: Path | None = None
+    dedupe_horizon_days: float = Field(default=7.0, gt=0)
+    max_future_skew_minutes: float = Field(default=10.0, ge=0)
+    ruleset_path: Path | None = None
+    catalogue_path: Path | None = None
+    clock: str = Field(default="wall", pattern="^(wall|stream)$")
+
+    # --- Store, API, gateway ------------------------------------------------------------
+    database_url: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    gateway_port: int = 8090
+    gateway_max_body_bytes: int = 1_000_000
+    metrics_port: int = 9464
+
+    def resolved_bootstrap(self) -> str:
+        """The bootstrap address clients should use."""
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def uses_external_cluster(self) -> bool:
+        return bool(self.kafka_bootstrap_servers)
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def kafka_client_config(self) -> dict[str, object]:
+        """Security options in kafka-python's spelling."""
+        cfg: dict[str, object] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            cfg["sasl_mechanism"] = self.kafka_sasl_mechanism
+            cfg["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password is not None:
+                cfg["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        return cfg
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.kafka_cache_dir or (Path.home() / ".cache" / "fengqiao" / "kafka")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.home / 'fengqiao.db'}"

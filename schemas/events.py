@@ -1,0 +1,316 @@
+"""Payload models (the envelope's ``data``) for every event type Fengqiao knows.
+
+Intake events are what integrations publish; derived events are what the platform emits.
+Models are frozen and keep unknown fields, so adding an optional field never breaks a reader.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.validators import check_credit_code, check_id_number, check_phone
+
+DisputeCategory = Literal[
+    "neighbourhood",
+    "family",
+    "property",
+    "land",
+    "labor",
+    "medical",
+    "traffic",
+    "consumer",
+    "contract",
+    "construction",
+    "other",
+]
+PetitionCategory = Literal[
+    "land",
+    "housing",
+    "labor",
+    "social_security",
+    "environment",
+    "law_enforcement",
+    "medical",
+    "other",
+]
+ConsultationCategory = Literal[
+    "neighbourhood",
+    "family",
+    "property",
+    "land",
+    "labor",
+    "medical",
+    "traffic",
+    "consumer",
+    "contract",
+    "construction",
+    "housing",
+    "social_security",
+    "environment",
+    "law_enforcement",
+    "legal_aid",
+    "other",
+]
+Channel = Literal["hotline", "miniapp", "walkin", "referral", "web", "letter", "visit"]
+CommitteeType = Literal[
+    "community",
+    "street",
+    "petition_desk",
+    "district_center",
+    "medical",
+    "traffic",
+    "labor",
+    "family",
+    "petition_bureau",
+    "city",
+]
+Tier = Literal["community", "street", "district", "city"]
+Outcome = Literal["agreement", "no_agreement", "withdrawn", "referred"]
+RiskLevel = Literal["green", "blue", "yellow", "orange", "red"]
+CaseKind = Literal["dispute", "petition", "wage_arrears"]
+
+CreditCode = Annotated[str, AfterValidator(check_credit_code)]
+IdNumber = Annotated[str, AfterValidator(check_id_number)]
+Phone = Annotated[str, AfterValidator(check_phone)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
+Text = Annotated[str, Field(max_length=4000)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+
+class Party(_Model):
+    role: Literal["applicant", "respondent"]
+    kind: Literal["person", "organisation"]
+    name: str | None = Field(default=None, max_length=200)
+    phone: Phone | None = None
+    id_number: IdNumber | None = None
+    credit_code: CreditCode | None = None
+
+
+class DisputeReported(_Model):
+    """矛盾纠纷: a dispute reported by a hotline, desk or app."""
+
+    street: Code
+    community: Code | None = None
+    category: DisputeCategory
+    parties: list[Party] = Field(min_length=1)
+    party_count: int = Field(ge=1, le=100_000)
+    amount_yuan: Amount | None = None
+    collective: bool = False
+    channel: Channel
+    summary: Text
+
+    @model_validator(mode="after")
+    def _count_covers_parties(self) -> DisputeReported:
+        if self.party_count < len(self.parties):
+            raise ValueError("party_count is smaller than the number of parties listed")
+        return self
+
+
+class PetitionFiled(_Model):
+    """信访: a petition to an agency."""
+
+    street: Code
+    community: Code | None = None
+    category: PetitionCategory
+    petitioner_count: int = Field(ge=1, le=100_000)
+    target_agency: str = Field(min_length=1, max_length=200)
+    repeat_of: list[str] = Field(default_factory=list)
+    channel: Channel
+    summary: Text
+
+
+class Employer(_Model):
+    name: str = Field(min_length=1, max_length=200)
+    credit_code: CreditCode | None = None
+
+
+class Project(_Model):
+    name: str | None = Field(default=None, max_length=200)
+    code: str | None = Field(default=None, max_length=100)
+
+
+class Contact(_Model):
+    name: str | None = Field(default=None, max_length=200)
+    phone: Phone | None = None
+
+
+class WageArrearsReported(_Model):
+    """欠薪: workers report unpaid wages."""
+
+    street: Code
+    community: Code | None = None
+    employer: Employer
+    project: Project | None = None
+    worker_count: int = Field(ge=1, le=100_000)
+    amount_yuan: Amount
+    months_owed: int | None = Field(default=None, ge=0, le=600)
+    contact: Contact | None = None
+    channel: Channel
+    summary: Text
+
+
+class ConsultationRecorded(_Model):
+    """A hotline or desk consultation that opens no case."""
+
+    street: Code | None = None
+    category: ConsultationCategory
+    channel: Channel
+    duration_s: int | None = Field(default=None, ge=0, le=86_400)
+    summary: Text
+
+
+# --- derived --------------------------------------------------------------------------------
+
+
+class RejectedRule(_Model):
+    rule_id: str
+    reason: str
+
+
+class CaseRouted(_Model):
+    case_id: str
+    kind: CaseKind
+    street: str
+    category: str
+    committee_id: str
+    committee_type: CommitteeType
+    tier: Tier
+    rule_id: str
+    ruleset_version: str
+    reasons: list[str]
+    rejected: list[RejectedRule]
+    deadline: AwareDatetime
+
+
+class CaseAccepted(_Model):
+    case_id: str
+    committee_id: str
+
+
+class CaseTransferred(_Model):
+    case_id: str
+    committee_id: str
+    to_committee_id: str
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class CaseConcluded(_Model):
+    case_id: str
+    committee_id: str
+    outcome: Outcome
+    agreed_amount_yuan: Amount | None = None
+
+
+class CaseClosed(_Model):
+    case_id: str
+    committee_id: str
+
+
+class IncidentDetected(_Model):
+    incident_id: str
+    rule_id: str
+    key: str
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    case_ids: list[str]
+    people: int
+    amount_yuan: Amount
+
+
+class EscalationRaised(_Model):
+    escalation_id: str
+    level: Literal["district", "city"]
+    to_committee_id: str
+    reason: str
+    incident_id: str | None = None
+    case_id: str | None = None
+
+
+class RiskLevelChanged(_Model):
+    street: str
+    category: str
+    score: float
+    level: RiskLevel
+    previous_level: RiskLevel | None
+
+
+class SlaWarning(_Model):
+    case_id: str
+    committee_id: str
+    clock: Literal["accept", "conclude"]
+    due: AwareDatetime
+    fraction: float
+
+
+class SlaBreached(_Model):
+    case_id: str
+    committee_id: str
+    clock: Literal["accept", "conclude"]
+    due: AwareDatetime
+    escalated_to_tier: Tier | None = None
+
+
+class DeadLetter(_Model):
+    """An intake message that could not be accepted, with everything needed to replay it."""
+
+    original_b64: str
+    source_topic: str
+    partition: int
+    offset: int
+    reason: str
+    error_class: Literal["decode", "envelope", "type", "payload", "time", "other"]
+    received_at: datetime
+
+
+IntakeKind = Literal["dispute", "petition", "wage-arrears", "consultation"]
+
+INTAKE_TYPES: dict[str, type[_Model]] = {
+    "dispute.reported.v1": DisputeReported,
+    "petition.filed.v1": PetitionFiled,
+    "wage_arrears.reported.v1": WageArrearsReported,
+    "consultation.recorded.v1": ConsultationRecorded,
+}
+
+# CLI / HTTP kind -> (event type, intake topic)
+INTAKE_KINDS: dict[str, tuple[str, str]] = {
+    "dispute": ("dispute.reported.v1", "intake.disputes"),
+    "petition": ("petition.filed.v1", "intake.petitions"),
+    "wage-arrears": ("wage_arrears.reported.v1", "intake.wage-arrears"),
+    "consultation": ("consultation.recorded.v1", "intake.consultations"),
+}
+
+DERIVED_TYPES: dict[str, type[_Model]] = {
+    "case.routed.v1": CaseRouted,
+    "case.accepted.v1": CaseAccepted,
+    "case.transferred.v1": CaseTransferred,
+    "case.concluded.v1": CaseConcluded,
+    "case.closed.v1": CaseClosed,
+    "incident.detected.v1": IncidentDetected,
+    "escalation.raised.v1": EscalationRaised,
+    "risk.level_changed.v1": RiskLevelChanged,
+    "sla.warning.v1": SlaWarning,
+    "sla.breached.v1": SlaBreached,
+    "deadletter.v1": DeadLetter,
+}
+
+ALL_TYPES: dict[str, type[_Model]] = {**INTAKE_TYPES, **DERIVED_TYPES}
+
+
+def model_for(type_: str) -> type[_Model] | None:
+    return ALL_TYPES.get(type_)
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """JSON-ready dict: decimals as strings, datetimes as ISO 8601."""
+    return model.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,116 @@
+"""Turn raw bytes or dicts into validated events, or a ContractError naming every bad field.
+
+This is the one gate every intake path (SDK, CLI, HTTP gateway, stream worker) goes through,
+so a clerk sees the same reason wherever an event was rejected. Reasons never carry values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from schemas.envelope import Envelope
+from schemas.errors import ContractError, FieldProblem
+from schemas.events import ALL_TYPES, INTAKE_TYPES
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    envelope: Envelope
+    payload: BaseModel
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+
+class EventRejected(ContractError):
+    """A ContractError with a coarse class for metrics: decode, envelope, type, payload, time."""
+
+    def __init__(self, error_class: str, problems: list[FieldProblem]):
+        self.error_class = error_class
+        super().__init__(problems)
+
+
+def _loc(prefix: str, loc: tuple[int | str, ...]) -> str:
+    parts = [prefix] if prefix else []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def problems_from(err: ValidationError, prefix: str = "") -> list[FieldProblem]:
+    out = []
+    for e in err.errors(include_url=False, include_input=False, include_context=False):
+        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+        msg = e["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        if e["type"] == "missing":
+            msg = "required field is missing"
+        out.append(FieldProblem(_loc(prefix, loc), msg))
+    return out
+
+
+def parse_event(
+    obj: Any,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=10),
+    allowed_types: dict[str, type[BaseModel]] | None = None,
+) -> ParsedEvent:
+    """Validate an envelope dict and its payload. ``now`` enables the future-time check."""
+    types = allowed_types if allowed_types is not None else ALL_TYPES
+    if not isinstance(obj, dict):
+        raise EventRejected("envelope", [FieldProblem("", "event must be a JSON object")])
+    try:
+        env = Envelope.model_validate(obj)
+    except ValidationError as err:
+        raise EventRejected("envelope", problems_from(err)) from err
+    model = types.get(env.type)
+    if model is None:
+        known = ", ".join(sorted(types))
+        raise EventRejected("type", [FieldProblem("type", f"unknown event type; expected one of {known}")])
+    try:
+        payload = model.model_validate(env.data)
+    except ValidationError as err:
+        raise EventRejected("payload", problems_from(err, "data")) from err
+    if now is not None and env.time - now > max_future:
+        raise EventRejected(
+            "time", [FieldProblem("time", f"event time is more than {max_future} in the future")]
+        )
+    return ParsedEvent(env, payload)
+
+
+def parse_intake_bytes(
+    raw: bytes | None,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=10),
+    expected_type: str | None = None,
+) -> ParsedEvent:
+    """Decode and validate one intake message as read from Kafka."""
+    if raw is None or not raw.strip():
+        raise EventRejected("decode", [FieldProblem("", "message is empty")])
+    try:
+        obj = json.loads(raw)
+    except UnicodeDecodeError as err:
+        raise EventRejected("decode", [FieldProblem("", "message is not UTF-8 text")]) from err
+    except json.JSONDecodeError as err:
+        raise EventRejected(
+            "decode",
+            [FieldProblem("", f"message is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})")],
+        ) from err
+    parsed = parse_event(obj, now=now, max_future=max_future, allowed_types=dict(INTAKE_TYPES))
+    if expected_type is not None and parsed.type != expected_type:
+        raise EventRejected(
+            "type", [FieldProblem("type", f"this topic carries {expected_type} events only")]
+        )
+    return parsed

@@ -1,0 +1,117 @@
+"""The normalised Case: what routing, incident rules, risk and SLA clocks reason about.
+
+One module maps validated wire events to this domain object, so the rules never look at JSON.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from schemas.events import DisputeReported, PetitionFiled, WageArrearsReported
+from schemas.parse import ParsedEvent
+
+KIND_BY_TYPE = {
+    "dispute.reported.v1": "dispute",
+    "petition.filed.v1": "petition",
+    "wage_arrears.reported.v1": "wage_arrears",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    case_id: str
+    event_id: str
+    kind: str  # dispute | petition | wage_arrears
+    source: str
+    time: datetime
+    street: str
+    community: str | None
+    category: str
+    head_count: int
+    channel: str
+    amount_yuan: Decimal | None = None
+    collective: bool = False
+    repeat: bool = False
+    target_agency: str | None = None
+    employer_key: str | None = None
+    respondent_keys: tuple[str, ...] = field(default_factory=tuple)
+
+
+_PUNCT = re.compile(r"[\s\u3000()（）\[\]【】,，.。·•\-_/\\'\"“”‘’]+")
+
+
+def normalise_name(name: str) -> str:
+    """Organisation names as typed by clerks vary in width, spaces and brackets."""
+    return _PUNCT.sub("", unicodedata.normalize("NFKC", name)).lower()
+
+
+def org_key(name: str | None, credit_code: str | None) -> str | None:
+    if credit_code:
+        return f"uscc:{credit_code}"
+    if name:
+        return f"name:{normalise_name(name)}"
+    return None
+
+
+def case_id_for(envelope_id: str, subject: str | None) -> str:
+    return subject or envelope_id
+
+
+def case_from_event(event: ParsedEvent) -> Case | None:
+    """The Case an intake event opens, or None for events that open none (consultations)."""
+    env, p = event.envelope, event.payload
+    common = {
+        "case_id": case_id_for(env.id, env.subject),
+        "event_id": env.id,
+        "source": env.source,
+        "time": env.time,
+    }
+    if isinstance(p, DisputeReported):
+        keys = tuple(
+            k
+            for party in p.parties
+            if party.role == "respondent" and party.kind == "organisation"
+            for k in [org_key(party.name, party.credit_code)]
+            if k
+        )
+        return Case(
+            **common,
+            kind="dispute",
+            street=p.street,
+            community=p.community,
+            category=p.category,
+            head_count=p.party_count,
+            channel=p.channel,
+            amount_yuan=p.amount_yuan,
+            collective=p.collective,
+            respondent_keys=keys,
+        )
+    if isinstance(p, PetitionFiled):
+        return Case(
+            **common,
+            kind="petition",
+            street=p.street,
+            community=p.community,
+            category=p.category,
+            head_count=p.petitioner_count,
+            channel=p.channel,
+            repeat=bool(p.repeat_of),
+            target_agency=p.target_agency,
+        )
+    if isinstance(p, WageArrearsReported):
+        return Case(
+            **common,
+            kind="wage_arrears",
+            street=p.street,
+            community=p.community,
+            category="labor",
+            head_count=p.worker_count,
+            channel=p.channel,
+            amount_yuan=p.amount_yuan,
+            employer_key=org_key(p.employer.name, p.employer.credit_code),
+        )
+    return None
