@@ -127,8 +127,13 @@ def ensure_jars(
             shutil.rmtree(libs)
         (work / "pom.xml").write_text(POM_TEMPLATE.format(version=version))
         cmd = [
-            "mvn", "-B", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
-            f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+            "mvn",
+            "-B",
+            "-f",
+            str(work / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
         ]
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work
@@ -204,6 +209,11 @@ def metadata_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
     """True when a Kafka client can fetch cluster metadata from ``bootstrap``."""
     from kafka import KafkaAdminClient  # local: keep import cost off the CLI's start
 
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:  # cheap check first: kafka-python's own retries would back off for seconds
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s).close()
+    except OSError:
+        return False
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
@@ -283,23 +293,44 @@ def start(
         _write_config(paths, port, controller_port, partitions)
         classpath = f"{libs}/*"
         java = shutil.which("java") or "java"
-        base = [java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC",
-                f"-Dlog4j2.configurationFile={paths.log4j}", "-cp", classpath]
+        base = [
+            java,
+            f"-Xmx{heap}",
+            f"-Xms{heap}",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={paths.log4j}",
+            "-cp",
+            classpath,
+        ]
         if not (paths.log_dir / "meta.properties").exists():
             if progress:
                 progress("formatting KRaft storage")
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             fmt = subprocess.run(
-                [*base, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-                 "-c", str(paths.config), "--ignore-formatted"],
-                capture_output=True, text=True,
+                [
+                    *base,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(paths.config),
+                    "--ignore-formatted",
+                ],
+                capture_output=True,
+                text=True,
             )
             if fmt.returncode != 0:
-                raise KafkaSetupError("formatting Kafka storage failed:\n" + fmt.stdout + fmt.stderr)
+                raise KafkaSetupError(
+                    "formatting Kafka storage failed:\n" + fmt.stdout + fmt.stderr
+                )
         out = paths.output.open("ab")
         proc = subprocess.Popen(
             [*base, "kafka.Kafka", str(paths.config)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         paths.pid_file.write_text(str(proc.pid))

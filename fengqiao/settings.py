@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     # --- Kafka -------------------------------------------------------------------------
     kafka_bootstrap_servers: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "FENGQIAO_KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "FENGQIAO_KAFKA_BOOTSTRAP_SERVERS"
+        ),
         description="An existing cluster; when unset the local broker is used.",
     )
     topic_prefix: str = Field(default="", description="Prefix put before every topic name.")

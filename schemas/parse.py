@@ -77,7 +77,9 @@ def parse_event(
     model = types.get(env.type)
     if model is None:
         known = ", ".join(sorted(types))
-        raise EventRejected("type", [FieldProblem("type", f"unknown event type; expected one of {known}")])
+        raise EventRejected(
+            "type", [FieldProblem("type", f"unknown event type; expected one of {known}")]
+        )
     try:
         payload = model.model_validate(env.data)
     except ValidationError as err:
@@ -106,7 +108,13 @@ def parse_intake_bytes(
     except json.JSONDecodeError as err:
         raise EventRejected(
             "decode",
-            [FieldProblem("", f"message is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})")],
+            [
+                FieldProblem(
+                    "",
+                    f"message is not valid JSON ({err.msg} at line {err.lineno} "
+                    f"column {err.colno})",
+                )
+            ],
         ) from err
     parsed = parse_event(obj, now=now, max_future=max_future, allowed_types=dict(INTAKE_TYPES))
     if expected_type is not None and parsed.type != expected_type:

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from schemas.events import DisputeReported, PetitionFiled, WageArrearsReported
 from schemas.parse import ParsedEvent
@@ -64,7 +65,7 @@ def case_id_for(envelope_id: str, subject: str | None) -> str:
 def case_from_event(event: ParsedEvent) -> Case | None:
     """The Case an intake event opens, or None for events that open none (consultations)."""
     env, p = event.envelope, event.payload
-    common = {
+    common: dict[str, Any] = {
         "case_id": case_id_for(env.id, env.subject),
         "event_id": env.id,
         "source": env.source,

@@ -29,12 +29,12 @@ class Decision:
     def to_event(self, case: Case) -> CaseRouted:
         return CaseRouted(
             case_id=case.case_id,
-            kind=case.kind,  # type: ignore[arg-type]
+            kind=case.kind,
             street=case.street,
             category=case.category,
             committee_id=self.committee_id,
-            committee_type=self.committee_type,  # type: ignore[arg-type]
-            tier=self.tier,  # type: ignore[arg-type]
+            committee_type=self.committee_type,
+            tier=self.tier,
             rule_id=self.rule_id,
             ruleset_version=self.ruleset_version,
             reasons=list(self.reasons),

@@ -1,0 +1,42 @@
+"""Create the topic catalogue on a cluster (idempotent)."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from fengqiao.settings import Settings
+from schemas.topics import TOPICS
+
+
+def create_topics(settings: Settings) -> tuple[list[str], list[str]]:
+    """Create missing topics; returns (created, already there)."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.resolved_bootstrap().split(","),
+        client_id="fengqiao-admin",
+        **settings.kafka_client_config(),
+    )
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=settings.topic(spec.name),
+                num_partitions=spec.partitions or settings.topic_partitions,
+                replication_factor=settings.topic_replication,
+                topic_configs=spec.config(),
+            )
+            for spec in TOPICS
+            if settings.topic(spec.name) not in existing
+        ]
+        created: list[str] = []
+        for topic in wanted:
+            try:
+                admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+        there = [settings.topic(s.name) for s in TOPICS if settings.topic(s.name) in existing]
+        return created, there
+    finally:
+        admin.close()

@@ -1,0 +1,61 @@
+"""The ``fengqiao`` command line. Each feature registers its commands from its own module."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from fengqiao.settings import Settings
+from schemas.errors import FengqiaoError
+
+# Feature modules, each with ``register(app)``; order is the order of ``--help``.
+COMMAND_MODULES = (
+    "fengqiao.cli.kafka_cmd",
+    "fengqiao.cli.core",
+)
+
+app = typer.Typer(
+    name="fengqiao",
+    help="Fengqiao (枫桥): dispute intake, routing, group incidents, risk and SLA on Kafka.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+_settings: Settings | None = None
+
+
+def settings() -> Settings:
+    """The process's one Settings object, built on first use from the environment."""
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("kafka", "aiokafka", "faust", "mode"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        app()
+    except FengqiaoError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

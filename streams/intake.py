@@ -1,0 +1,161 @@
+"""Intake decisions: validate raw bytes, drop duplicates, normalise to a Case, route it.
+
+Pure code over a ``MutableMapping`` for the dedupe state, so the faust agent passes a table
+and tests pass a dict. Every output carries a deterministic id so sinks can be idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.events import DeadLetter, dump
+from schemas.parse import EventRejected, ParsedEvent, parse_intake_bytes
+from streams.cases import Case, case_from_event
+from streams.routing import Decision, Router
+
+WORKER_SOURCE = "fengqiao/worker"
+
+TOPIC_TYPES = {
+    "intake.disputes": "dispute.reported.v1",
+    "intake.petitions": "petition.filed.v1",
+    "intake.wage-arrears": "wage_arrears.reported.v1",
+    "intake.consultations": "consultation.recorded.v1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    """One message to publish: logical topic name (no prefix), key, and envelope dict."""
+
+    topic: str
+    key: str
+    value: dict[str, Any]
+
+
+def envelope(
+    event_id: str, type_: str, time: datetime, data: dict[str, Any], subject: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "source": WORKER_SOURCE,
+        "type": type_,
+        "time": time.isoformat(),
+        "subject": subject,
+        "data": data,
+    }
+
+
+@dataclass
+class IntakeStats:
+    received: int = 0
+    valid: int = 0
+    dead_letters: int = 0
+    duplicates: int = 0
+    consultations: int = 0
+    routed: int = 0
+    dead_by_class: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class IntakeResult:
+    outs: list[Out]
+    case: Case | None = None
+    decision: Decision | None = None
+    parsed: ParsedEvent | None = None
+    duplicate: bool = False
+    rejected: EventRejected | None = None
+
+
+class IntakeProcessor:
+    """Turns one intake message into the messages it causes."""
+
+    def __init__(
+        self,
+        router: Router,
+        seen: MutableMapping[str, float],
+        *,
+        dedupe_horizon: timedelta = timedelta(days=7),
+        max_future: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.router = router
+        self.seen = seen
+        self.horizon = dedupe_horizon
+        self.max_future = max_future
+        self.stats = IntakeStats()
+
+    def dead_letter(
+        self,
+        raw: bytes | None,
+        topic: str,
+        partition: int,
+        offset: int,
+        err: EventRejected,
+        now: datetime,
+    ) -> Out:
+        dl = DeadLetter(
+            original_b64=base64.b64encode(raw or b"").decode(),
+            source_topic=topic,
+            partition=partition,
+            offset=offset,
+            reason=err.reason,
+            error_class=err.error_class,
+            received_at=now,
+        )
+        event_id = f"deadletter:{topic}:{partition}:{offset}"
+        return Out("intake.deadletter", topic, envelope(event_id, "deadletter.v1", now, dump(dl)))
+
+    def handle(
+        self, raw: bytes | None, topic: str, partition: int, offset: int, now: datetime
+    ) -> IntakeResult:
+        self.stats.received += 1
+        try:
+            parsed = parse_intake_bytes(
+                raw, now=now, max_future=self.max_future, expected_type=TOPIC_TYPES.get(topic)
+            )
+        except EventRejected as err:
+            self.stats.dead_letters += 1
+            self.stats.dead_by_class[err.error_class] = (
+                self.stats.dead_by_class.get(err.error_class, 0) + 1
+            )
+            return IntakeResult(
+                [self.dead_letter(raw, topic, partition, offset, err, now)], rejected=err
+            )
+        self.stats.valid += 1
+        env = parsed.envelope
+        first_seen = self.seen.get(env.id)
+        event_ts = env.time.timestamp()
+        if first_seen is not None and abs(event_ts - first_seen) <= self.horizon.total_seconds():
+            self.stats.duplicates += 1
+            return IntakeResult([], parsed=parsed, duplicate=True)
+        self.seen[env.id] = event_ts
+        case = case_from_event(parsed)
+        if case is None:
+            self.stats.consultations += 1
+            return IntakeResult([], parsed=parsed)
+        decision = self.router.route(case)
+        routed = decision.to_event(case)
+        out = Out(
+            "cases.routed",
+            decision.committee_id,
+            envelope(
+                f"{case.case_id}/routed",
+                "case.routed.v1",
+                case.time,
+                dump(routed),
+                subject=case.case_id,
+            ),
+        )
+        self.stats.routed += 1
+        return IntakeResult([out], case=case, decision=decision, parsed=parsed)
+
+    def expire(self, now: datetime) -> int:
+        """Forget ids first seen (by event time) longer than the horizon ago."""
+        cutoff = (now - self.horizon).timestamp()
+        old = [k for k, ts in list(self.seen.items()) if ts < cutoff]
+        for k in old:
+            del self.seen[k]
+        return len(old)

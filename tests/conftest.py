@@ -1,0 +1,69 @@
+"""Shared fixtures: one real Kafka broker for the whole session, isolated topics per test,
+and real worker processes.
+
+Set KAFKA_BOOTSTRAP_SERVERS to run against an existing cluster instead of starting one.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fengqiao import localkafka
+from fengqiao.settings import Settings
+from tests.kafkatools import WorkerProcess
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real broker: the given cluster, or a single-node KRaft broker started for the run."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    base = Settings()
+    data_dir = tmp_path_factory.mktemp("kafka")
+    bootstrap, _ = localkafka.start(
+        data_dir=data_dir,
+        cache_dir=base.cache_dir,
+        version=base.kafka_version,
+        port=localkafka.free_port(),
+        partitions=4,
+    )
+    try:
+        yield bootstrap
+    finally:
+        localkafka.stop(data_dir)
+
+
+@pytest.fixture
+def kafka_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    """Settings with a unique topic prefix and app id: tests never see each other's events."""
+    from fengqiao.admin import create_topics
+
+    tag = uuid.uuid4().hex[:10]
+    s = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=f"t{tag}.",
+        app_id=f"fq-test-{tag}",
+        home=tmp_path / "home",
+        worker_web_port=localkafka.free_port(),
+        topic_partitions=2,
+    )
+    create_topics(s)
+    return s
+
+
+@pytest.fixture
+def worker(kafka_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """A real ``fengqiao worker`` process on the test's topics, ready to consume."""
+    proc = WorkerProcess(kafka_settings, tmp_path / "worker.log")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()

@@ -1,0 +1,155 @@
+"""Test helpers for the real tier: run worker processes and read topics back from Kafka."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer
+
+from fengqiao.settings import Settings
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    """The environment that makes a child process see the same settings."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": s.resolved_bootstrap(),
+            "FENGQIAO_TOPIC_PREFIX": s.topic_prefix,
+            "FENGQIAO_APP_ID": s.app_id,
+            "FENGQIAO_HOME": str(s.home),
+            "FENGQIAO_WORKER_WEB_PORT": str(s.worker_web_port),
+            "FENGQIAO_TOPIC_PARTITIONS": str(s.topic_partitions),
+            "FENGQIAO_CLOCK": s.clock,
+        }
+    )
+    if s.database_url:
+        env["FENGQIAO_DATABASE_URL"] = s.database_url
+    return env
+
+
+class WorkerProcess:
+    """``python -m fengqiao worker`` as a child process."""
+
+    def __init__(self, settings: Settings, log_path: Path, extra_env: dict[str, str] | None = None):
+        self.settings = settings
+        self.log_path = log_path
+        self.extra_env = extra_env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        env = settings_env(self.settings) | self.extra_env
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fengqiao", "worker", "--loglevel", "INFO"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.wait_ready(timeout_s)
+
+    def stats(self) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{self.settings.worker_web_port}/stats"
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return dict(json.loads(resp.read()))
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Ready when its web port answers and its consumer has been assigned partitions."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log_tail()}")
+            try:
+                if self.stats().get("assigned", 0) > 0:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"worker not ready in {timeout_s}s:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+def read_topic(
+    settings: Settings,
+    topic: str,
+    *,
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout_s: float = 60.0,
+) -> list[dict[str, Any]]:
+    """Read a topic from the beginning, decoding JSON values, until ``until(messages)``."""
+    consumer = KafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.resolved_bootstrap().split(","),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=500,
+    )
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for msg in consumer:
+                out.append(json.loads(msg.value))
+            if until(out):
+                return out
+        return out
+    finally:
+        consumer.close()
+
+
+def drain_topic(
+    settings: Settings, topic: str, quiet_s: float = 3.0, timeout_s: float = 60.0
+) -> list[dict[str, Any]]:
+    """Everything on a topic once nothing new has arrived for ``quiet_s`` seconds."""
+    consumer = KafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.resolved_bootstrap().split(","),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=int(quiet_s * 1000),
+    )
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            before = len(out)
+            for msg in consumer:
+                out.append(json.loads(msg.value))
+            if len(out) == before:
+                return out
+        return out
+    finally:
+        consumer.close()

@@ -1,0 +1,133 @@
+"""The first slice on the real broker: a dispute published with the SDK arrives routed."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kafka import KafkaAdminClient
+
+from fengqiao import localkafka
+from fengqiao.admin import create_topics
+from fengqiao.settings import Settings
+from producers.sample import dispute
+from producers.sdk import Publisher
+from schemas.topics import TOPIC_NAMES
+from tests.kafkatools import read_topic
+
+pytestmark = pytest.mark.kafka
+
+
+def test_dispute_published_with_sdk_arrives_routed(kafka_settings: Settings, worker) -> None:
+    when = datetime.now(UTC) - timedelta(minutes=1)
+    event = dispute(random.Random(1), "e2e-dispute-1", when, street="haibin", category="contract")
+    with Publisher(kafka_settings) as pub:
+        assert pub.publish("dispute", event) == "e2e-dispute-1"
+    routed = read_topic(kafka_settings, "cases.routed", until=lambda ms: len(ms) >= 1)
+    assert len(routed) == 1
+    env = routed[0]
+    assert env["type"] == "case.routed.v1"
+    assert env["id"] == "e2e-dispute-1/routed"
+    data = env["data"]
+    assert data["case_id"] == "e2e-dispute-1"
+    assert data["street"] == "haibin"
+    assert data["category"] == "contract"
+    assert data["committee_id"]
+    assert data["reasons"] and all(isinstance(r, str) and r for r in data["reasons"])
+    assert datetime.fromisoformat(data["deadline"]) > when
+
+
+def test_topics_create_is_idempotent(kafka_settings: Settings) -> None:
+    created, there = create_topics(kafka_settings)  # the fixture already created them
+    assert created == []
+    assert sorted(there) == sorted(kafka_settings.topic(n) for n in TOPIC_NAMES)
+
+
+def _java_pids() -> set[int]:
+    out = subprocess.run(["pgrep", "-f", "kafka.Kafka"], capture_output=True, text=True)
+    return {int(p) for p in out.stdout.split()}
+
+
+def test_cli_kafka_start_status_stop(tmp_path, kafka_bootstrap) -> None:
+    """`fengqiao kafka start` twice starts one broker; a client lists topics; stop leaves none."""
+    port = localkafka.free_port()
+    data = tmp_path / "broker"
+    cli = [sys.executable, "-m", "fengqiao", "kafka"]
+    env_clean = {
+        k: v for k, v in __import__("os").environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"
+    }
+    before = _java_pids()
+    first = subprocess.run(
+        [*cli, "start", "--port", str(port), "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env=env_clean,
+        timeout=180,
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().endswith(f"127.0.0.1:{port}")
+    try:
+        pid = localkafka.running_pid(data)
+        assert pid is not None and pid in _java_pids() - before
+        second = subprocess.run(
+            [*cli, "start", "--port", str(port), "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            env=env_clean,
+            timeout=60,
+        )
+        assert second.returncode == 0
+        assert "already running" in second.stderr
+        assert localkafka.running_pid(data) == pid
+        assert len(_java_pids() - before) == 1
+        admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}")
+        try:
+            assert isinstance(admin.list_topics(), list)
+        finally:
+            admin.close()
+        status = subprocess.run(
+            [*cli, "status", "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            env=env_clean,
+            timeout=60,
+        )
+        assert status.returncode == 0 and "answering" in status.stdout
+    finally:
+        stop = subprocess.run(
+            [*cli, "stop", "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            env=env_clean,
+            timeout=60,
+        )
+    assert stop.returncode == 0 and "stopped" in stop.stdout
+    assert _java_pids() - before == set()
+    status = subprocess.run(
+        [*cli, "status", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env=env_clean,
+        timeout=60,
+    )
+    assert status.returncode == 1
+
+
+def test_missing_java_gives_one_clear_sentence(monkeypatch) -> None:
+    monkeypatch.setattr(localkafka.shutil, "which", lambda name: None)
+    with pytest.raises(localkafka.KafkaSetupError) as err:
+        localkafka.check_tools(need_maven=True)
+    msg = str(err.value)
+    assert "java and mvn not found" in msg and "KAFKA_BOOTSTRAP_SERVERS" in msg
+
+
+def test_settings_honour_standard_bootstrap_variable(monkeypatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    monkeypatch.setenv("FENGQIAO_TOPIC_PREFIX", "prov.")
+    s = Settings()
+    assert s.uses_external_cluster
+    assert s.resolved_bootstrap() == "kafka-1:9092,kafka-2:9092"
+    assert s.topic("cases.routed") == "prov.cases.routed"
