@@ -125,6 +125,7 @@ def run_stack(settings: Settings, rate: float = 5.0) -> int:
     from kafka import KafkaConsumer
 
     stack = Stack(settings)
+    consumer: KafkaConsumer | None = None
 
     def _term(*_: object) -> None:
         raise KeyboardInterrupt
@@ -136,8 +137,7 @@ def run_stack(settings: Settings, rate: float = 5.0) -> int:
         console.print(f"topics ready ({len(created)} created)")
         env = dict(os.environ)
         env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-        svcs = services(settings, rate)
-        for svc in svcs:
+        for svc in services(settings, rate):
             stack.spawn(svc, env)
             console.print(f"started {svc.name}" + (f"  → {svc.url}" if svc.url else ""))
         console.print(f"logs in {stack.log_dir}")
@@ -150,22 +150,39 @@ def run_stack(settings: Settings, rate: float = 5.0) -> int:
             consumer_timeout_ms=500,
             **settings.kafka_client_config(),
         )
-        counts: Counter[str] = Counter()
-        total, started = 0, time.time()
-        with Live(_view(counts, 0, started, []), console=console, refresh_per_second=2) as live:
-            while True:
-                for msg in consumer:
-                    total += 1
-                    with contextlib.suppress(Exception):
-                        counts[json.loads(msg.value)["data"]["committee_id"]] += 1
-                dead = [
-                    svc.name
-                    for svc, p in stack.procs
-                    if p.poll() is not None and svc.name != "feed"
-                ]
-                live.update(_view(counts, total, started, dead))
+        _watch(stack, consumer)
     except KeyboardInterrupt:
         console.print("\nshutting down")
     finally:
+        if consumer is not None:
+            consumer.close()
         stack.stop()
     return 0
+
+
+def _watch(stack: Stack, consumer: object) -> None:
+    """Count routed cases per committee: a live table on a terminal, a line every 5 s else."""
+    counts: Counter[str] = Counter()
+    total, started, last_line = 0, time.time(), 0.0
+
+    def poll() -> list[str]:
+        nonlocal total
+        for msg in consumer:  # type: ignore[attr-defined]
+            total += 1
+            with contextlib.suppress(Exception):
+                counts[json.loads(msg.value)["data"]["committee_id"]] += 1
+        return [svc.name for svc, p in stack.procs if p.poll() is not None and svc.name != "feed"]
+
+    if console.is_terminal:
+        with Live(_view(counts, 0, started, []), console=console, refresh_per_second=2) as live:
+            while True:
+                live.update(_view(counts, total, started, poll()))
+    while True:
+        dead = poll()
+        if time.time() - last_line >= 5:
+            last_line = time.time()
+            top = ", ".join(f"{c} {n}" for c, n in counts.most_common(3))
+            console.print(
+                f"cases routed: {total}  (top: {top})"
+                + (f"  STOPPED: {', '.join(dead)}" if dead else "")
+            )

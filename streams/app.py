@@ -7,18 +7,20 @@ being skipped by faust's decoder. Agents run with concurrency 1 (faust-streaming
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
 from fengqiao.settings import Settings
 from schemas.topics import TOPICS
-from streams.intake import TOPIC_TYPES, IntakeProcessor, Out
+from streams.intake import IntakeProcessor, Out
 from streams.routing import Router, load_router
 
 log = logging.getLogger("fengqiao.worker")
@@ -106,53 +108,12 @@ def create_app(
     return app, ctx
 
 
-def register_intake(ctx: WorkerContext) -> None:
-    """The intake agent: validate → dead letter | dedupe → case → route → cases.routed."""
-    app, s = ctx.app, ctx.settings
-    seen = app.Table("intake-seen", default=None, partitions=s.topic_partitions)
-    processor = IntakeProcessor(
-        ctx.router,
-        seen,
-        dedupe_horizon=timedelta(days=s.dedupe_horizon_days),
-        max_future=timedelta(minutes=s.max_future_skew_minutes),
-    )
-    ctx.intake = processor
-    intake_topics = app.topic(
-        *[s.topic(name) for name in TOPIC_TYPES],
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    prefix_len = len(s.topic_prefix)
-
-    @app.agent(intake_topics, name="fengqiao.intake", concurrency=1)
-    async def intake(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            msg = event.message
-            result = processor.handle(
-                event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.clock()
-            )
-            if result.rejected is not None:
-                log.warning(
-                    "dead letter %s[%s]@%s: %s",
-                    msg.topic,
-                    msg.partition,
-                    msg.offset,
-                    result.rejected.reason,
-                )
-            await ctx.publish(result.outs)
-            for hook in ctx.case_hooks:
-                await hook(result)
-
-    @app.timer(interval=3600.0)
-    async def expire_seen() -> None:
-        dropped = processor.expire(ctx.clock())
-        if dropped:
-            log.info("dedupe: forgot %d ids older than the horizon", dropped)
-
-    @app.page("/stats")
-    async def stats(web: Any, request: Any) -> Any:
-        return web.json({**processor.stats.__dict__, "assigned": ctx.assigned_partitions})
-
-
 def default_features() -> tuple[Callable[[WorkerContext], None], ...]:
-    return (register_intake,)
+    """``register`` of every module in ``streams/agents/``, in the order of their ``ORDER``."""
+    import streams.agents as pkg
+
+    mods = [
+        importlib.import_module(f"streams.agents.{m.name}")
+        for m in pkgutil.iter_modules(pkg.__path__)
+    ]
+    return tuple(m.register for m in sorted(mods, key=lambda m: getattr(m, "ORDER", 100)))

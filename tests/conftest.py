@@ -62,8 +62,8 @@ def kafka_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
 def worker(kafka_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     """A real ``fengqiao worker`` process on the test's topics, ready to consume."""
     proc = WorkerProcess(kafka_settings, tmp_path / "worker.log")
-    proc.start()
     try:
+        proc.start()
         yield proc
     finally:
         proc.stop()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pkgutil
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -12,10 +14,11 @@ from rich.console import Console
 from fengqiao.settings import Settings
 from schemas.errors import FengqiaoError
 
-# Feature modules, each with ``register(app)``; order is the order of ``--help``.
-COMMAND_MODULES = (
-    "fengqiao.cli.kafka_cmd",
-    "fengqiao.cli.core",
+# Every ``fengqiao/cli/*_cmd.py`` module registers its commands with ``register(app)``.
+COMMAND_MODULES = sorted(
+    f"fengqiao.cli.{m.name}"
+    for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+    if m.name.endswith("_cmd")
 )
 
 app = typer.Typer(

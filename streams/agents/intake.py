@@ -1,0 +1,63 @@
+"""The intake agent: validate raw bytes → dead letter | dedupe → Case → route → cases.routed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import faust
+
+from streams.app import WorkerContext
+from streams.intake import TOPIC_TYPES, IntakeProcessor
+
+ORDER = 10
+log = logging.getLogger("fengqiao.worker.intake")
+
+
+def register(ctx: WorkerContext) -> None:
+    """The intake agent: validate → dead letter | dedupe → case → route → cases.routed."""
+    app, s = ctx.app, ctx.settings
+    seen = app.Table("intake-seen", default=None, partitions=s.topic_partitions)
+    processor = IntakeProcessor(
+        ctx.router,
+        seen,
+        dedupe_horizon=timedelta(days=s.dedupe_horizon_days),
+        max_future=timedelta(minutes=s.max_future_skew_minutes),
+    )
+    ctx.intake = processor
+    intake_topics = app.topic(
+        *[s.topic(name) for name in TOPIC_TYPES],
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    prefix_len = len(s.topic_prefix)
+
+    @app.agent(intake_topics, name="fengqiao.intake", concurrency=1)
+    async def intake(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = event.message
+            result = processor.handle(
+                event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.clock()
+            )
+            if result.rejected is not None:
+                log.warning(
+                    "dead letter %s[%s]@%s: %s",
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    result.rejected.reason,
+                )
+            await ctx.publish(result.outs)
+            for hook in ctx.case_hooks:
+                await hook(result)
+
+    @app.timer(interval=3600.0)
+    async def expire_seen() -> None:
+        dropped = processor.expire(ctx.clock())
+        if dropped:
+            log.info("dedupe: forgot %d ids older than the horizon", dropped)
+
+    @app.page("/stats")
+    async def stats(web: Any, request: Any) -> Any:
+        return web.json({**processor.stats.__dict__, "assigned": ctx.assigned_partitions})
