@@ -62,6 +62,22 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = 1_000_000
     metrics_port: int = 9464
 
+    # --- Monitoring sink and dashboard (issue 7) ---
+    metrics_host: str = Field(default="127.0.0.1", description="Where /metrics is served.")
+    metrics_from_beginning: bool = Field(
+        default=True,
+        description="Rebuild counts, risk table and open cases by reading the topics from the "
+        "start (else only new events are counted).",
+    )
+    metrics_worker_group: str | None = Field(
+        default=None, description="Consumer group whose lag is exported (default: app_id)."
+    )
+    metrics_lag_interval_s: float = Field(default=5.0, gt=0)
+    metrics_feed_size: int = Field(default=50, ge=1, le=1000)
+    metrics_utc_offset_hours: float = Field(
+        default=8.0, ge=-14, le=14, description="The district's local time, for 'today'."
+    )
+
     def resolved_bootstrap(self) -> str:
         """The bootstrap address clients should use."""
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
