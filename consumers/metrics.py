@@ -263,8 +263,23 @@ class Metrics:
             "Newest event time the sink has seen (unix seconds)",
             registry=r,
         )
+        # Known label values start at zero, so increase() and rate() see the first event too.
         for level in labels.LEVEL_ORDER:
             self.risk_cells.labels(level=level).set(0)
+        for rule in labels.INCIDENT_RULES:
+            self.incidents.labels(rule=rule)
+            self.incident_people.labels(rule=rule)
+        for esc_level in labels.ESCALATION_LEVELS:
+            self.escalations.labels(level=esc_level)
+        for outcome in labels.OUTCOMES:
+            self.concluded.labels(outcome=outcome)
+        for clock in ("accept", "conclude"):
+            self.sla_warnings.labels(clock=clock)
+            self.sla_breaches.labels(clock=clock)
+        for topic in INTAKE_TOPICS:
+            self.duplicates.labels(topic=topic)
+            for reason_class in ("decode", "envelope", "type", "payload", "time", "other"):
+                self.dead_letters.labels(topic=topic, reason_class=reason_class)
 
 
 def _ref(kind: str, ident: str) -> str:
