@@ -276,6 +276,9 @@ class Metrics:
         for clock in ("accept", "conclude"):
             self.sla_warnings.labels(clock=clock)
             self.sla_breaches.labels(clock=clock)
+        for topic in TOPICS:
+            self.sink_events.labels(topic=topic)
+            self.sink_unreadable.labels(topic=topic)
         for topic in INTAKE_TOPICS:
             self.duplicates.labels(topic=topic)
             for reason_class in ("decode", "envelope", "type", "payload", "time", "other"):
@@ -387,7 +390,9 @@ class MetricsSink:
             self._incident(env, IncidentDetected.model_validate(env.data))
             return
         if topic == "risk.levels":
-            self._risk(RiskLevelChanged.model_validate(env.data))
+            # ``dump()`` drops a None previous_level (the first change of a cell), but the model
+            # has no default for it: read a missing one as None.
+            self._risk(RiskLevelChanged.model_validate({"previous_level": None, **env.data}))
             return
         if self.derived_ids.seen_before(f"{topic}|{env.id}", env.time.timestamp()):
             return

@@ -136,9 +136,7 @@ class Chromium:
     # --- protocol ------------------------------------------------------------------------
 
     def call(self, method: str, timeout_s: float = 30.0, **params: Any) -> dict[str, Any]:
-        return self.loop.run_until_complete(
-            asyncio.wait_for(self._call(method, params), timeout_s)
-        )
+        return self.loop.run_until_complete(asyncio.wait_for(self._call(method, params), timeout_s))
 
     async def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         assert self.ws is not None

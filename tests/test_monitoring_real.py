@@ -132,13 +132,16 @@ class Exporter:
             bootstrap_servers=self.settings.resolved_bootstrap().split(","), acks="all"
         )
         try:
-            for topic, env in events:
+            futures = [
                 producer.send(
                     self.settings.topic(topic),
                     key=str(env["id"]).encode(),
                     value=json.dumps(env, ensure_ascii=False).encode(),
                 )
-            producer.flush()
+                for topic, env in events
+            ]
+            for fut in futures:
+                fut.get(timeout=30)
         finally:
             producer.close()
 
@@ -224,10 +227,12 @@ def test_exporter_counts_the_real_pipeline(stack: Exporter) -> None:
     assert stack.sample("fengqiao_cases_received_total", kind="dispute", street="yaoxi") == 1
     assert stack.sample("fengqiao_intake_duplicates_total", topic="intake.disputes") == 1
     wait_until(
-        lambda: stack.sample(
-            "fengqiao_dead_letters_total", topic="intake.disputes", reason_class="decode"
-        )
-        == 1,
+        lambda: (
+            stack.sample(
+                "fengqiao_dead_letters_total", topic="intake.disputes", reason_class="decode"
+            )
+            == 1
+        ),
         30,
         "dead letter from the worker counted",
     )
@@ -238,9 +243,11 @@ def test_exporter_counts_the_real_pipeline(stack: Exporter) -> None:
     # the worker's own group has committed its intake offsets: lag is measured and drains
     group = stack.settings.app_id
     wait_until(
-        lambda: stack.sample("fengqiao_consumer_lag_messages", group=group) == 0
-        and stack.sample("fengqiao_consumer_lag_messages", group=group, topic="intake.disputes")
-        is not None,
+        lambda: (
+            stack.sample("fengqiao_consumer_lag_messages", group=group) == 0
+            and stack.sample("fengqiao_consumer_lag_messages", group=group, topic="intake.disputes")
+            is not None
+        ),
         60,
         "worker lag measured and drained",
     )
@@ -249,8 +256,10 @@ def test_exporter_counts_the_real_pipeline(stack: Exporter) -> None:
 @pytest.mark.kafka
 def test_every_grafana_and_alert_metric_is_exported(stack: Exporter) -> None:
     wait_until(
-        lambda: stack.sample("fengqiao_consumer_lag_messages") is not None
-        and (stack.sample("fengqiao_routing_latency_seconds_count") or 0) >= 3,
+        lambda: (
+            stack.sample("fengqiao_consumer_lag_messages") is not None
+            and (stack.sample("fengqiao_routing_latency_seconds_count") or 0) >= 3
+        ),
         60,
         "exporter populated",
     )
@@ -382,7 +391,16 @@ def test_dashboard_shows_a_planted_red_cell_without_reload(stack: Exporter, tmp_
         stack.publish_derived(
             [("risk.levels", risk("xinghai", "environment", "red", 52.5, datetime.now(UTC)))]
         )
-        browser.wait_for(f"{cell}.dataset.level === 'red'", 10, every_s=0.05)
+        try:
+            browser.wait_for(f"{cell}.dataset.level === 'red'", 10, every_s=0.05)
+        except TimeoutError as err:
+            browser.screenshot(ARTIFACTS / "dashboard-red-cell-FAILED.png")
+            api = json.loads(http_get(f"{stack.base}/api/dashboard"))
+            updates = browser.evaluate("document.body.dataset.updates")
+            status = browser.evaluate("document.getElementById('status').textContent")
+            raise AssertionError(
+                f"{err}\nupdates={updates} status={status} api risk={api['risk']}"
+            ) from err
         seen_after = time.monotonic() - planted
         assert browser.evaluate("window.__plantedMarker") == "same-page", "the page reloaded"
         assert browser.evaluate(f"getComputedStyle({cell}).backgroundColor") == "rgb(198, 40, 40)"

@@ -14,8 +14,8 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     ) -> None:
         """Serve /metrics (Prometheus) and /dashboard, fed from the Kafka topics."""
-        from fengqiao.cli import console, settings
         from consumers.dashboard import serve
+        from fengqiao.cli import console, settings
 
         s = settings()
         s = s.model_copy(
