@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -154,24 +155,34 @@ def _or(words: list[str]) -> str:
 def _in_list(name: str, allowed: list[str], get: Callable[[Case], str]) -> Check:
     allowed_set = frozenset(allowed)
     words = _or(list(allowed))
+    memo: dict[str, tuple[bool, str]] = {}  # values are few (categories, streets, channels)
 
     def check(case: Case, street: Street | None) -> tuple[bool, str]:
         value = get(case)
-        if value in allowed_set:
-            return True, f"the {name} is {value}"
-        return False, f"the {name} is {value}, not {words}"
+        hit = memo.get(value)
+        if hit is None:
+            if value in allowed_set:
+                hit = True, f"the {name} is {value}"
+            else:
+                hit = False, f"the {name} is {value}, not {words}"
+            if len(memo) < 1024:
+                memo[value] = hit
+        return hit
 
     return check
 
 
 def _kind(kinds: list[str]) -> Check:
-    allowed = frozenset(kinds)
     words = _or([f"a {KIND_LABEL[k]}" for k in kinds])
+    answers = {
+        k: (True, f"it is a {KIND_LABEL[k]}")
+        if k in kinds
+        else (False, f"it is a {KIND_LABEL[k]}, not {words}")
+        for k in CASE_KINDS
+    }
 
     def check(case: Case, street: Street | None) -> tuple[bool, str]:
-        if case.kind in allowed:
-            return True, f"it is a {KIND_LABEL[case.kind]}"
-        return False, f"it is a {KIND_LABEL[case.kind]}, not {words}"
+        return answers[case.kind]
 
     return check
 
@@ -199,9 +210,10 @@ def _community_known(want: bool) -> Check:
 
 
 def _flag(want: bool, yes: str, no: str, get: Callable[[Case], bool]) -> Check:
+    if_true, if_false = (want, yes), (not want, no)
+
     def check(case: Case, street: Street | None) -> tuple[bool, str]:
-        value = get(case)
-        return value == want, (yes if value else no)
+        return if_true if get(case) else if_false
 
     return check
 
@@ -534,6 +546,7 @@ class Router:
         )
 
 
+@lru_cache(maxsize=8192)
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 

@@ -74,7 +74,9 @@ class RouteDiff:
             move.examples.append(case.case_id)
 
     def sorted_moves(self) -> list[Move]:
-        return sorted(self.moves.values(), key=lambda m: (-m.count, m.from_committee, m.to_committee))
+        return sorted(
+            self.moves.values(), key=lambda m: (-m.count, m.from_committee, m.to_committee)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,7 +92,9 @@ class RouteDiff:
 def compare(
     cases: Iterable[Case], current: Router, candidate: Router, max_examples: int = 3
 ) -> RouteDiff:
-    diff = RouteDiff(current.version, current.ruleset_hash, candidate.version, candidate.ruleset_hash)
+    diff = RouteDiff(
+        current.version, current.ruleset_hash, candidate.version, candidate.ruleset_hash
+    )
     for case in cases:
         diff.add(case, current.route(case), candidate.route(case), max_examples)
     return diff
