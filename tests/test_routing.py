@@ -145,9 +145,10 @@ FALLBACK_NOTES = {
 DEADLINE_DAYS = {"dispute": 30, "petition": 60, "wage_arrears": 15}
 
 
-@pytest.mark.parametrize(
-    "fields,committee,ctype,tier,rule,because", POLICY, ids=[f"{p[4]}-{i}" for i, p in enumerate(POLICY)]
-)  # fmt: skip
+POLICY_IDS = [f"{p[4]}-{i}" for i, p in enumerate(POLICY)]
+
+
+@pytest.mark.parametrize("fields,committee,ctype,tier,rule,because", POLICY, ids=POLICY_IDS)
 def test_default_policy(router, fields, committee, ctype, tier, rule, because) -> None:
     c = case(**fields)
     d = router.route(c)
@@ -180,7 +181,8 @@ REJECTIONS = [
     (dict(), "group", "None of its alternatives holds: (1) it is not marked collective, and 2 "
      "parties are involved, fewer than 5; (2) it is a dispute, not a petition; (3) it is a "
      "dispute, not a wage-arrears claim."),
-    (dict(kind="wage_arrears", head_count=9), "group", "(3) 9 workers are involved, fewer than 10."),
+    (dict(kind="wage_arrears", head_count=9), "group",
+     "(3) 9 workers are involved, fewer than 10."),
     (dict(kind="petition", category="land"), "petition_repeat", "It repeats no earlier petition."),
     (dict(), "petition", "It is a dispute, not a petition."),
     (dict(kind="wage_arrears"), "medical", "It is a wage-arrears claim, not a dispute."),
@@ -305,7 +307,8 @@ RULESET_ERRORS = [
     ("unknown nested condition",
      _set("group", "when", {"any": [{"kind": ["dispute"], "colective": True}]}),
      "rule #2 (group) > when > any #1 > colective: unknown field"),
-    ("unknown kind", _set("medical", "when", {"kind": ["complaint"]}), "rule #5 (medical) > when > kind"),
+    ("unknown kind", _set("medical", "when", {"kind": ["complaint"]}),
+     "rule #5 (medical) > when > kind"),
     ("unknown category", _set("medical", "when", {"category": ["medicl"]}),
      "rule #5 (medical) > when: unknown category 'medicl'"),
     ("unknown street", _set("traffic", "when", {"street": ["atlantis"], "category": ["traffic"]}),
@@ -372,7 +375,8 @@ CATALOGUE_ERRORS = [
      lambda c: c["committees"].append({"id": "x", "type": "street", "name": "x"}),
      "committee #8 (x): type 'street' belongs under a street"),
     ("district type under a street",
-     lambda c: _street(c, "yaoxi")["committees"].append({"id": "y", "type": "medical", "name": "y"}),
+     lambda c: _street(c, "yaoxi")["committees"].append(
+         {"id": "y", "type": "medical", "name": "y"}),
      "street #7 (yaoxi) > committee #3 (y): type 'medical' cannot sit under a street"),
     ("unknown field", lambda c: _street(c, "yaoxi").__setitem__("nmae", "x"),
      "street #7 (yaoxi) > nmae: unknown field"),
