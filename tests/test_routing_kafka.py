@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from typer.testing import CliRunner
 
+from fengqiao import cli
 from fengqiao.settings import Settings
 from producers.sample import dispute, petition, wage_arrears
 from producers.sdk import Publisher
@@ -117,7 +119,7 @@ def _replay(settings: Settings, *args: str) -> dict[str, Any]:
 
 
 def test_replay_shows_what_a_lower_threshold_would_move(
-    kafka_settings: Settings, tmp_path: Path
+    kafka_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rs = json.loads(resources.files("streams.data").joinpath("ruleset.json").read_text())
     (large,) = [r for r in rs["rules"] if r["id"] == "large_amount"]
@@ -180,6 +182,15 @@ def test_replay_shows_what_a_lower_threshold_would_move(
         {"from_rule": "medium_amount", "to_rule": "large_amount", "count": 1}
     ]
     assert moves[("yaoxi-street", "longwan-center")]["from_name"] == "瑶溪街道人民调解委员会"
+
+    # The readable report, in process.
+    monkeypatch.setattr(cli, "_settings", kafka_settings)
+    table = CliRunner().invoke(cli.app, ["replay", "--ruleset", str(candidate), "--since", since])
+    assert table.exit_code == 0, table.output
+    assert "2 cases would move (50.0 %)" in table.stdout
+    assert (
+        "瑶溪街道人民调解委员会" in table.stdout and "medium_amount → large_amount" in table.stdout
+    )
 
     everything = _replay(kafka_settings, "--ruleset", str(candidate), "--examples", "5")
     assert (everything["cases"], everything["moved"]) == (5, 3)
