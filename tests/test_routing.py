@@ -437,3 +437,37 @@ def test_compare_reports_moves_of_a_changed_threshold(router) -> None:
     assert m.count == 2 and m.examples == ["c-0"]
     assert dict(m.rules) == {("medium_amount", "large_amount"): 2}
     assert diff.to_dict()["moves"][0]["from_name"] == "海滨街道人民调解委员会"
+
+
+def test_another_district_supplies_its_own_catalogue() -> None:
+    district = ("district_center", "medical", "traffic", "labor", "family", "petition_bureau")
+    cat = build_catalogue(
+        {
+            "format": "fengqiao.catalogue/1",
+            "version": "ouhai-1",
+            "district": {"code": "ouhai", "name": "瓯海区"},
+            "committees": [{"id": f"ouhai-{t}", "type": t, "name": f"瓯海区{t}"} for t in district],
+            "streets": [
+                {
+                    "code": "jingshan",
+                    "name": "景山街道",
+                    "committees": [
+                        {"id": "js-street", "type": "street", "name": "景山街道人民调解委员会"},
+                        {"id": "js-desk", "type": "petition_desk", "name": "景山街道访调对接"},
+                    ],
+                    "communities": [
+                        {
+                            "code": "js-1",
+                            "name": "一社区",
+                            "committee": {"id": "js-1-c", "name": "一"},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    r = build_router(default_ruleset(), cat)
+    assert r.route(case(street="jingshan", community="js-1")).committee_id == "js-1-c"
+    d = r.route(case(street="haibin"))
+    assert (d.committee_id, d.rule_id) == ("ouhai-district_center", "unknown_jurisdiction")
+    assert "street 'haibin' is not in the 瓯海区 catalogue" in d.reasons[1]
