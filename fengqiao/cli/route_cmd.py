@@ -242,7 +242,12 @@ def register(app: typer.Typer) -> None:
         ruleset: Annotated[
             Path, typer.Option("--ruleset", help="The candidate ruleset to compare")
         ],
-        catalogue: CatalogueOpt = None,
+        catalogue: Annotated[
+            Path | None,
+            typer.Option(
+                "--catalogue", help="Catalogue for the candidate (default: the current one)"
+            ),
+        ] = None,
         current: Annotated[
             Path | None,
             typer.Option("--current", help="Current ruleset (default: settings, else packaged)"),
