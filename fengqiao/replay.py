@@ -64,7 +64,7 @@ def intake_cases(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="fengqiao-replay",
-        **settings.kafka_client_config(),  # type: ignore[arg-type]
+        **settings.kafka_client_config(),
     )
     try:
         tps: list[TopicPartition] = []
