@@ -167,7 +167,7 @@ def _entry_name(data: Any, loc: tuple[int | str, ...]) -> str:
     return " > ".join(parts) or "file"
 
 
-def _pydantic_problems(err: ValidationError, data: Any) -> list[str]:
+def pydantic_problems(err: ValidationError, data: Any) -> list[str]:
     out = []
     for e in err.errors(include_url=False, include_context=False):
         loc = tuple(e["loc"])
@@ -212,7 +212,7 @@ def build_catalogue(data: Any, where: str = "catalogue") -> Catalogue:
     try:
         f = CatalogueFile.model_validate(data)
     except ValidationError as err:
-        found = _pydantic_problems(err, data)
+        found = pydantic_problems(err, data)
         raise RoutingConfigError(f"{where} is invalid:\n  " + "\n  ".join(found)) from err
 
     problems: list[str] = []

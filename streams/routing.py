@@ -28,7 +28,7 @@ from streams.catalogue import (
     Committee,
     RoutingConfigError,
     Street,
-    _pydantic_problems,
+    pydantic_problems,
     content_hash,
     load_catalogue,
     read_json,
@@ -556,7 +556,7 @@ def build_router(data: Any, catalogue: Catalogue, where: str = "ruleset") -> Rou
     try:
         f = RulesetFile.model_validate(data)
     except ValidationError as err:
-        found = _pydantic_problems(err, data)
+        found = pydantic_problems(err, data)
         raise RoutingConfigError(f"{where} is invalid:\n  " + "\n  ".join(found)) from err
 
     problems: list[str] = []
