@@ -192,6 +192,14 @@ def test_replay_shows_what_a_lower_threshold_would_move(
         "瑶溪街道人民调解委员会" in table.stdout and "medium_amount → large_amount" in table.stdout
     )
 
+    before = CliRunner().invoke(
+        cli.app, ["replay", "--ruleset", str(candidate), "--until", since, "--json"]
+    )
+    assert before.exit_code == 0, before.output
+    old_only = json.loads(before.stdout.strip().splitlines()[-1])
+    assert (old_only["read"]["messages"], old_only["cases"], old_only["moved"]) == (1, 1, 1)
+    assert old_only["moves"][0]["examples"] == ["r-old"]
+
     everything = _replay(kafka_settings, "--ruleset", str(candidate), "--examples", "5")
     assert (everything["cases"], everything["moved"]) == (5, 3)
     assert {(m["from"], m["count"]) for m in everything["moves"]} == {
