@@ -28,9 +28,9 @@ from streams.catalogue import (
     Committee,
     RoutingConfigError,
     Street,
-    pydantic_problems,
     content_hash,
     load_catalogue,
+    pydantic_problems,
     read_json,
 )
 
