@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from consumers import labels
 from consumers.metrics import MetricsSink
 
 log = logging.getLogger("fengqiao.metrics")
@@ -57,6 +58,12 @@ def create_app(
 
 def build(settings: Any) -> tuple[MetricsSink, CollectorRegistry]:
     """The sink with its own registry; the clock follows ``settings.clock``."""
+    from streams.catalogue import load_catalogue
+
+    catalogue = load_catalogue(settings.catalogue_path)
+    streets = {
+        code: labels.STREETS.get(code, street.name) for code, street in catalogue.streets.items()
+    }
     registry = CollectorRegistry()
     sink = MetricsSink(
         registry,
@@ -64,6 +71,8 @@ def build(settings: Any) -> tuple[MetricsSink, CollectorRegistry]:
         dedupe_horizon=timedelta(days=settings.dedupe_horizon_days),
         utc_offset=timedelta(hours=settings.metrics_utc_offset_hours),
         feed_size=settings.metrics_feed_size,
+        street_names=streets,
+        committee_names={cid: c.name for cid, c in catalogue.committees.items()},
     )
     return sink, registry
 

@@ -86,10 +86,6 @@ DISTRICT_COMMITTEES: dict[str, str] = {
 }
 
 
-def street_name(code: str) -> str:
-    return STREETS.get(code, code)
-
-
 COMMITTEE_SUFFIXES: dict[str, str] = {
     "street": "街道调委会",
     "petition-desk": "访调对接",

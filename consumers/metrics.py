@@ -314,15 +314,20 @@ class MetricsSink:
         dedupe_horizon: timedelta = timedelta(days=7),
         utc_offset: timedelta = timedelta(hours=8),
         feed_size: int = 50,
+        street_names: Mapping[str, str] | None = None,
+        committee_names: Mapping[str, str] | None = None,
     ) -> None:
         self.m = Metrics(registry)
+        # display names: the district's catalogue when given, else the Longwan sample
+        self.street_names = dict(street_names or labels.STREETS)
+        self.committee_names = dict(committee_names or {})
         self.clock = clock
         self.tz = timezone(utc_offset)
         self.lock = threading.RLock()
         self.intake_ids = ExpiringIds(dedupe_horizon)
         self.derived_ids = ExpiringIds(dedupe_horizon)
         self.closed_ids = ExpiringIds(dedupe_horizon)
-        self.street = LabelCap(40, labels.STREETS)
+        self.street = LabelCap(40, self.street_names)
         self.category = LabelCap(40, labels.CATEGORIES)
         self.committee = LabelCap(300)
         self.rule = LabelCap(30, labels.INCIDENT_RULES)
@@ -454,6 +459,8 @@ class MetricsSink:
 
     def _routed(self, env: Envelope, r: CaseRouted, timestamp_ms: int | None) -> None:
         committee = self.committee(r.committee_id)
+        if r.committee_name and committee == r.committee_id:
+            self.committee_names.setdefault(committee, r.committee_name)
         self.m.routed.labels(committee=committee, tier=r.tier).inc()
         if timestamp_ms is not None:
             written = timestamp_ms / 1000.0
@@ -529,7 +536,7 @@ class MetricsSink:
                 "time": env.time.isoformat(),
                 "level": esc.level,
                 "label": labels.ESCALATION_LEVELS.get(esc.level, esc.level),
-                "to": labels.committee_name(self.committee(esc.to_committee_id)),
+                "to": self.committee_name(self.committee(esc.to_committee_id)),
                 "cause": cause,
             }
         )
@@ -568,6 +575,9 @@ class MetricsSink:
 
     # --- derived state -----------------------------------------------------------------
 
+    def committee_name(self, committee_id: str) -> str:
+        return self.committee_names.get(committee_id) or labels.committee_name(committee_id)
+
     def overdue_by_committee(self, now: datetime | None = None) -> dict[str, int]:
         now = now or self.now()
         out: TallyCounter[str] = TallyCounter()
@@ -602,7 +612,7 @@ class MetricsSink:
             open_ = TallyCounter(c.committee for c in self.open_cases.values())
             seen_streets = {s for s, _ in self.risk}
             seen_cats = {c for _, c in self.risk}
-            streets = list(labels.STREETS) + sorted(seen_streets - set(labels.STREETS))
+            streets = list(self.street_names) + sorted(seen_streets - set(self.street_names))
             cats = [c for c in labels.CATEGORIES if c != "legal_aid"]
             cats += sorted(seen_cats - set(cats))
             cells = {
@@ -615,7 +625,7 @@ class MetricsSink:
             return {
                 "now": self.now().isoformat(),
                 "today": today.isoformat(),
-                "streets": [{"code": s, "name": labels.street_name(s)} for s in streets],
+                "streets": [{"code": s, "name": self.street_names.get(s, s)} for s in streets],
                 "categories": [{"code": c, "name": labels.CATEGORIES.get(c, c)} for c in cats],
                 "levels": [{"code": lv, "name": n} for lv, n in labels.LEVELS.items()],
                 "risk": cells,
@@ -624,7 +634,7 @@ class MetricsSink:
                 "committees": [
                     {
                         "code": c,
-                        "name": labels.committee_name(c),
+                        "name": self.committee_name(c),
                         "open": open_.get(c, 0),
                         "overdue": overdue.get(c, 0),
                     }

@@ -11,10 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 
+from consumers import labels
 from consumers.dashboard import create_app
 from consumers.metrics import MetricsSink, lag_by_topic
 from producers.sample import dispute
 from tests.monitoring_events import (
+    escalation,
     every_kind,
     incident,
     lifecycle,
@@ -282,3 +284,22 @@ def test_http_app_serves_metrics_dashboard_and_json_with_local_assets_only() -> 
     assert data["risk"]["haibin/labor"]["level"] == "orange"
     assert data["feed"][0]["type"] == "escalation" and data["feed"][0]["cause"]
     assert {c["code"] for c in data["committees"]} >= {"yaoxi-street"}
+
+
+def test_display_names_come_from_the_district_catalogue() -> None:
+    from consumers.dashboard import build
+    from fengqiao.settings import Settings
+
+    sink, reg = build(Settings(clock="stream"))
+    feed(
+        sink,
+        [
+            ("cases.routed", routed("cat-1", NOW, committee="longwan-center", tier="district")),
+            ("escalations", escalation("esc-cat", NOW, to_committee_id="longwan-center")),
+        ],
+    )
+    snap = sink.snapshot()
+    assert [s["name"] for s in snap["streets"]][:10] == list(labels.STREETS.values())
+    assert snap["committees"][0]["name"] == "龙湾区矛盾纠纷调处化解中心"
+    assert snap["feed"][0]["to"] == "龙湾区矛盾纠纷调处化解中心"
+    assert value(reg, "fengqiao_cases_routed_total", committee="longwan-center", tier="district")
