@@ -204,6 +204,8 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     finally:
         exporter_proc.stop()
         worker.stop()
+    # SIGTERM stops the HTTP server and the consumer thread cleanly, no SIGKILL needed
+    assert exporter_proc.proc.returncode == 0, exporter_proc.log_tail()
 
 
 # --- the exporter on the real pipeline ------------------------------------------------------
