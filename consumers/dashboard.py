@@ -6,14 +6,16 @@ polls ``/api/dashboard`` every second, so it updates by itself without a reload.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import signal
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -77,38 +79,53 @@ def build(settings: Any) -> tuple[MetricsSink, CollectorRegistry]:
     return sink, registry
 
 
-def serve(settings: Any) -> None:
-    """Consume in a background thread, serve HTTP in this one; SIGTERM/Ctrl-C stop both."""
-    import uvicorn
+class _Server(uvicorn.Server):
+    """uvicorn's server, but SIGTERM/SIGINT end ``run`` normally (uvicorn re-raises them)."""
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        sigs = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in sigs}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve(settings: Any) -> int:
+    """Consume in a background thread, serve HTTP in this one; SIGTERM/Ctrl-C stop both.
+
+    Returns the exit code: 1 when the consumer stopped on an error (stale numbers must not
+    look live, so the server stops with it), else 0.
+    """
     from consumers.metrics import run_consumer
 
     sink, registry = build(settings)
-    stop, ready = threading.Event(), threading.Event()
-
-    def consume() -> None:
-        try:
-            run_consumer(settings, sink, stop, ready=ready)
-        except Exception:
-            # Stale numbers must not look live: stop the whole process so its supervisor sees it.
-            log.exception("the metrics consumer stopped")
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    consumer = threading.Thread(
-        target=consume,
-        name="metrics-consumer",
-        daemon=True,
-    )
-    consumer.start()
-    app = create_app(sink, registry, ready)
-    try:
-        uvicorn.run(
-            app,
+    stop, ready, failed = threading.Event(), threading.Event(), threading.Event()
+    server = _Server(
+        uvicorn.Config(
+            create_app(sink, registry, ready),
             host=settings.metrics_host,
             port=settings.metrics_port,
             log_level="warning",
             access_log=False,
         )
+    )
+
+    def consume() -> None:
+        try:
+            run_consumer(settings, sink, stop, ready=ready)
+        except Exception:
+            log.exception("the metrics consumer stopped")
+            failed.set()
+            server.should_exit = True
+
+    consumer = threading.Thread(target=consume, name="metrics-consumer", daemon=True)
+    consumer.start()
+    try:
+        server.run()
     finally:
         stop.set()
         consumer.join(timeout=10)
+    return 1 if failed.is_set() else 0

@@ -28,4 +28,4 @@ def register(app: typer.Typer) -> None:
             f"metrics on http://{s.metrics_host}:{s.metrics_port}/metrics, "
             f"dashboard on http://{s.metrics_host}:{s.metrics_port}/dashboard"
         )
-        serve(s)
+        raise typer.Exit(serve(s))
