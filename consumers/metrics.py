@@ -625,6 +625,8 @@ class MetricsSink:
             return {
                 "now": self.now().isoformat(),
                 "today": today.isoformat(),
+                "utc_offset_minutes": int((self.tz.utcoffset(None) or timedelta()).total_seconds())
+                // 60,
                 "streets": [{"code": s, "name": self.street_names.get(s, s)} for s in streets],
                 "categories": [{"code": c, "name": labels.CATEGORIES.get(c, c)} for c in cats],
                 "levels": [{"code": lv, "name": n} for lv, n in labels.LEVELS.items()],

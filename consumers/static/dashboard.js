@@ -23,11 +23,16 @@ function el(tag, attrs, text) {
   return node;
 }
 
-function fmtTime(iso) {
-  const d = new Date(iso);
-  if (isNaN(d)) return "";
+let utcOffsetMinutes = 480; // the district's local time, whatever the browser's zone
+
+function fmtTime(iso, seconds) {
+  const t = Date.parse(iso);
+  if (isNaN(t)) return "";
+  const d = new Date(t + utcOffsetMinutes * 60000);
   const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getMonth() + 1}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  if (seconds) return `${hm}:${pad(d.getUTCSeconds())}`;
+  return `${d.getUTCMonth() + 1}-${pad(d.getUTCDate())} ${hm}`;
 }
 
 function fmtYuan(n) {
@@ -138,12 +143,13 @@ async function tick() {
     const resp = await fetch("/api/dashboard", { cache: "no-store" });
     if (!resp.ok) throw new Error(resp.status);
     const data = await resp.json();
+    utcOffsetMinutes = data.utc_offset_minutes;
     renderLegend(data.levels);
     renderHeat(data);
     renderCounts(data);
     renderFeed(data.feed);
     renderCommittees(data.committees);
-    status.textContent = `更新于 ${new Date().toLocaleTimeString("zh-CN", { hour12: false })}`;
+    status.textContent = `更新于 ${fmtTime(new Date().toISOString(), true)}`;
     status.className = "status";
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
   } catch (err) {
