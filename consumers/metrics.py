@@ -336,6 +336,7 @@ class MetricsSink:
         self.committees: set[str] = set()
         self.incident_people: dict[str, int] = {}
         self.incident_rule: dict[str, str] = {}
+        self.incident_street: dict[str, str] = {}
         self.risk: dict[tuple[str, str], tuple[str, float]] = {}
         self.feed: deque[dict[str, Any]] = deque(maxlen=feed_size)
         self.days: dict[date, TallyCounter[str]] = {}
@@ -506,6 +507,9 @@ class MetricsSink:
         else:
             self.incident_people.setdefault(inc.incident_id, before)
         self.incident_rule[inc.incident_id] = rule
+        street = self._street_display((inc.model_extra or {}).get("street"))
+        street = street or self.incident_street.get(inc.incident_id, "")
+        self.incident_street[inc.incident_id] = street
         # The feed names the rule, never the key (it may be an employer's or a person's name).
         entry = {
             "ref": _ref("incident", inc.incident_id),
@@ -513,6 +517,7 @@ class MetricsSink:
             "time": env.time.isoformat(),
             "rule": rule,
             "label": labels.INCIDENT_RULES.get(rule, rule),
+            "street": street,
             "people": self.incident_people[inc.incident_id],
             "cases": len(inc.case_ids),
             "amount_yuan": _amount(inc.amount_yuan),
@@ -574,6 +579,10 @@ class MetricsSink:
             raise ValueError("unknown SLA event type")
 
     # --- derived state -----------------------------------------------------------------
+
+    def _street_display(self, code: Any) -> str:
+        """A street's display name; only catalogue codes are shown, never other text."""
+        return self.street_names.get(code, "") if isinstance(code, str) else ""
 
     def committee_name(self, committee_id: str) -> str:
         return self.committee_names.get(committee_id) or labels.committee_name(committee_id)

@@ -112,13 +112,16 @@ def test_routing_latency_is_record_time_minus_event_time() -> None:
 
 def test_incident_updates_add_only_the_new_people() -> None:
     sink, reg = make()
-    first = incident("inc-1", NOW, 10, ["a", "b"])
+    first = incident("inc-1", NOW, 10, ["a", "b"], street="yaoxi", category="labor")
     later = incident("inc-1", NOW + timedelta(hours=1), 14, ["a", "b", "c"])
-    feed(sink, [("incidents", first), ("incidents", later), ("incidents", first)])
+    feed(sink, [("incidents", first), ("incidents", later)])
+    assert sink.snapshot()["feed"][0]["street"] == "瑶溪"  # kept when an update lacks it
+    feed(sink, [("incidents", first)])
     assert value(reg, "fengqiao_incidents_total", rule="wage_employer") == 1
     assert value(reg, "fengqiao_incident_people_total", rule="wage_employer") == 14
     feed_entries = sink.snapshot()["feed"]
     assert len(feed_entries) == 1 and feed_entries[0]["people"] == 14
+    assert feed_entries[0]["street"] == "瑶溪"  # the extra field issue 5's incidents carry
 
 
 def test_risk_level_changes_move_cells_between_levels() -> None:

@@ -108,7 +108,9 @@ function renderFeed(feed) {
       li.appendChild(el("time", {}, fmtTime(f.time)));
       if (f.type === "incident") {
         li.appendChild(el("span", { class: "tag" }, "群体事件"));
-        li.appendChild(el("span", {}, `${f.label} · ${f.people}人 · ${f.cases}件 ${fmtYuan(f.amount_yuan)}`));
+        const where = f.street ? `${f.street} · ` : "";
+        const what = `${where}${f.label} · ${f.people}人 · ${f.cases}件 ${fmtYuan(f.amount_yuan)}`;
+        li.appendChild(el("span", {}, what));
       } else {
         li.appendChild(el("span", { class: "tag" }, `${f.label}升级`));
         li.appendChild(el("span", {}, `→ ${f.to}${f.cause ? " · " + f.cause : ""}`));
