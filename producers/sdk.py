@@ -6,7 +6,6 @@ with Publisher(settings) as pub:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,8 +86,7 @@ class Publisher:
         """Validate and send without waiting; returns (event id, future)."""
         parsed = validate(event, kind)
         topic = self.settings.topic(INTAKE_KINDS[kind_for_type(parsed.type)][1])
-        value = json.dumps(event, ensure_ascii=False, default=str).encode()
-        fut = self._producer.send(topic, key=intake_key(parsed).encode(), value=value)
+        fut = self._producer.send(topic, key=intake_key(parsed).encode(), value=parsed.to_bytes())
         return parsed.envelope.id, fut
 
     def publish(

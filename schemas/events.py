@@ -10,7 +10,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from schemas.validators import check_credit_code, check_id_number, check_phone
 
@@ -76,7 +84,17 @@ CaseKind = Literal["dispute", "petition", "wage_arrears"]
 CreditCode = Annotated[str, AfterValidator(check_credit_code)]
 IdNumber = Annotated[str, AfterValidator(check_id_number)]
 Phone = Annotated[str, AfterValidator(check_phone)]
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic's lax mode reads true as 1; a head-count of "true" is a producer bug.
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true/false")
+    return value
+
+
 Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=100_000)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
 Text = Annotated[str, Field(max_length=4000)]
 
@@ -104,7 +122,7 @@ class DisputeReported(_Model):
     community: Code | None = None
     category: DisputeCategory
     parties: list[Party] = Field(min_length=1)
-    party_count: int = Field(ge=1, le=100_000)
+    party_count: Count
     amount_yuan: Amount | None = None
     collective: bool = False
     channel: Channel
@@ -123,7 +141,7 @@ class PetitionFiled(_Model):
     street: Code
     community: Code | None = None
     category: PetitionCategory
-    petitioner_count: int = Field(ge=1, le=100_000)
+    petitioner_count: Count
     target_agency: str = Field(min_length=1, max_length=200)
     repeat_of: list[str] = Field(default_factory=list)
     channel: Channel
@@ -152,7 +170,7 @@ class WageArrearsReported(_Model):
     community: Code | None = None
     employer: Employer
     project: Project | None = None
-    worker_count: int = Field(ge=1, le=100_000)
+    worker_count: Count
     amount_yuan: Amount
     months_owed: int | None = Field(default=None, ge=0, le=600)
     contact: Contact | None = None
