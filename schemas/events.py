@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -81,9 +82,39 @@ Outcome = Literal["agreement", "no_agreement", "withdrawn", "referred"]
 RiskLevel = Literal["green", "blue", "yellow", "orange", "red"]
 CaseKind = Literal["dispute", "petition", "wage_arrears"]
 
-CreditCode = Annotated[str, AfterValidator(check_credit_code)]
-IdNumber = Annotated[str, AfterValidator(check_id_number)]
-Phone = Annotated[str, AfterValidator(check_phone)]
+CreditCode = Annotated[
+    str,
+    AfterValidator(check_credit_code),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{18}$",
+            "description": "Unified social credit code (GB 32100-2015), check character verified",
+        }
+    ),
+]
+IdNumber = Annotated[
+    str,
+    AfterValidator(check_id_number),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9]{17}[0-9Xx]$",
+            "description": "Resident id number (GB 11643), birth date and check digit verified",
+        }
+    ),
+]
+Phone = Annotated[
+    str,
+    AfterValidator(check_phone),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "11-digit mobile, landline with area code, or a service number "
+            "(+86, spaces and brackets allowed)",
+        }
+    ),
+]
 
 
 def _not_bool(value: Any) -> Any:
@@ -93,8 +124,20 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
-Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
-Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=100_000)]
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=16, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": "^[0-9]{1,14}(\\.[0-9]{1,2})?$"},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "Yuan as a decimal (preferably a string), >= 0, at most 2 decimals",
+        }
+    ),
+]
+Count = Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_not_bool)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
 Text = Annotated[str, Field(max_length=4000)]
 
