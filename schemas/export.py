@@ -30,11 +30,11 @@ def typed_envelope(type_: str) -> type[BaseModel]:
     """The envelope with ``type`` fixed and ``data`` typed: one event type's full shape."""
     payload = ALL_TYPES[type_]
     doc = (payload.__doc__ or "").strip() or f"A {type_} event."
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         model_name(type_),
         __base__=Envelope,
         __doc__=f"{doc} Envelope shaped after CloudEvents 1.0; unknown fields are kept.",
-        type=(Literal[type_], Field(description="The event type.")),  # type: ignore[valid-type]
+        type=(Literal[type_], Field(description="The event type.")),  # type: ignore[arg-type]
         data=(payload, Field(description=f"The {type_} payload.")),
     )
 
