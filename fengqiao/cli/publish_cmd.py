@@ -72,16 +72,14 @@ def process(
         if row.event is None:
             out.rejected.append((row.line, [str(p) for p in row.problems]))
             continue
+        want = INTAKE_KINDS[row_kind][0] if row_kind else None
         try:
             parsed = parse_event(row.event, now=now, max_future=max_future)
-            want = INTAKE_KINDS[row_kind][0] if row_kind else None
-            if want is not None and parsed.type != want:
-                raise ContractError([])  # reported below with the expected type
         except ContractError as err:
-            reason = (
-                err.reason if err.problems else f"type: a {row_kind} event must have type {want}"
-            )
-            out.rejected.append((row.line, reason))
+            out.rejected.append((row.line, [str(p) for p in err.problems]))
+            continue
+        if want is not None and parsed.type != want:
+            out.rejected.append((row.line, [f"type: a {row_kind} event must have type {want}"]))
             continue
         if parsed.envelope.id in first_line:
             out.rejected.append(
