@@ -253,20 +253,21 @@ def create_app(
         for _, lock in locks:
             lock.acquire()
         try:
+            before = store.accepted_many(api_key.source, [k for k, _ in items])
             todo = []
             for i, (idem, _parsed) in enumerate(items):
-                ids[i] = store.accepted(api_key.source, idem)
+                ids[i] = before.get(idem)
                 if ids[i] is None:
                     todo.append(i)
             # within one batch, a repeated key is written once
             first: dict[str, int] = {}
             unique = [i for i in todo if first.setdefault(items[i][0], i) == i]
             sender.send([items[i][1] for i in unique])
-            for i in unique:
-                ids[i] = store.remember(api_key.source, items[i][0], items[i][1].envelope.id)
+            held = store.remember_many(
+                api_key.source, [(items[i][0], items[i][1].envelope.id) for i in unique]
+            )
             for i in todo:
-                if ids[i] is None:
-                    ids[i] = ids[first[items[i][0]]]
+                ids[i] = held[items[i][0]]
         finally:
             for _, lock in reversed(locks):
                 lock.release()

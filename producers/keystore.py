@@ -81,6 +81,9 @@ class KeyStore:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA busy_timeout=5000")
+                # Kafka holds the events; losing the last idempotency records on a power cut
+                # only lets a retry through, which the worker's dedupe then drops.
+                cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
 
         _Base.metadata.create_all(self.engine)
@@ -110,7 +113,7 @@ class KeyStore:
             return None
         return self._public(row)
 
-    def list(self) -> list[ApiKey]:
+    def all_keys(self) -> list[ApiKey]:
         with self.session() as s:
             return [self._public(r) for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id))]
 
@@ -146,6 +149,35 @@ class KeyStore:
         except IntegrityError:
             return self.accepted(source, idem_key) or event_id
         return event_id
+
+    def accepted_many(self, source: str, idem_keys: list[str]) -> dict[str, str]:
+        """{idempotency key: event id} of the keys accepted before."""
+        found: dict[str, str] = {}
+        with self.session() as s:
+            for i in range(0, len(idem_keys), 500):
+                chunk = idem_keys[i : i + 500]
+                rows = s.execute(
+                    select(AcceptedRow.idem_key, AcceptedRow.event_id).where(
+                        AcceptedRow.source == source, AcceptedRow.idem_key.in_(chunk)
+                    )
+                )
+                found.update({k: e for k, e in rows})
+        return found
+
+    def remember_many(self, source: str, pairs: list[tuple[str, str]]) -> dict[str, str]:
+        """Record (idempotency key, event id) pairs in one transaction; {key: holder id}."""
+        if not pairs:
+            return {}
+        now = datetime.now(UTC)
+        try:
+            with self.session() as s, s.begin():
+                s.add_all(
+                    AcceptedRow(source=source, idem_key=k, event_id=e, accepted_at=now)
+                    for k, e in pairs
+                )
+        except IntegrityError:  # a concurrent request won for some key: one at a time
+            return {k: self.remember(source, k, e) for k, e in pairs}
+        return dict(pairs)
 
     def forget_older_than(self, horizon: timedelta) -> int:
         cutoff = datetime.now(UTC) - horizon

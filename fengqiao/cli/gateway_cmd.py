@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         table = Table("id", "source", "starts with", "created", "revoked")
-        for k in _store().list():
+        for k in _store().all_keys():
             table.add_row(
                 str(k.id),
                 k.source,
