@@ -9,12 +9,14 @@ accepted before is answered with the first event id and not written again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -191,9 +193,23 @@ def create_app(
     limit = settings.gateway_max_body_bytes
     stripes = [threading.Lock() for _ in range(64)]
 
+    async def purge_idempotency_records() -> None:
+        # Past the worker's dedupe horizon a replayed id is a new event anyway.
+        horizon = timedelta(days=settings.dedupe_horizon_days)
+        while True:
+            try:
+                dropped = await run_in_threadpool(store.forget_older_than, horizon)
+                if dropped:
+                    log.info("forgot %d idempotency records older than %s", dropped, horizon)
+            except Exception:  # a busy database must not stop the gateway
+                log.exception("purging idempotency records failed")
+            await asyncio.sleep(3600)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        purge = asyncio.create_task(purge_idempotency_records())
         yield
+        purge.cancel()
         await run_in_threadpool(sender.close)
 
     app = FastAPI(

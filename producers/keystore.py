@@ -190,4 +190,7 @@ class KeyStore:
 
     @staticmethod
     def _public(row: ApiKeyRow) -> ApiKey:
-        return ApiKey(row.id, row.source, row.hint, row.created_at, row.revoked_at is not None)
+        created = row.created_at
+        if created.tzinfo is None:  # SQLite keeps no offset; we always write UTC
+            created = created.replace(tzinfo=UTC)
+        return ApiKey(row.id, row.source, row.hint, created, row.revoked_at is not None)

@@ -138,7 +138,8 @@ Amount = Annotated[
     ),
 ]
 Count = Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_not_bool)]
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
+CODE_PATTERN = r"^[a-z0-9_-]+$"
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 Text = Annotated[str, Field(max_length=4000)]
 
 

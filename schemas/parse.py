@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
-from schemas.envelope import Envelope
+from schemas.envelope import ID_PATTERN, SOURCE_PATTERN, Envelope
 from schemas.errors import ContractError, FieldProblem
-from schemas.events import ALL_TYPES, INTAKE_TYPES
+from schemas.events import ALL_TYPES, CODE_PATTERN, INTAKE_TYPES
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,26 @@ def _loc(prefix: str, loc: tuple[int | str, ...]) -> str:
     return ".".join(parts)
 
 
+# Pattern failures in words a clerk understands (the context holds the pattern, never a value).
+_PATTERN_WORDS = {
+    CODE_PATTERN: "must be a lower-case code: letters a-z, digits, - or _ (e.g. yongzhong)",
+    SOURCE_PATTERN: "must name the integration like hotline/12348 or walkin/yongzhong",
+    ID_PATTERN: "must start with a letter or digit and use only letters, digits and . _ : / -",
+}
+
+
 def problems_from(err: ValidationError, prefix: str = "") -> list[FieldProblem]:
     out = []
-    for e in err.errors(include_url=False, include_input=False, include_context=False):
+    for e in err.errors(include_url=False, include_input=False, include_context=True):
         loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-")))
         msg = e["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         if e["type"] == "missing":
             msg = "required field is missing"
+        elif e["type"] == "string_pattern_mismatch":
+            pattern = str((e.get("ctx") or {}).get("pattern", ""))
+            msg = _PATTERN_WORDS.get(pattern, msg)
         out.append(FieldProblem(_loc(prefix, loc), msg))
     return out
 

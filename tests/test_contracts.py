@@ -344,3 +344,12 @@ def test_intake_bytes_decode_errors() -> None:
     with pytest.raises(EventRejected) as err:
         parse_intake_bytes(json.dumps(ok).encode(), now=NOW, expected_type="petition.filed.v1")
     assert err.value.error_class == "type"
+
+
+def test_pattern_failures_are_explained_in_words() -> None:
+    ev = dispute(rng(), "-bad id", WHEN, street="Yong Zhong")
+    ev["source"] = "Hotline 12348"
+    reasons = {p.path: p.problem for p in rejected(ev).problems}
+    assert reasons["data.street"].startswith("must be a lower-case code")
+    assert "hotline/12348" in reasons["source"]
+    assert reasons["id"].startswith("must start with a letter or digit")

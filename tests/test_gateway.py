@@ -18,7 +18,7 @@ import pytest
 from fengqiao import localkafka
 from fengqiao.settings import Settings
 from producers.gateway import create_app
-from producers.keystore import KeyStore
+from producers.keystore import KeyStore, hash_key
 from producers.sample import dispute, petition
 from tests.httptools import serve
 from tests.kafkatools import drain_topic, settings_env
@@ -54,7 +54,8 @@ def api_key(gateway_settings: Settings) -> str:
     key = done.stdout.strip()
     assert key.startswith("fq_") and len(key) > 40
     db = Path(gateway_settings.effective_gateway_db_url().removeprefix("sqlite:///"))
-    assert key.encode() not in db.read_bytes()  # only the hash is stored
+    stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))  # with the WAL
+    assert key.encode() not in stored and hash_key(key).encode() in stored  # only the hash
     return key
 
 
@@ -240,3 +241,25 @@ def test_openapi_describes_every_kind_and_status(tmp_path: Path) -> None:
     refs = json.dumps(doc)
     for ref in {r.split('"')[0] for r in refs.split('"$ref": "#/components/schemas/')[1:]}:
         assert ref in schemas, ref
+
+
+def test_key_store_hashes_binds_revokes_and_remembers(tmp_path: Path) -> None:
+    store = KeyStore(f"sqlite:///{tmp_path / 'keys.db'}")
+    record, key = store.create(SOURCE)
+    other = store.create("miniapp/longwan")[1]
+    assert key != other and store.lookup(key) == record and store.lookup("fq_x") is None
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("keys.db*"))  # with the WAL
+    assert key.encode() not in stored and hash_key(key).encode() in stored
+    assert [k.source for k in store.all_keys()] == [SOURCE, "miniapp/longwan"]
+    assert store.revoke(record.id) and store.lookup(key) is None and not store.revoke(999)
+    # the first event id holds an idempotency key; later writers get it back
+    assert store.remember(SOURCE, "k1", "ev-1") == "ev-1"
+    assert store.remember(SOURCE, "k1", "ev-2") == "ev-1"
+    assert store.remember_many(SOURCE, [("k1", "ev-3"), ("k2", "ev-4")]) == {
+        "k1": "ev-1",
+        "k2": "ev-4",
+    }
+    assert store.accepted_many(SOURCE, ["k1", "k2", "k3"]) == {"k1": "ev-1", "k2": "ev-4"}
+    assert store.accepted("miniapp/longwan", "k1") is None  # keys are per source
+    assert store.forget_older_than(timedelta(days=-1)) == 2
+    assert store.accepted(SOURCE, "k1") is None
