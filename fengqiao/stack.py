@@ -45,6 +45,11 @@ def services(settings: Settings, rate: float) -> list[Service]:
             (*cli, "gateway"),
             f"http://{settings.gateway_host}:{settings.gateway_port}/docs",
         ),
+        Service(
+            "metrics",
+            (*cli, "metrics"),
+            f"http://127.0.0.1:{settings.metrics_port}/dashboard",
+        ),
         Service("feed", (*cli, "feed", "--rate", str(rate))),
     ]
 

@@ -308,7 +308,7 @@ class RiskLevelChanged(_Model):
     category: str
     score: float
     level: RiskLevel
-    previous_level: RiskLevel | None
+    previous_level: RiskLevel | None = None
 
 
 class SlaWarning(_Model):
