@@ -44,9 +44,9 @@ class IncidentConfig:
             r.rule_id: r
             for r in (
                 Rule("wage_employer", timedelta(days=7), min_cases=3, min_people=10),
-                Rule("dispute_collective"),
+                Rule("dispute_collective", min_cases=1),
                 Rule("dispute_respondent", timedelta(days=7), min_cases=3),
-                Rule("petition_collective"),
+                Rule("petition_collective", min_cases=1),
                 Rule("petition_matter", timedelta(days=30), min_cases=3),
             )
         }

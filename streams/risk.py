@@ -158,9 +158,8 @@ class RiskTable:
         )
         as_of = datetime.fromtimestamp(float(row["as_of"]), UTC)
         event_id = f"risk:{key}:{as_of.isoformat()}:{row['level']}"
-        return Out(
-            "risk.levels", key, envelope(event_id, "risk.level_changed.v1", as_of, dump(event))
-        )
+        data = {**dump(event), "previous_level": previous}  # null is meaningful: a new row
+        return Out("risk.levels", key, envelope(event_id, "risk.level_changed.v1", as_of, data))
 
     def view(self, now: datetime) -> list[dict[str, Any]]:
         """Every row decayed to ``now`` (read-only), sorted by street and category."""

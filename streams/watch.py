@@ -27,13 +27,13 @@ def incident_config(s: Settings) -> IncidentConfig:
             min_cases=s.wage_employer_min_claims,
             min_people=s.wage_employer_min_workers,
         ),
-        Rule("dispute_collective"),
+        Rule("dispute_collective", min_cases=1),
         Rule(
             "dispute_respondent",
             days(s.dispute_respondent_window_days),
             min_cases=s.dispute_respondent_min_cases,
         ),
-        Rule("petition_collective"),
+        Rule("petition_collective", min_cases=1),
         Rule(
             "petition_matter",
             days(s.petition_matter_window_days),
