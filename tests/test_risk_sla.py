@@ -70,7 +70,7 @@ def test_burst_turns_red_in_order_then_decays_back() -> None:
     assert rows["haibin/land"]["score"] == 42
     # one half-life later the score is halved: 21 → orange; two: 10.5 → yellow
     assert levels(table.refresh(T0 + timedelta(days=7), ["haibin/land"])) == [("red", "orange")]
-    assert table.refresh(T0 + timedelta(days=8), ["haibin/land"]) == []
+    assert table.refresh(T0 + timedelta(days=7, hours=1), ["haibin/land"]) == []
     assert levels(table.refresh(T0 + timedelta(days=14), ["haibin/land"])) == [("orange", "yellow")]
     assert levels(table.refresh(T0 + timedelta(days=60), ["haibin/land"])) == [("yellow", "green")]
     view = table.view(T0 + timedelta(days=60))
@@ -106,7 +106,7 @@ def routed(table: SlaClocks, cid: str, kind: str = "dispute", tier: str = "stree
 
 
 def types(outs: list) -> list[str]:
-    return [o.value["type"] if "type" in o.value else o.topic for o in outs]
+    return [o.value.get("type", o.topic) for o in outs]
 
 
 def test_unaccepted_case_warns_then_breaches_and_escalates_once() -> None:
