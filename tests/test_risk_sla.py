@@ -194,3 +194,21 @@ def test_partition_ownership_splits_keys() -> None:
     parts = [owned(keys, p, 4) for p in range(4)]
     assert sorted(k for p in parts for k in p) == sorted(keys)
     assert all(partition_of(k, 4) == p for p in range(4) for k in parts[p])
+
+
+def test_heat_table_colours_each_level() -> None:
+    from rich.console import Console
+
+    from fengqiao.cli.risk_cmd import heat_table
+
+    rows = [
+        {"street": "haibin", "category": "land", "score": 42.0, "level": "red", "events": 21},
+        {"street": "yaoxi", "category": "labor", "score": 6.0, "level": "blue", "events": 3},
+    ]
+    console = Console(record=True, force_terminal=True, width=120, color_system="truecolor")
+    console.print(heat_table(rows))
+    text = console.export_text(styles=False, clear=False)
+    assert "42.0 red" in text and "6.0 blue" in text
+    assert "haibin" in text and "labor" in text
+    ansi = console.export_text(styles=True)
+    assert "\x1b[1;31m42.0 red" in ansi  # bold red

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from kafka import KafkaProducer
 from fengqiao.settings import Settings
 from producers.sample import credit_code, dispute, petition, wage_arrears
 from producers.sdk import Publisher
-from tests.kafkatools import WorkerProcess, drain_topic, read_topic
+from tests.kafkatools import WorkerProcess, drain_topic, read_topic, settings_env
 
 pytestmark = pytest.mark.kafka
 RNG = random.Random(5)
@@ -178,6 +180,18 @@ def test_risk_burst_and_sla_on_stream_time(kafka_settings: Settings, tmp_path: P
         rows = {f"{r['street']}/{r['category']}": r for r in page(s, "/risk")["rows"]}
         assert rows["haibin/land"]["level"] == "red"
         assert rows["haibin/land"]["score"] == pytest.approx(42.0)
+        cli = [sys.executable, "-m", "fengqiao", "risk"]
+        env = settings_env(s)
+        shown = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert "haibin" in shown.stdout and "42.0 red" in shown.stdout
+        from_kafka = subprocess.run(
+            [*cli, "--kafka", "--json"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert from_kafka.returncode == 0, from_kafka.stderr
+        assert {"street": "haibin", "category": "land", "level": "red"}.items() <= next(
+            r for r in json.loads(from_kafka.stdout) if r["street"] == "haibin"
+        ).items()
         send_lifecycle(s, [("case.concluded.v1", f"burst-{i}", t0) for i in range(21)])
         wait_for(
             "burst concluded",
