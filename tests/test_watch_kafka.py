@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -236,6 +237,10 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
     now = datetime.now(UTC) - timedelta(hours=1)
     a = [claim(f"ra-{i}", now + timedelta(minutes=i), EMPLOYER_A) for i in range(4)]
     b = [claim(f"rb-{i}", now + timedelta(minutes=i), EMPLOYER_B) for i in range(3)]
+    filler = [
+        dispute(RNG, f"fill-{i}", now, street="puzhou", category="neighbourhood", amount_yuan="0")
+        for i in range(60)
+    ]
     proc = WorkerProcess(s, tmp_path / "worker.log")
     proc.start()
     try:
@@ -249,13 +254,27 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
         )
         before = {f"{r['street']}/{r['category']}": r for r in page(s, "/risk")["rows"]}
         assert before["haibin/labor"]["events"] == 6  # five claims and one incident
+
+        # Stop the worker while a stream of disputes is still arriving.
+        def feed() -> None:
+            with Publisher(s) as pub:
+                for ev in filler:
+                    pub.publish("dispute", ev)
+                    time.sleep(0.05)
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        wait_for("the stream under way", lambda: proc.stats()["routed"] >= 5 + 10)
+        proc.stop()
+        feeder.join()
     finally:
         proc.stop()
-    # While it is down, one more claim against each employer.
-    publish_all(s, "wage-arrears", [a[3], b[2]])
     proc = WorkerProcess(s, tmp_path / "worker2.log")
     proc.start()
     try:
+        # One more claim against each employer: a's incident grows, b's (two claims held in
+        # the recovered table) is raised.
+        publish_all(s, "wage-arrears", [a[3], b[2]])
         incidents = read_topic(s, "incidents", until=lambda ms: len(ms) >= 3)
         assert incidents[0] == first[0]
         latest = {m["data"]["incident_id"]: m["data"] for m in incidents}
@@ -263,16 +282,32 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
         by_key = {d["key"]: d for d in latest.values()}
         assert by_key[f"uscc:{EMPLOYER_A}"]["case_ids"] == ["ra-0", "ra-1", "ra-2", "ra-3"]
         assert by_key[f"uscc:{EMPLOYER_B}"]["case_ids"] == ["rb-0", "rb-1", "rb-2"]
-        after = wait_for(
-            "risk rows",
-            lambda: {
-                f"{r['street']}/{r['category']}": r
-                for r in page(s, "/risk")["rows"]
-                if r["events"] >= 9
-            },
-        )
+
+        def rows() -> dict[str, Any]:
+            return {f"{r['street']}/{r['category']}": r for r in page(s, "/risk")["rows"]}
+
+        wait_for("risk rows", lambda: rows().get("haibin/labor", {}).get("events", 0) >= 9)
+        after = rows()
         assert after["haibin/labor"]["events"] == 9  # six before, two claims and an incident
         assert after["haibin/labor"]["score"] > before["haibin/labor"]["score"]
+
+        # Every disputed case routed across the stop is in the risk table exactly once.
+        routed = {
+            m["data"]["case_id"]
+            for m in drain_topic(s, "cases.routed", quiet_s=3.0)
+            if m["data"]["case_id"].startswith("fill-")
+        }
+        assert len(routed) > 10
+        wait_for(
+            "filler in the risk table",
+            lambda: rows()["puzhou/neighbourhood"]["events"] >= len(routed),
+        )
+        time.sleep(1.0)
+        fill = rows()["puzhou/neighbourhood"]
+        assert fill["events"] == len(routed)
+        age_days = (datetime.now(UTC) - now).total_seconds() / 86400
+        assert fill["score"] == pytest.approx(len(routed) * 0.5 ** (age_days / 7), rel=1e-3)
+
         publish_all(s, "wage-arrears", a + b)  # the whole history again
         wait_for("replayed", lambda: proc.stats()["duplicates"] >= 7)
         incidents = drain_topic(s, "incidents")
