@@ -7,6 +7,7 @@ Every field can be set as ``FENGQIAO_<NAME>``; the Kafka address also honours th
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -129,3 +130,30 @@ class Settings(BaseSettings):
             return self.gateway_db_url
         self.home.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.home / 'gateway.db'}"
+
+    # --- Group incidents, stability risk, SLA clocks (issue 5) ---------------------------
+    incident_grace_hours: float = Field(default=24.0, ge=0, description="Late events allowed.")
+    incident_retention_days: float = Field(default=90.0, ge=0)
+    wage_employer_window_days: float = Field(default=7.0, gt=0)
+    wage_employer_min_claims: int = Field(default=3, ge=1)
+    wage_employer_min_workers: int = Field(default=10, ge=1)
+    dispute_collective_min_parties: int = Field(default=5, ge=1)
+    dispute_respondent_window_days: float = Field(default=7.0, gt=0)
+    dispute_respondent_min_cases: int = Field(default=3, ge=1)
+    petition_collective_min_petitioners: int = Field(default=5, ge=1)
+    petition_matter_window_days: float = Field(default=30.0, gt=0)
+    petition_matter_min_cases: int = Field(default=3, ge=1)
+    city_escalation_people: int = Field(default=50, ge=1)
+    city_escalation_amount_yuan: Decimal = Field(default=Decimal(1_000_000), ge=0)
+    district_center_committee: str = "district-center"
+    city_committee: str = "city"
+    street_committee_pattern: str = "{street}-street"
+    risk_half_life_days: float = Field(default=7.0, gt=0)
+    risk_thresholds: tuple[float, float, float, float] = (5.0, 10.0, 20.0, 40.0)
+    sla_dispute_days: tuple[float, float] = (1.0, 30.0)
+    sla_petition_days: tuple[float, float] = (15.0, 60.0)
+    sla_wage_arrears_days: tuple[float, float] = (1.0, 15.0)
+    sla_warn_fraction: float = Field(default=0.8, gt=0, le=1)
+    watch_tick_seconds: float = Field(
+        default=10.0, gt=0, description="How often SLA clocks and risk decay are checked."
+    )

@@ -292,11 +292,16 @@ class IncidentDetected(_Model):
     case_ids: list[str]
     people: int
     amount_yuan: Amount
+    # Optional since issue 5: where the incident is, and the highest level it reached.
+    street: str | None = None
+    category: str | None = None
+    level: Literal["district", "city"] | None = None
 
 
 class EscalationRaised(_Model):
     escalation_id: str
-    level: Literal["district", "city"]
+    # "street" since issue 5: an SLA breach at the community tier escalates to the street.
+    level: Literal["street", "district", "city"]
     to_committee_id: str
     reason: str
     incident_id: str | None = None

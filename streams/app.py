@@ -13,23 +13,21 @@ import logging
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import faust
 
 from fengqiao.settings import Settings
 from schemas.topics import TOPICS
+from streams.clock import StreamClock
+from streams.clock import wall_clock as wall_clock
 from streams.intake import IntakeProcessor, Out
 from streams.routing import Router, load_router
 
 log = logging.getLogger("fengqiao.worker")
 
 Clock = Callable[[], datetime]
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -41,9 +39,18 @@ class WorkerContext:
     topics: dict[str, faust.TopicT]
     router: Router
     clock: Clock
+    # Sanity checks on producers' clocks (future skew) always use real time, even when the
+    # rules run on stream time.
+    wall: Clock = wall_clock
+    stream_clock: StreamClock | None = None
     intake: IntakeProcessor | None = None
     case_hooks: list[Callable[..., Any]] = field(default_factory=list)
     assigned_partitions: int = 0
+
+    def observe(self, t: datetime) -> None:
+        """An event time was seen: advances stream time when the rules run on it."""
+        if self.stream_clock is not None:
+            self.stream_clock.observe(t)
 
     async def publish(self, outs: list[Out]) -> None:
         for out in outs:
@@ -91,12 +98,15 @@ def create_app(
         web_enabled=True,
         table_cleanup_interval=60.0,
     )
+    stream_clock = StreamClock() if clock is None and settings.clock == "stream" else None
     ctx = WorkerContext(
         settings=settings,
         app=app,
         topics=_make_topics(app, settings),
         router=router or load_router(settings.ruleset_path, settings.catalogue_path),
-        clock=clock or wall_clock,
+        clock=clock or stream_clock or wall_clock,
+        wall=clock or wall_clock,
+        stream_clock=stream_clock,
     )
     for feature in features if features is not None else default_features():
         feature(ctx)

@@ -38,7 +38,7 @@ def register(ctx: WorkerContext) -> None:
         async for event in stream.events():
             msg = event.message
             result = processor.handle(
-                event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.clock()
+                event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.wall()
             )
             if result.rejected is not None:
                 log.warning(

@@ -1,0 +1,190 @@
+"""Agents for group incidents, stability risk and SLA clocks.
+
+The intake agent's partitions are keyed by street or employer, so it forwards each case to
+internal topics keyed like the tables that hold the state (``rule|key``, ``street/category``,
+case id); every table is then written only by an agent reading a topic co-partitioned with it,
+which keeps the tables correct when several workers share the partitions. A timer sends a tick
+to every partition of the risk and SLA topics; the tick, handled in stream context, decays risk
+and checks deadlines for the rows that partition owns. Agents never raise on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import faust
+
+from streams.app import WorkerContext
+from streams.incidents import IncidentDetector, candidates, member_from_case, state_key
+from streams.intake import IntakeResult, Out
+from streams.risk import RISK_INPUT, RiskTable, case_contribution
+from streams.sla import SlaClocks
+from streams.watch import TICK, incident_config, owned, risk_config, sla_config
+
+ORDER = 20
+log = logging.getLogger("fengqiao.worker.watch")
+
+INCIDENT_INPUT = "internal.incident-cases"
+SLA_INPUT = "internal.sla-cases"
+LIFECYCLE_TYPES = ("case.accepted.v1", "case.transferred.v1", "case.concluded.v1", "case.closed.v1")
+
+
+def register(ctx: WorkerContext) -> None:
+    app, s = ctx.app, ctx.settings
+    n = s.topic_partitions
+
+    def internal(name: str) -> faust.TopicT:
+        return app.topic(
+            f"{s.app_id}-{name}",
+            key_serializer="raw",
+            value_serializer="raw",
+            internal=True,
+            partitions=n,
+        )
+
+    ctx.topics[INCIDENT_INPUT] = incident_topic = internal("incident-cases")
+    ctx.topics[RISK_INPUT] = risk_topic = internal("risk-inputs")
+    ctx.topics[SLA_INPUT] = sla_topic = internal("sla-cases")
+
+    icfg, rcfg = incident_config(s), risk_config(s)
+    detector = IncidentDetector(app.Table("incidents", default=None, partitions=n), icfg)
+    risk = RiskTable(app.Table("risk", default=None, partitions=n), rcfg)
+    sla = SlaClocks(app.Table("sla-clocks", default=None, partitions=n), sla_config(s))
+    errors = {"incidents": 0, "risk": 0, "sla": 0}
+
+    async def forward(result: IntakeResult) -> None:
+        """Called by the intake agent for every message it handled."""
+        if result.parsed is not None:
+            ctx.observe(result.parsed.envelope.time)
+        case, decision = result.case, result.decision
+        if case is None:
+            return
+        outs = [
+            Out(
+                INCIDENT_INPUT,
+                state_key(rule_id, key),
+                {"rule_id": rule_id, "key": key, "member": m},
+            )
+            for rule_id, key in candidates(case, icfg)
+            for m in [member_from_case(case)]
+        ]
+        outs.append(case_contribution(case, rcfg))
+        if decision is not None:
+            routed = {
+                "case_id": case.case_id,
+                "kind": case.kind,
+                "street": case.street,
+                "category": case.category,
+                "committee_id": decision.committee_id,
+                "tier": decision.tier,
+                "time": case.time.timestamp(),
+            }
+            outs.append(Out(SLA_INPUT, case.case_id, {"routed": routed}))
+        await ctx.publish(outs)
+
+    ctx.case_hooks.append(forward)
+
+    def decode(raw: Any) -> dict[str, Any] | None:
+        try:
+            value = json.loads(raw)
+        except (TypeError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def keys_of(table: Any, event: faust.EventT) -> list[str]:
+        return owned(list(table.keys()), event.message.partition, n)
+
+    @app.agent(incident_topic, name="fengqiao.incidents", concurrency=1)
+    async def incidents(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            outs: list[Out] = []
+            try:
+                msg = decode(event.value)
+                if msg is None:
+                    raise ValueError("not a JSON object")
+                if msg.get("tick"):
+                    detector.prune(ctx.clock(), keys_of(detector.state, event))
+                else:
+                    outs = detector.handle(msg["rule_id"], msg["key"], msg["member"], ctx.clock())
+            except Exception:  # never let one bad message stop the agent
+                errors["incidents"] += 1
+                log.exception("incidents: message skipped at offset %s", event.message.offset)
+            await ctx.publish(outs)
+
+    @app.agent(risk_topic, name="fengqiao.risk", concurrency=1)
+    async def risk_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            outs: list[Out] = []
+            try:
+                msg = decode(event.value)
+                if msg is None:
+                    raise ValueError("not a JSON object")
+                if msg.get("tick"):
+                    if ctx.stream_clock is None or ctx.stream_clock.known:
+                        outs = risk.refresh(ctx.clock(), keys_of(risk.rows, event))
+                else:
+                    outs = risk.add(msg)
+            except Exception:
+                errors["risk"] += 1
+                log.exception("risk: message skipped at offset %s", event.message.offset)
+            await ctx.publish(outs)
+
+    @app.agent(sla_topic, name="fengqiao.sla", concurrency=1)
+    async def sla_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            outs: list[Out] = []
+            try:
+                msg = decode(event.value)
+                if msg is None:
+                    raise ValueError("not a JSON object")
+                if msg.get("tick"):
+                    if ctx.stream_clock is None or ctx.stream_clock.known:
+                        outs = sla.check(ctx.clock(), keys_of(sla.rows, event))
+                else:
+                    sla.routed(msg["routed"])
+            except Exception:
+                errors["sla"] += 1
+                log.exception("sla: message skipped at offset %s", event.message.offset)
+            await ctx.publish(outs)
+
+    @app.agent(ctx.topics["cases.lifecycle"], name="fengqiao.lifecycle", concurrency=1)
+    async def lifecycle(stream: faust.StreamT) -> None:
+        from datetime import datetime
+
+        async for event in stream.events():
+            try:
+                msg = decode(event.value)
+                if msg is None or msg.get("type") not in LIFECYCLE_TYPES:
+                    raise ValueError("not a lifecycle event")
+                data = msg.get("data")
+                if not isinstance(data, dict):
+                    raise ValueError("lifecycle event without data")
+                sla.lifecycle(msg["type"], data, datetime.fromisoformat(msg["time"]))
+            except Exception:
+                errors["sla"] += 1
+                log.warning("lifecycle: message skipped at offset %s", event.message.offset)
+
+    @app.timer(interval=s.watch_tick_seconds)
+    async def tick() -> None:
+        """Ask every partition to decay its risk rows, check its deadlines, prune windows."""
+        for topic in (risk_topic, sla_topic, incident_topic):
+            for p in range(n):
+                await topic.send(key=b"tick", value=TICK, partition=p)
+
+    @app.page("/risk")
+    async def risk_page(web: Any, request: Any) -> Any:
+        return web.json({"now": ctx.clock().isoformat(), "rows": risk.view(ctx.clock())})
+
+    @app.page("/incidents")
+    async def incidents_page(web: Any, request: Any) -> Any:
+        return web.json(
+            {"incidents": detector.snapshot(), "stats": detector.stats.__dict__, "errors": errors}
+        )
+
+    @app.page("/sla")
+    async def sla_page(web: Any, request: Any) -> Any:
+        return web.json(
+            {"now": ctx.clock().isoformat(), "cases": sla.snapshot(), **sla.stats.__dict__}
+        )

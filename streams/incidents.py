@@ -1,0 +1,317 @@
+"""Group-incident rules over event time: which cases belong together, when that is an incident,
+and whom it escalates to.
+
+Pure code over a ``MutableMapping`` (a faust table in the worker, a dict in tests) keyed by
+``rule|key``. An incident id is derived from (rule, key, window start), so a replay or a
+duplicate can never raise the same incident twice; later cases in the window update it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from schemas.events import EscalationRaised, IncidentDetected, dump
+from streams.cases import Case, normalise_name
+from streams.intake import Out, envelope
+from streams.risk import contribution
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """``window`` zero means a single case is the incident (collective disputes, petitions)."""
+
+    rule_id: str
+    window: timedelta = timedelta(0)
+    min_cases: int | None = None
+    min_people: int | None = None
+
+    def qualifies(self, members: list[dict[str, Any]]) -> bool:
+        if self.min_cases is not None and len(members) >= self.min_cases:
+            return True
+        people = sum(int(m["people"]) for m in members)
+        return self.min_people is not None and people >= self.min_people
+
+
+@dataclass(frozen=True)
+class IncidentConfig:
+    rules: dict[str, Rule] = field(
+        default_factory=lambda: {
+            r.rule_id: r
+            for r in (
+                Rule("wage_employer", timedelta(days=7), min_cases=3, min_people=10),
+                Rule("dispute_collective", min_cases=1),
+                Rule("dispute_respondent", timedelta(days=7), min_cases=3),
+                Rule("petition_collective", min_cases=1),
+                Rule("petition_matter", timedelta(days=30), min_cases=3),
+            )
+        }
+    )
+    dispute_collective_min_parties: int = 5
+    petition_collective_min_petitioners: int = 5
+    grace: timedelta = timedelta(hours=24)
+    retention: timedelta = timedelta(days=90)
+    city_people: int = 50
+    city_amount_yuan: Decimal = Decimal(1_000_000)
+    district_committee: str = "district-center"
+    city_committee: str = "city"
+    incident_risk_weight: float = 10.0
+
+
+def state_key(rule_id: str, key: str) -> str:
+    return f"{rule_id}|{key}"
+
+
+def candidates(case: Case, cfg: IncidentConfig) -> list[tuple[str, str]]:
+    """(rule id, grouping key) pairs this case takes part in; rules missing from cfg are off."""
+    out: list[tuple[str, str]] = []
+    if case.kind == "wage_arrears" and case.employer_key:
+        out.append(("wage_employer", case.employer_key))
+    elif case.kind == "dispute":
+        if case.collective or case.head_count >= cfg.dispute_collective_min_parties:
+            out.append(("dispute_collective", case.case_id))
+        out.extend(("dispute_respondent", k) for k in sorted(set(case.respondent_keys)))
+    elif case.kind == "petition":
+        if case.head_count >= cfg.petition_collective_min_petitioners:
+            out.append(("petition_collective", case.case_id))
+        agency = normalise_name(case.target_agency or "")
+        out.append(("petition_matter", f"{case.street}|{case.category}|{agency}"))
+    return [(r, k) for r, k in out if r in cfg.rules]
+
+
+def member_from_case(case: Case) -> dict[str, Any]:
+    """What an incident remembers of a case: no names, no phones, nothing personal."""
+    return {
+        "case_id": case.case_id,
+        "t": case.time.timestamp(),
+        "people": case.head_count,
+        "amount": str(case.amount_yuan or Decimal(0)),
+        "street": case.street,
+        "category": case.category,
+    }
+
+
+def incident_id(rule_id: str, key: str, start: float) -> str:
+    start_dt = _dt(start)
+    digest = hashlib.sha1(f"{rule_id}|{key}|{start_dt.isoformat()}".encode()).hexdigest()[:12]
+    return f"{rule_id}-{start_dt:%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass
+class IncidentStats:
+    cases: int = 0
+    duplicates: int = 0
+    late: int = 0
+    raised: int = 0
+    updated: int = 0
+    escalations: int = 0
+
+
+class IncidentDetector:
+    """Feeds cases into per-(rule, key) windows and says what to publish."""
+
+    def __init__(self, state: MutableMapping[str, Any], cfg: IncidentConfig | None = None):
+        self.state = state
+        self.cfg = cfg or IncidentConfig()
+        self.stats = IncidentStats()
+
+    def handle(self, rule_id: str, key: str, member: dict[str, Any], now: datetime) -> list[Out]:
+        rule = self.cfg.rules.get(rule_id)
+        if rule is None:
+            return []
+        self.stats.cases += 1
+        skey = state_key(rule_id, key)
+        st = self.state.get(skey) or {"members": [], "incidents": [], "hw": 0.0}
+        st = {
+            "members": list(st["members"]),
+            "incidents": [dict(i) for i in st["incidents"]],
+            "hw": st["hw"],
+        }
+        t, cid = float(member["t"]), member["case_id"]
+        ref = max(now.timestamp(), float(st["hw"]))
+        if any(m["case_id"] == cid for m in st["members"]) or any(
+            cid in i["case_ids"] for i in st["incidents"]
+        ):
+            self.stats.duplicates += 1
+            return []
+        horizon = (rule.window + self.cfg.grace).total_seconds()
+        if t < ref - horizon:
+            self.stats.late += 1
+            return []
+        st["hw"] = max(float(st["hw"]), t)
+        outs: list[Out] = []
+        inc = next((i for i in st["incidents"] if i["start"] <= t <= i["end"]), None)
+        if inc is not None:
+            if ref > inc["end"] + self.cfg.grace.total_seconds():
+                self.stats.late += 1
+                return []
+            inc["members"] = [*inc["members"], member]
+            inc["case_ids"] = [*inc["case_ids"], cid]
+            outs += self._announce(rule, key, inc, t)
+            self.stats.updated += 1
+        else:
+            st["members"].append(member)
+            group = self._trigger(rule, st["members"], t)
+            if group is not None:
+                start = min(float(m["t"]) for m in group)
+                first = min(group, key=lambda m: (float(m["t"]), m["case_id"]))
+                inc = {
+                    "id": incident_id(rule_id, key, start),
+                    "start": start,
+                    "end": start + rule.window.total_seconds(),
+                    "members": group,
+                    "case_ids": [m["case_id"] for m in group],
+                    "levels": [],
+                    "street": first["street"],
+                    "category": first["category"],
+                }
+                ids = set(inc["case_ids"])
+                st["members"] = [m for m in st["members"] if m["case_id"] not in ids]
+                st["incidents"].append(inc)
+                self.stats.raised += 1
+                outs += self._announce(rule, key, inc, t)
+                outs.append(self._risk(inc))
+        self._prune(st, rule, max(ref, t))
+        self.state[skey] = st
+        return outs
+
+    def _trigger(
+        self, rule: Rule, members: list[dict[str, Any]], t: float
+    ) -> list[dict[str, Any]] | None:
+        """The earliest window holding the new case that satisfies the rule, if any."""
+        w = rule.window.total_seconds()
+        pool = sorted(members, key=lambda m: (float(m["t"]), m["case_id"]))
+        for s in sorted({float(m["t"]) for m in pool}):
+            if not s <= t <= s + w:
+                continue
+            group = [m for m in pool if s <= float(m["t"]) <= s + w]
+            if rule.qualifies(group):
+                return group
+        return None
+
+    def _announce(self, rule: Rule, key: str, inc: dict[str, Any], t: float) -> list[Out]:
+        people = sum(int(m["people"]) for m in inc["members"])
+        amount = sum((Decimal(m["amount"]) for m in inc["members"]), Decimal(0))
+        levels = ["district"]
+        if people >= self.cfg.city_people or amount >= self.cfg.city_amount_yuan:
+            levels.append("city")
+        event = IncidentDetected(
+            incident_id=inc["id"],
+            rule_id=rule.rule_id,
+            key=key,
+            window_start=_dt(inc["start"]),
+            window_end=_dt(inc["end"]),
+            case_ids=list(inc["case_ids"]),
+            people=people,
+            amount_yuan=amount,
+            street=inc["street"],
+            category=inc["category"],
+            level=levels[-1],
+        )
+        when = _dt(max(t, inc["start"]))
+        outs = [
+            Out(
+                "incidents",
+                inc["id"],
+                envelope(
+                    f"{inc['id']}/{len(inc['case_ids'])}",
+                    "incident.detected.v1",
+                    when,
+                    dump(event),
+                    subject=inc["id"],
+                ),
+            )
+        ]
+        for level in levels:
+            if level in inc["levels"]:
+                continue
+            inc["levels"] = [*inc["levels"], level]
+            esc_id = f"{inc['id']}/{level}"
+            target = self.cfg.district_committee if level == "district" else self.cfg.city_committee
+            reason = (
+                f"Group incident ({rule.rule_id}): {len(inc['case_ids'])} case(s), "
+                f"{people} people, {amount} yuan"
+            )
+            if level == "city":
+                reason += (
+                    f"; at or above {self.cfg.city_people} people or "
+                    f"{self.cfg.city_amount_yuan} yuan, so the city is told"
+                )
+            esc = EscalationRaised(
+                escalation_id=esc_id,
+                level=level,
+                to_committee_id=target,
+                reason=reason,
+                incident_id=inc["id"],
+            )
+            outs.append(
+                Out(
+                    "escalations",
+                    esc_id,
+                    envelope(esc_id, "escalation.raised.v1", when, dump(esc), subject=inc["id"]),
+                )
+            )
+            self.stats.escalations += 1
+        return outs
+
+    def _risk(self, inc: dict[str, Any]) -> Out:
+        return contribution(
+            f"{inc['id']}/risk",
+            inc["street"],
+            inc["category"],
+            self.cfg.incident_risk_weight,
+            _dt(inc["start"]),
+            "incident",
+        )
+
+    def _prune(self, st: dict[str, Any], rule: Rule, ref: float) -> None:
+        horizon = (rule.window + self.cfg.grace).total_seconds()
+        keep = (rule.window + self.cfg.grace + self.cfg.retention).total_seconds()
+        st["members"] = [m for m in st["members"] if float(m["t"]) >= ref - horizon]
+        st["incidents"] = [i for i in st["incidents"] if i["start"] >= ref - keep]
+
+    def prune(self, now: datetime, keys: Iterable[str]) -> int:
+        """Forget windows that can no longer change; returns how many keys were dropped."""
+        dropped = 0
+        for skey in list(keys):
+            st = self.state.get(skey)
+            rule = self.cfg.rules.get(skey.split("|", 1)[0])
+            if st is None or rule is None:
+                continue
+            ref = max(now.timestamp(), float(st["hw"]))
+            pruned = {**st, "members": list(st["members"]), "incidents": list(st["incidents"])}
+            self._prune(pruned, rule, ref)
+            if not pruned["members"] and not pruned["incidents"]:
+                del self.state[skey]
+                dropped += 1
+            elif len(pruned["members"]) != len(st["members"]) or len(pruned["incidents"]) != len(
+                st["incidents"]
+            ):
+                self.state[skey] = pruned
+        return dropped
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every incident the table holds, without member details."""
+        out = []
+        for skey, st in list(self.state.items()):
+            for inc in st["incidents"]:
+                out.append(
+                    {
+                        "incident_id": inc["id"],
+                        "rule_key": skey,
+                        "case_ids": list(inc["case_ids"]),
+                        "levels": list(inc["levels"]),
+                        "window_start": _dt(inc["start"]).isoformat(),
+                    }
+                )
+            if st["members"]:
+                out.append({"rule_key": skey, "pending": [m["case_id"] for m in st["members"]]})
+        return out
