@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     )
 
     # --- Stream worker ------------------------------------------------------------------
+    log_libraries: bool = Field(
+        default=False, description="Log faust/kafka/aiokafka at INFO (debugging)."
+    )
     app_id: str = "fengqiao"
     worker_web_port: int = 6066
     worker_data_dir: Path | None = None

@@ -76,7 +76,7 @@ class IntakeProcessor:
     def __init__(
         self,
         router: Router,
-        seen: MutableMapping[str, float],
+        seen: MutableMapping[str, list[Any]],
         *,
         dedupe_horizon: timedelta = timedelta(days=7),
         max_future: timedelta = timedelta(minutes=10),
@@ -126,12 +126,20 @@ class IntakeProcessor:
             )
         self.stats.valid += 1
         env = parsed.envelope
-        first_seen = self.seen.get(env.id)
         event_ts = env.time.timestamp()
-        if first_seen is not None and abs(event_ts - first_seen) <= self.horizon.total_seconds():
-            self.stats.duplicates += 1
-            return IntakeResult([], parsed=parsed, duplicate=True)
-        self.seen[env.id] = event_ts
+        origin = [topic, partition, offset]
+        first = self.seen.get(env.id)
+        if first is None:
+            self.seen[env.id] = [event_ts, *origin]
+        elif list(first[1:]) != origin:
+            # Another message with an id already seen: a producer's retry or a resend.
+            if abs(event_ts - first[0]) <= self.horizon.total_seconds():
+                self.stats.duplicates += 1
+                return IntakeResult([], parsed=parsed, duplicate=True)
+            self.seen[env.id] = [event_ts, *origin]
+        # else: the very message first seen, delivered again after a crash or rebalance
+        # before its offset was committed. Its outputs may not have been sent, so it is
+        # processed again; they carry the same ids, and every sink is idempotent on them.
         case = case_from_event(parsed)
         if case is None:
             self.stats.consultations += 1
@@ -155,7 +163,7 @@ class IntakeProcessor:
     def expire(self, now: datetime) -> int:
         """Forget ids first seen (by event time) longer than the horizon ago."""
         cutoff = (now - self.horizon).timestamp()
-        old = [k for k, ts in list(self.seen.items()) if ts < cutoff]
+        old = [k for k, first in list(self.seen.items()) if first[0] < cutoff]
         for k in old:
             del self.seen[k]
         return len(old)

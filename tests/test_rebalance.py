@@ -23,7 +23,10 @@ def _worker(s: Settings, tmp_path: Path, i: int) -> WorkerProcess:
     return WorkerProcess(
         own,
         tmp_path / f"worker-{i}.log",
-        extra_env={"FENGQIAO_WORKER_DATA_DIR": str(tmp_path / f"wd-{i}")},
+        extra_env={
+            "FENGQIAO_WORKER_DATA_DIR": str(tmp_path / f"wd-{i}"),
+            "FENGQIAO_LOG_LIBRARIES": "1",
+        },
     )
 
 
