@@ -252,8 +252,14 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
                 i.get("pending") == ["rb-0", "rb-1"] for i in page(s, "/incidents")["incidents"]
             ),
         )
-        before = {f"{r['street']}/{r['category']}": r for r in page(s, "/risk")["rows"]}
-        assert before["haibin/labor"]["events"] == 6  # five claims and one incident
+        before = wait_for(
+            "five claims and one incident in the risk table",
+            lambda: {
+                f"{r['street']}/{r['category']}": r
+                for r in page(s, "/risk")["rows"]
+                if r["street"] == "haibin" and r["events"] == 6
+            },
+        )
 
         # Stop the worker while a stream of disputes is still arriving.
         def feed() -> None:
@@ -273,10 +279,11 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
     proc.start()
     try:
         # One more claim against each employer: a's incident grows, b's (two claims held in
-        # the recovered table) is raised.
+        # the recovered table) is raised. (Sent after the restart: see the report on messages
+        # published while no worker runs.)
         publish_all(s, "wage-arrears", [a[3], b[2]])
         incidents = read_topic(s, "incidents", until=lambda ms: len(ms) >= 3)
-        assert incidents[0] == first[0]
+        assert first[0] in incidents
         latest = {m["data"]["incident_id"]: m["data"] for m in incidents}
         assert len(latest) == 2  # a's incident updated, b's raised: not a second one for a
         by_key = {d["key"]: d for d in latest.values()}
@@ -291,13 +298,17 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
         assert after["haibin/labor"]["events"] == 9  # six before, two claims and an incident
         assert after["haibin/labor"]["score"] > before["haibin/labor"]["score"]
 
-        # Every disputed case routed across the stop is in the risk table exactly once.
+        # Every dispute sent across the stop is routed and in the risk table exactly once.
         routed = {
             m["data"]["case_id"]
-            for m in drain_topic(s, "cases.routed", quiet_s=3.0)
+            for m in read_topic(
+                s,
+                "cases.routed",
+                until=lambda ms: sum(m["data"]["case_id"].startswith("fill-") for m in ms) >= 60,
+            )
             if m["data"]["case_id"].startswith("fill-")
         }
-        assert len(routed) > 10
+        assert len(routed) == len(filler)
         wait_for(
             "filler in the risk table",
             lambda: rows()["puzhou/neighbourhood"]["events"] >= len(routed),
