@@ -20,6 +20,7 @@ from kafka import KafkaProducer
 from fengqiao.settings import Settings
 from producers.sample import credit_code, dispute, petition, wage_arrears
 from producers.sdk import Publisher
+from streams.sla import NEXT_TIER
 from tests.kafkatools import WorkerProcess, drain_topic, read_topic, settings_env
 
 pytestmark = pytest.mark.kafka
@@ -103,6 +104,7 @@ def test_group_incidents_raise_once(kafka_settings: Settings, worker: WorkerProc
     assert len(escalations) == 2, escalations
     assert {e["data"]["incident_id"] for e in escalations} == incident_ids(incidents)
     assert {e["data"]["level"] for e in escalations} == {"district"}
+    assert {e["data"]["to_committee_id"] for e in escalations} == {"longwan-center"}
     assert {e["id"] for e in escalations} == {f"{i}/district" for i in incident_ids(incidents)}
 
 
@@ -214,8 +216,13 @@ def test_risk_burst_and_sla_on_stream_time(kafka_settings: Settings, tmp_path: P
         assert [(b["case_id"], b["clock"]) for b in breaches] == [("sla-a", "accept")]
         assert not [m for m in alerts if m["data"]["case_id"] == "sla-b"]
         escalations = drain_topic(s, "escalations", quiet_s=1.0)
+        routed_a = next(
+            m["data"]
+            for m in drain_topic(s, "cases.routed", quiet_s=1.0)
+            if m["data"]["case_id"] == "sla-a"
+        )
         assert [(e["data"]["case_id"], e["data"]["level"]) for e in escalations] == [
-            ("sla-a", "district")
+            ("sla-a", NEXT_TIER[routed_a["tier"]])
         ]
         assert page(s, "/sla")["cases"]["sla-a"]["clocks"]["accept"]["state"] == "breached"
         rows = {f"{r['street']}/{r['category']}": r for r in page(s, "/risk")["rows"]}
