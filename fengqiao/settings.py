@@ -63,6 +63,22 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = 1_000_000
     metrics_port: int = 9464
 
+    # --- Monitoring sink and dashboard (issue 7) ---
+    metrics_host: str = Field(default="127.0.0.1", description="Where /metrics is served.")
+    metrics_from_beginning: bool = Field(
+        default=True,
+        description="Rebuild counts, risk table and open cases by reading the topics from the "
+        "start (else only new events are counted).",
+    )
+    metrics_worker_group: str | None = Field(
+        default=None, description="Consumer group whose lag is exported (default: app_id)."
+    )
+    metrics_lag_interval_s: float = Field(default=5.0, gt=0)
+    metrics_feed_size: int = Field(default=50, ge=1, le=1000)
+    metrics_utc_offset_hours: float = Field(
+        default=8.0, ge=-14, le=14, description="The district's local time, for 'today'."
+    )
+
     def resolved_bootstrap(self) -> str:
         """The bootstrap address clients should use."""
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
@@ -97,6 +113,23 @@ class Settings(BaseSettings):
             return self.database_url
         self.home.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.home / 'fengqiao.db'}"
+
+    # --- HTTP ingest gateway (issue 3) ---------------------------------------------------
+    gateway_host: str = "127.0.0.1"
+    gateway_db_url: str | None = Field(
+        default=None, description="API keys and idempotency records (default SQLite in home)."
+    )
+    gateway_kafka_timeout_s: float = Field(
+        default=5.0, gt=0, description="How long a request waits for Kafka before a 503."
+    )
+    gateway_retry_after_s: int = Field(default=5, ge=1, description="Retry-After on a 503.")
+    gateway_max_batch: int = Field(default=500, ge=1, description="Events per batch request.")
+
+    def effective_gateway_db_url(self) -> str:
+        if self.gateway_db_url:
+            return self.gateway_db_url
+        self.home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.home / 'gateway.db'}"
 
     # --- Group incidents, stability risk, SLA clocks (issue 5) ---------------------------
     incident_grace_hours: float = Field(default=24.0, ge=0, description="Late events allowed.")

@@ -1,0 +1,105 @@
+"""Display names for the command-center dashboard (Chinese), and the fixed row/column order.
+
+Codes stay the wire contract; these are only what a person reads. Unknown codes are shown as
+they are, so a new street or category never breaks the page.
+"""
+
+from __future__ import annotations
+
+STREETS: dict[str, str] = {
+    "yongzhong": "永中",
+    "puzhou": "蒲州",
+    "haibin": "海滨",
+    "yongxing": "永兴",
+    "haicheng": "海城",
+    "zhuangyuan": "状元",
+    "yaoxi": "瑶溪",
+    "shacheng": "沙城",
+    "tianhe": "天河",
+    "xinghai": "星海",
+}
+
+# Dispute categories first, then the ones only petitions and consultations use.
+CATEGORIES: dict[str, str] = {
+    "neighbourhood": "邻里",
+    "family": "婚姻家庭",
+    "property": "物业",
+    "land": "土地",
+    "labor": "劳动",
+    "medical": "医疗",
+    "traffic": "交通",
+    "consumer": "消费",
+    "contract": "合同",
+    "construction": "工程建设",
+    "housing": "住房",
+    "social_security": "社会保障",
+    "environment": "环境",
+    "law_enforcement": "执法",
+    "legal_aid": "法律援助",
+    "other": "其他",
+}
+
+LEVELS: dict[str, str] = {
+    "green": "绿",
+    "blue": "蓝",
+    "yellow": "黄",
+    "orange": "橙",
+    "red": "红",
+}
+LEVEL_ORDER: tuple[str, ...] = tuple(LEVELS)
+
+INCIDENT_RULES: dict[str, str] = {
+    "wage_employer": "同一用人单位集体欠薪",
+    "dispute_collective": "群体性纠纷",
+    "dispute_respondent": "同一被申请单位多起纠纷",
+    "petition_collective": "集体访",
+    "petition_matter": "同一事项多次信访",
+}
+
+ESCALATION_LEVELS: dict[str, str] = {"district": "区级", "city": "市级"}
+
+OUTCOMES: dict[str, str] = {
+    "agreement": "调解成功",
+    "no_agreement": "调解不成",
+    "withdrawn": "撤回",
+    "referred": "移交",
+}
+
+KINDS: dict[str, str] = {
+    "dispute": "矛盾纠纷",
+    "petition": "信访",
+    "wage_arrears": "欠薪",
+    "consultation": "法律咨询",
+}
+
+DISTRICT_COMMITTEES: dict[str, str] = {
+    "district_center": "区矛调中心",
+    "center": "区矛调中心",
+    "medical": "医疗纠纷调委会",
+    "traffic": "交通事故调委会",
+    "labor": "劳动争议调委会",
+    "labour": "劳动争议调委会",
+    "family": "婚姻家庭调委会",
+    "petition_bureau": "区信访局",
+    "petition": "区信访局",
+    "city": "市级",
+}
+
+
+COMMITTEE_SUFFIXES: dict[str, str] = {
+    "street": "街道调委会",
+    "petition-desk": "访调对接",
+    "petition_desk": "访调对接",
+}
+
+
+def committee_name(committee_id: str) -> str:
+    """Best effort: ``haibin-street`` → ``海滨街道调委会``; the id is kept when nothing matches."""
+    for code, name in STREETS.items():
+        if committee_id.startswith(code + "-") or committee_id.startswith(code + "_"):
+            rest = committee_id[len(code) + 1 :]
+            return name + COMMITTEE_SUFFIXES.get(rest, " " + rest)
+    for code, name in DISTRICT_COMMITTEES.items():
+        if committee_id in (code, f"district-{code}", f"district_{code}"):
+            return name
+    return committee_id
