@@ -507,7 +507,8 @@ class MetricsSink:
         else:
             self.incident_people.setdefault(inc.incident_id, before)
         self.incident_rule[inc.incident_id] = rule
-        street = self._street_display((inc.model_extra or {}).get("street"))
+        # ``street`` is a declared optional field since issue 5 (an extra field before).
+        street = self._street_display(inc.street or (inc.model_extra or {}).get("street"))
         street = street or self.incident_street.get(inc.incident_id, "")
         self.incident_street[inc.incident_id] = street
         # The feed names the rule, never the key (it may be an employer's or a person's name).

@@ -148,8 +148,12 @@ class Settings(BaseSettings):
     petition_matter_min_cases: int = Field(default=3, ge=1)
     city_escalation_people: int = Field(default=50, ge=1)
     city_escalation_amount_yuan: Decimal = Field(default=Decimal(1_000_000), ge=0)
-    district_center_committee: str = "district-center"
-    city_committee: str = "city"
+    district_center_committee: str | None = Field(
+        default=None, description="Escalation target; default: the catalogue's district center."
+    )
+    city_committee: str | None = Field(
+        default=None, description="Escalation target; default: the catalogue's city committee."
+    )
     street_committee_pattern: str = "{street}-street"
     risk_half_life_days: float = Field(default=7.0, gt=0)
     risk_thresholds: tuple[float, float, float, float] = (5.0, 10.0, 20.0, 40.0)

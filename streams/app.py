@@ -78,6 +78,9 @@ def create_app(
     clock: Clock | None = None,
     features: tuple[Callable[[WorkerContext], None], ...] | None = None,
 ) -> tuple[faust.App, WorkerContext]:
+    from streams import faustfix
+
+    faustfix.apply()
     datadir = settings.worker_data_dir or (settings.home / "worker")
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from kafka.partitioner.default import murmur2
 
@@ -18,8 +19,22 @@ from streams.sla import SlaConfig
 TICK = b'{"tick":true}'
 
 
-def incident_config(s: Settings) -> IncidentConfig:
+def escalation_targets(s: Settings, top_by_type: dict[str, Any] | None) -> tuple[str, str]:
+    """(district center id, city id): settings first, then the routing catalogue."""
+
+    def first(kind: str, fallback: str) -> str:
+        found = (top_by_type or {}).get(kind) or ()
+        return found[0].id if found else fallback
+
+    return (
+        s.district_center_committee or first("district_center", "district-center"),
+        s.city_committee or first("city", "city"),
+    )
+
+
+def incident_config(s: Settings, top_by_type: dict[str, Any] | None = None) -> IncidentConfig:
     days = lambda n: timedelta(days=n)  # noqa: E731
+    district, city = escalation_targets(s, top_by_type)
     rules = (
         Rule(
             "wage_employer",
@@ -48,8 +63,8 @@ def incident_config(s: Settings) -> IncidentConfig:
         retention=days(s.incident_retention_days),
         city_people=s.city_escalation_people,
         city_amount_yuan=s.city_escalation_amount_yuan,
-        district_committee=s.district_center_committee,
-        city_committee=s.city_committee,
+        district_committee=district,
+        city_committee=city,
     )
 
 
@@ -57,10 +72,11 @@ def risk_config(s: Settings) -> RiskConfig:
     return RiskConfig(half_life=timedelta(days=s.risk_half_life_days), thresholds=s.risk_thresholds)
 
 
-def sla_config(s: Settings) -> SlaConfig:
+def sla_config(s: Settings, top_by_type: dict[str, Any] | None = None) -> SlaConfig:
     def pair(p: tuple[float, float]) -> tuple[timedelta, timedelta]:
         return timedelta(days=p[0]), timedelta(days=p[1])
 
+    district, city = escalation_targets(s, top_by_type)
     return SlaConfig(
         periods={
             "dispute": pair(s.sla_dispute_days),
@@ -69,8 +85,8 @@ def sla_config(s: Settings) -> SlaConfig:
         },
         warn_fraction=s.sla_warn_fraction,
         street_committee=s.street_committee_pattern,
-        district_committee=s.district_center_committee,
-        city_committee=s.city_committee,
+        district_committee=district,
+        city_committee=city,
     )
 
 

@@ -189,6 +189,18 @@ def test_configs_follow_settings() -> None:
     assert sla_config(s).periods["dispute"] == (timedelta(days=2), timedelta(days=20))
 
 
+def test_escalation_targets_come_from_the_catalogue_unless_set() -> None:
+    from streams.routing import load_router
+    from streams.watch import escalation_targets
+
+    top = load_router().catalogue.top_by_type
+    assert escalation_targets(Settings(), top) == ("longwan-center", "wenzhou-city")
+    assert escalation_targets(Settings(city_committee="zj-prov"), top)[1] == "zj-prov"
+    assert escalation_targets(Settings(), None) == ("district-center", "city")
+    assert sla_config(Settings(), top).committee_for("district", "haibin") == "longwan-center"
+    assert sla_config(Settings(), top).committee_for("street", "haibin") == "haibin-street"
+
+
 def test_partition_ownership_splits_keys() -> None:
     keys = [f"street{i}/land" for i in range(50)]
     parts = [owned(keys, p, 4) for p in range(4)]

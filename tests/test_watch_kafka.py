@@ -20,6 +20,7 @@ from kafka import KafkaProducer
 from fengqiao.settings import Settings
 from producers.sample import credit_code, dispute, petition, wage_arrears
 from producers.sdk import Publisher
+from streams.sla import NEXT_TIER
 from tests.kafkatools import WorkerProcess, drain_topic, read_topic, settings_env
 
 pytestmark = pytest.mark.kafka
@@ -103,6 +104,7 @@ def test_group_incidents_raise_once(kafka_settings: Settings, worker: WorkerProc
     assert len(escalations) == 2, escalations
     assert {e["data"]["incident_id"] for e in escalations} == incident_ids(incidents)
     assert {e["data"]["level"] for e in escalations} == {"district"}
+    assert {e["data"]["to_committee_id"] for e in escalations} == {"longwan-center"}
     assert {e["id"] for e in escalations} == {f"{i}/district" for i in incident_ids(incidents)}
 
 
@@ -214,8 +216,13 @@ def test_risk_burst_and_sla_on_stream_time(kafka_settings: Settings, tmp_path: P
         assert [(b["case_id"], b["clock"]) for b in breaches] == [("sla-a", "accept")]
         assert not [m for m in alerts if m["data"]["case_id"] == "sla-b"]
         escalations = drain_topic(s, "escalations", quiet_s=1.0)
+        routed_a = next(
+            m["data"]
+            for m in drain_topic(s, "cases.routed", quiet_s=1.0)
+            if m["data"]["case_id"] == "sla-a"
+        )
         assert [(e["data"]["case_id"], e["data"]["level"]) for e in escalations] == [
-            ("sla-a", "district")
+            ("sla-a", NEXT_TIER[routed_a["tier"]])
         ]
         assert page(s, "/sla")["cases"]["sla-a"]["clocks"]["accept"]["state"] == "breached"
         rows = {f"{r['street']}/{r['category']}": r for r in page(s, "/risk")["rows"]}
@@ -252,8 +259,14 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
                 i.get("pending") == ["rb-0", "rb-1"] for i in page(s, "/incidents")["incidents"]
             ),
         )
-        before = {f"{r['street']}/{r['category']}": r for r in page(s, "/risk")["rows"]}
-        assert before["haibin/labor"]["events"] == 6  # five claims and one incident
+        before = wait_for(
+            "five claims and one incident in the risk table",
+            lambda: {
+                f"{r['street']}/{r['category']}": r
+                for r in page(s, "/risk")["rows"]
+                if r["street"] == "haibin" and r["events"] == 6
+            },
+        )
 
         # Stop the worker while a stream of disputes is still arriving.
         def feed() -> None:
@@ -273,10 +286,11 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
     proc.start()
     try:
         # One more claim against each employer: a's incident grows, b's (two claims held in
-        # the recovered table) is raised.
+        # the recovered table) is raised. (Sent after the restart: see the report on messages
+        # published while no worker runs.)
         publish_all(s, "wage-arrears", [a[3], b[2]])
         incidents = read_topic(s, "incidents", until=lambda ms: len(ms) >= 3)
-        assert incidents[0] == first[0]
+        assert first[0] in incidents
         latest = {m["data"]["incident_id"]: m["data"] for m in incidents}
         assert len(latest) == 2  # a's incident updated, b's raised: not a second one for a
         by_key = {d["key"]: d for d in latest.values()}
@@ -291,13 +305,17 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
         assert after["haibin/labor"]["events"] == 9  # six before, two claims and an incident
         assert after["haibin/labor"]["score"] > before["haibin/labor"]["score"]
 
-        # Every disputed case routed across the stop is in the risk table exactly once.
+        # Every dispute sent across the stop is routed and in the risk table exactly once.
         routed = {
             m["data"]["case_id"]
-            for m in drain_topic(s, "cases.routed", quiet_s=3.0)
+            for m in read_topic(
+                s,
+                "cases.routed",
+                until=lambda ms: sum(m["data"]["case_id"].startswith("fill-") for m in ms) >= 60,
+            )
             if m["data"]["case_id"].startswith("fill-")
         }
-        assert len(routed) > 10
+        assert len(routed) == len(filler)
         wait_for(
             "filler in the risk table",
             lambda: rows()["puzhou/neighbourhood"]["events"] >= len(routed),

@@ -48,10 +48,12 @@ def register(ctx: WorkerContext) -> None:
     ctx.topics[RISK_INPUT] = risk_topic = internal("risk-inputs")
     ctx.topics[SLA_INPUT] = sla_topic = internal("sla-cases")
 
-    icfg, rcfg = incident_config(s), risk_config(s)
+    catalogue = getattr(ctx.router, "catalogue", None)
+    top = getattr(catalogue, "top_by_type", None)
+    icfg, rcfg = incident_config(s, top), risk_config(s)
     detector = IncidentDetector(app.Table("incidents", default=None, partitions=n), icfg)
     risk = RiskTable(app.Table("risk", default=None, partitions=n), rcfg)
-    sla = SlaClocks(app.Table("sla-clocks", default=None, partitions=n), sla_config(s))
+    sla = SlaClocks(app.Table("sla-clocks", default=None, partitions=n), sla_config(s, top))
     errors = {"incidents": 0, "risk": 0, "sla": 0}
 
     async def forward(result: IntakeResult) -> None:
