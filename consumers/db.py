@@ -69,6 +69,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
     from alembic.config import Config
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # per-plugin INFO lines are noise
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     for attempt in range(3):
