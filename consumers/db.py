@@ -59,9 +59,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=5, connect_args={"connect_timeout": 5}
-    )
+    return create_engine(url, pool_pre_ping=True, pool_size=5, connect_args={"connect_timeout": 5})
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -115,8 +113,14 @@ class _SqlTx:
         self.c = conn
 
     def _ignore(self, table: Any, key: str, values: dict[str, Any]) -> bool:
-        stmt = _insert(self.c, table).values(**values).on_conflict_do_nothing(index_elements=[key])
-        return bool(self.c.execute(stmt).rowcount == 1)
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT here.
+        stmt = (
+            _insert(self.c, table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[key])
+            .returning(table.c[key])
+        )
+        return self.c.execute(stmt).first() is not None
 
     def claim(self, event_id: str, topic: str) -> bool:
         return self._ignore(
@@ -331,9 +335,7 @@ class SqlStore:
     def history(self, case_id: str) -> list[HistoryEntry]:
         h = t.case_history
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(h).where(h.c.case_id == case_id).order_by(h.c.time, h.c.event_id)
-            ).mappings()
+            rows = conn.execute(select(h).where(h.c.case_id == case_id).order_by(h.c.id)).mappings()
             return [_history(r) for r in rows]
 
     def sla_alerts(self, case_id: str) -> list[dict[str, Any]]:
@@ -355,9 +357,7 @@ class SqlStore:
         return self._all(t.escalations, t.escalations.c.escalation_id)
 
     def dead_letters(self) -> list[DeadLetterRecord]:
-        return [
-            DeadLetterRecord(**r) for r in self._all(t.dead_letters, t.dead_letters.c.event_id)
-        ]
+        return [DeadLetterRecord(**r) for r in self._all(t.dead_letters, t.dead_letters.c.event_id)]
 
     def event_ids(self) -> set[str]:
         with self.engine.connect() as conn:

@@ -162,7 +162,9 @@ class Sink:
         ]
         self.write(consumer, batch)
         self.stats.batches += 1
-        offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "", -1) for tp, msgs in records.items()}
+        offsets = {
+            tp: OffsetAndMetadata(msgs[-1].offset + 1, "", -1) for tp, msgs in records.items()
+        }
         try:
             consumer.commit(offsets)
         except Exception as err:  # rebalanced away: the new owner re-reads, finds duplicates
@@ -236,7 +238,9 @@ class Sink:
                 time.sleep(min(0.2, seconds))
                 continue
             consumer.pause(*consumer.assignment())
-            got = consumer.poll(timeout_ms=int(min(0.5, max(deadline - time.monotonic(), 0)) * 1000))
+            got = consumer.poll(
+                timeout_ms=int(min(0.5, max(deadline - time.monotonic(), 0)) * 1000)
+            )
             # A rebalance during the poll may hand over unpaused partitions: put their records
             # back so nothing is skipped.
             for tp, msgs in got.items():

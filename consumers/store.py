@@ -424,8 +424,7 @@ class MemoryStore:
         return filter_and_page(mine, query, now)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
-        rows = [e for e in self._m.history.values() if e.case_id == case_id]
-        return sorted(rows, key=lambda e: (e.time, e.event_id))
+        return [e for e in self._m.history.values() if e.case_id == case_id]  # arrival order
 
     def sla_alerts(self, case_id: str) -> list[dict[str, Any]]:
         rows = [r for r in self._m.sla.values() if r["case_id"] == case_id]

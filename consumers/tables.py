@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -86,7 +87,8 @@ cases = Table(
 case_history = Table(
     "case_history",
     metadata,
-    Column("event_id", String(ID), primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=True),  # arrival order
+    Column("event_id", String(ID), nullable=False),
     Column("case_id", String(ID), nullable=False, index=True),
     Column("type", String(100), nullable=False),
     Column("time", UtcDateTime, nullable=False),
@@ -94,6 +96,7 @@ case_history = Table(
     Column("data", JSON, nullable=False),
     Column("applied", Boolean, nullable=False),
     Column("note", Text),
+    UniqueConstraint("event_id", name="uq_case_history_event_id"),
 )
 
 incidents = Table(

@@ -58,7 +58,8 @@ def upgrade() -> None:
     op.create_index("ix_cases_committee_deadline", "cases", ["committee_id", "deadline"])
     op.create_table(
         "case_history",
-        sa.Column("event_id", sa.String(ID), primary_key=True),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(ID), nullable=False),
         sa.Column("case_id", sa.String(ID), nullable=False),
         sa.Column("type", sa.String(100), nullable=False),
         ts("time"),
@@ -66,6 +67,7 @@ def upgrade() -> None:
         sa.Column("data", sa.JSON, nullable=False),
         sa.Column("applied", sa.Boolean, nullable=False),
         sa.Column("note", sa.Text),
+        sa.UniqueConstraint("event_id", name="uq_case_history_event_id"),
     )
     op.create_index("ix_case_history_case_id", "case_history", ["case_id"])
     op.create_table(
