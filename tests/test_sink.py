@@ -85,17 +85,17 @@ def test_sigkill_mid_stream_then_restart_stores_every_case_exactly_once(
     kafka_settings: Settings, tmp_path: Path, db_url: str, sink_proc: list[SinkProcess]
 ) -> None:
     s = _settings(kafka_settings, db_url)
-    n = 3000
+    n = 1000
     ids_in = {f"k{i:05d}/routed" for i in range(n)}
     publish(s, "cases.routed", (routed(f"k{i:05d}", f"c{i % 7}") for i in range(n)))
     store = SqlStore.open(db_url)
     try:
-        first = _start(sink_proc, s, tmp_path, batch=25)
-        wait_until(lambda: store.count("processed_events") >= 300, 90, "some events stored", 0.02)
+        first = _start(sink_proc, s, tmp_path, batch=40)
+        wait_until(lambda: store.count("processed_events") >= 120, 90, "some events stored", 0.02)
         first.stop(signal.SIGKILL)
         stored_at_kill = store.count("processed_events")
         assert stored_at_kill < n, "the sink finished before it was killed: not a mid-stream kill"
-        _start(sink_proc, s, tmp_path, batch=25)
+        _start(sink_proc, s, tmp_path, batch=40)
         wait_until(lambda: store.count("processed_events") >= n, 120, "all events stored")
         time.sleep(1.0)  # anything extra would show up now
         assert store.event_ids() == ids_in
@@ -114,24 +114,24 @@ def test_database_down_while_events_flow_loses_nothing(
         server.start()
         url = server.create_database("cases")
         s = _settings(kafka_settings, url)
-        n = 1500
+        n = 600
         ids_in = {f"d{i:05d}/routed" for i in range(n)}
         sent = threading.Event()
 
         def feed() -> None:
             for chunk in range(0, n, 100):
                 publish(s, "cases.routed", (routed(f"d{i:05d}") for i in range(chunk, chunk + 100)))
-                time.sleep(0.4)
+                time.sleep(0.3)
             sent.set()
 
         sink = _start(sink_proc, s, tmp_path, batch=50)
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
         store = SqlStore.open(url)
-        wait_until(lambda: store.count("processed_events") >= 200, 90, "events flowing")
+        wait_until(lambda: store.count("processed_events") >= 100, 90, "events flowing")
         store.close()
         server.stop()
-        time.sleep(4.0)  # events keep arriving; the sink must retry, not crash or skip
+        time.sleep(3.0)  # events keep arriving; the sink must retry, not crash or skip
         assert sink.alive(), sink.log_tail()
         server.start()
         feeder.join(timeout=60)
