@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,6 +34,7 @@ from schemas.events import (
 )
 
 SOURCE = "fengqiao/inbox"
+PAGE_MAX = 500
 Clock = Callable[[], datetime]
 StatusName = Literal["new", "accepted", "concluded", "closed"]
 
@@ -162,6 +163,26 @@ _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_bearer = HTTPBearer(auto_error=False, description="A token bound to one committee")
+
+
+def committee(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The committee the request's bearer token is bound to, or 401."""
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+    store: CaseStore = request.app.state.store
+    found = store.committee_for_token(hash_token(creds.credentials))
+    if found is None:
+        raise HTTPException(401, "the token is not valid", {"WWW-Authenticate": "Bearer"})
+    return found
+
+
+Committee = Annotated[str, Depends(committee)]
+
+
 def _summary(c: CaseRecord, now: datetime) -> dict[str, Any]:
     return {
         "case_id": c.case_id,
@@ -191,20 +212,7 @@ def create_api(
             "token bound to a committee (`fengqiao tokens create --committee ID`)."
         ),
     )
-    bearer = HTTPBearer(auto_error=False, description="Token bound to one committee")
-
-    def committee(
-        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> str:
-        if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-            raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
-        found = store.committee_for_token(hash_token(creds.credentials))
-        if found is None:
-            raise HTTPException(401, "the token is not valid", {"WWW-Authenticate": "Bearer"})
-        return found
-
-    Committee = Annotated[str, Depends(committee)]
-
+    app.state.store = store
     def own_case(case_id: str, committee_id: str) -> CaseRecord:
         case = store.get_case(case_id)
         if case is None:
@@ -224,7 +232,7 @@ def create_api(
         kind: CaseKind | None = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
         overdue: bool | None = None,
-        limit: Annotated[int, Query(ge=1, le=settings.api_page_max)] = 50,
+        limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
         """The committee's cases, soonest deadline first."""

@@ -24,8 +24,8 @@ from consumers.casefile import OPEN_STATUSES, CaseState
 from consumers.store import (
     PENDING,
     ApplyResult,
-    CaseQuery,
     CasePage,
+    CaseQuery,
     CaseRecord,
     DeadLetterRecord,
     HistoryEntry,

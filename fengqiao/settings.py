@@ -112,4 +112,3 @@ class Settings(BaseSettings):
     api_publish_timeout_s: float = Field(
         default=15.0, gt=0, description="How long an action waits for the broker's ack."
     )
-    api_page_max: int = Field(default=200, ge=1)

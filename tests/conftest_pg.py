@@ -6,6 +6,7 @@ A missing PostgreSQL installation fails the tests (CI must install it), it never
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -87,10 +88,8 @@ class PgServer:
 
     def destroy(self) -> None:
         if self.running():
-            try:
+            with contextlib.suppress(RuntimeError):
                 self.stop()
-            except RuntimeError:
-                pass
         shutil.rmtree(self.base, ignore_errors=True)
 
 
