@@ -213,6 +213,7 @@ def create_api(
         ),
     )
     app.state.store = store
+
     def own_case(case_id: str, committee_id: str) -> CaseRecord:
         case = store.get_case(case_id)
         if case is None:
@@ -292,15 +293,21 @@ def create_api(
             raise HTTPException(503, "the event was not acknowledged; retry the action") from err
         return ActionAccepted(event_id=event_id, type=type_, case_id=case_id)
 
-    accepted = {"status_code": status.HTTP_202_ACCEPTED, "responses": _ACTION_ERRORS}
-
-    @app.post("/cases/{case_id:path}/accept", **accepted)
+    @app.post(
+        "/cases/{case_id:path}/accept",
+        status_code=status.HTTP_202_ACCEPTED,
+        responses=_ACTION_ERRORS,
+    )
     def accept(case_id: str, committee_id: Committee) -> ActionAccepted:
         """Accept a new case."""
         data = dump(CaseAccepted(case_id=case_id, committee_id=committee_id))
         return act(case_id, committee_id, "accept", data)
 
-    @app.post("/cases/{case_id:path}/transfer", **accepted)
+    @app.post(
+        "/cases/{case_id:path}/transfer",
+        status_code=status.HTTP_202_ACCEPTED,
+        responses=_ACTION_ERRORS,
+    )
     def transfer(case_id: str, body: TransferBody, committee_id: Committee) -> ActionAccepted:
         """Hand an open case to another committee, with a reason."""
         data = dump(
@@ -313,7 +320,11 @@ def create_api(
         )
         return act(case_id, committee_id, "transfer", data)
 
-    @app.post("/cases/{case_id:path}/conclude", **accepted)
+    @app.post(
+        "/cases/{case_id:path}/conclude",
+        status_code=status.HTTP_202_ACCEPTED,
+        responses=_ACTION_ERRORS,
+    )
     def conclude(case_id: str, body: ConcludeBody, committee_id: Committee) -> ActionAccepted:
         """Conclude an accepted case with its outcome (and the agreed amount)."""
         data = dump(

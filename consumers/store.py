@@ -294,7 +294,8 @@ def _lifecycle(tx: Tx, item: Incoming) -> None:
     d = item.data
     assert item.type is not None and item.time is not None
     state = tx.case_state(d["case_id"])
-    applied, note = False, PENDING
+    applied: bool = False
+    note: str | None = PENDING
     if state is not None:
         try:
             new = casefile.apply(state, item.type, d, item.time)

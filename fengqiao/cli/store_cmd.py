@@ -63,9 +63,7 @@ def register(app: typer.Typer) -> None:
         runner = Sink(s, store)
         signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
         signal.signal(signal.SIGINT, lambda *_: runner.stop.set())
-        console.print(
-            f"sink: {', '.join(s.topic(t) for t in SINK_TOPICS)} → {store.engine.url!r}"
-        )
+        console.print(f"sink: {', '.join(s.topic(t) for t in SINK_TOPICS)} → {store.engine.url!r}")
         try:
             stats = runner.run()
         finally:
