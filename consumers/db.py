@@ -15,7 +15,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -99,52 +109,82 @@ def is_unavailable(err: BaseException) -> bool:
     return isinstance(err, DBAPIError) and bool(err.connection_invalidated)
 
 
-def _insert(conn: Connection, table: Any) -> Any:
-    name = conn.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise StoreError(f"unsupported database: {name}")
+class _Statements:
+    """Statements built once per dialect and executed with parameters: building them per event
+    (``.values(...)``) cost more than the database work."""
+
+    def __init__(self, dialect: str) -> None:
+        if dialect == "postgresql":
+            ins: Any = postgresql.insert
+        elif dialect == "sqlite":
+            ins = sqlite.insert
+        else:
+            raise StoreError(f"unsupported database: {dialect}")
+
+        def ignore(table: Any, key: str) -> Any:
+            return ins(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+
+        self.claim = ignore(t.processed_events, "event_id")
+        self.insert_case = ignore(t.cases, "case_id")
+        self.insert_escalation = ignore(t.escalations, "escalation_id")
+        self.insert_sla = ignore(t.sla_alerts, "event_id")
+        self.insert_dead = ignore(t.dead_letters, "event_id")
+        self.insert_history = t.case_history.insert()
+        c, h = t.cases.c, t.case_history.c
+        self.case_state = select(t.cases).where(c.case_id == bindparam("k"))
+        self.save_state = update(t.cases).where(c.case_id == bindparam("k"))
+        self.pending = select(t.case_history).where(
+            and_(h.case_id == bindparam("k"), h.note == PENDING)
+        )
+        self.mark = update(t.case_history).where(h.event_id == bindparam("k"))
+        up = ins(t.incidents)
+        self.upsert_incident = up.on_conflict_do_update(
+            index_elements=["incident_id"],
+            set_={
+                col.name: up.excluded[col.name]
+                for col in t.incidents.c
+                if col.name != "incident_id"
+            },
+            # Later events of the same incident replace it; an older replayed one does not.
+            where=t.incidents.c.time <= up.excluded.time,
+        )
+
+
+_STATEMENTS: dict[str, _Statements] = {}
+
+
+def _statements(dialect: str) -> _Statements:
+    if dialect not in _STATEMENTS:
+        _STATEMENTS[dialect] = _Statements(dialect)
+    return _STATEMENTS[dialect]
 
 
 class _SqlTx:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
+        self.q = _statements(conn.dialect.name)
 
-    def _ignore(self, table: Any, key: str, values: dict[str, Any]) -> bool:
+    def _ignore(self, stmt: Any, values: dict[str, Any]) -> bool:
         # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT here.
-        stmt = (
-            _insert(self.c, table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[key])
-            .returning(table.c[key])
-        )
-        return self.c.execute(stmt).first() is not None
+        return self.c.execute(stmt, values).first() is not None
 
     def claim(self, event_id: str, topic: str) -> bool:
         return self._ignore(
-            t.processed_events,
-            "event_id",
-            {"event_id": event_id, "topic": topic, "processed_at": datetime.now(UTC)},
+            self.q.claim, {"event_id": event_id, "topic": topic, "processed_at": datetime.now(UTC)}
         )
 
     def case_state(self, case_id: str) -> CaseState | None:
-        row = self.c.execute(select(t.cases).where(t.cases.c.case_id == case_id)).mappings()
-        r = row.first()
+        r = self.c.execute(self.q.case_state, {"k": case_id}).mappings().first()
         return None if r is None else _state(r)
 
     def insert_case(self, rec: CaseRecord) -> bool:
-        s = rec.state
         return self._ignore(
-            t.cases,
-            "case_id",
+            self.q.insert_case,
             {
                 "case_id": rec.case_id,
                 "kind": rec.kind,
                 "street": rec.street,
                 "category": rec.category,
-                "committee_id": s.committee_id,
                 "committee_type": rec.committee_type,
                 "tier": rec.tier,
                 "rule_id": rec.rule_id,
@@ -154,59 +194,46 @@ class _SqlTx:
                 "deadline": rec.deadline,
                 "routed_at": rec.routed_at,
                 "routed_event_id": rec.routed_event_id,
-                **_state_cols(s),
+                **_state_cols(rec.state),
             },
         )
 
     def save_state(self, state: CaseState) -> None:
-        self.c.execute(
-            update(t.cases).where(t.cases.c.case_id == state.case_id).values(**_state_cols(state))
-        )
+        self.c.execute(self.q.save_state.values(**_state_cols(state)), {"k": state.case_id})
 
     def add_history(self, entry: HistoryEntry) -> None:
         self.c.execute(
-            t.case_history.insert().values(
-                event_id=entry.event_id,
-                case_id=entry.case_id,
-                type=entry.type,
-                time=entry.time,
-                committee_id=entry.committee_id,
-                data=entry.data,
-                applied=entry.applied,
-                note=entry.note,
-            )
+            self.q.insert_history,
+            {
+                "event_id": entry.event_id,
+                "case_id": entry.case_id,
+                "type": entry.type,
+                "time": entry.time,
+                "committee_id": entry.committee_id,
+                "data": entry.data,
+                "applied": entry.applied,
+                "note": entry.note,
+            },
         )
 
     def pending_history(self, case_id: str) -> list[HistoryEntry]:
-        h = t.case_history
-        rows = self.c.execute(select(h).where(and_(h.c.case_id == case_id, h.c.note == PENDING)))
-        return [_history(r) for r in rows.mappings()]
+        return [_history(r) for r in self.c.execute(self.q.pending, {"k": case_id}).mappings()]
 
     def mark_history(self, event_id: str, applied: bool, note: str | None) -> None:
-        h = t.case_history
-        self.c.execute(update(h).where(h.c.event_id == event_id).values(applied=applied, note=note))
+        self.c.execute(self.q.mark.values(applied=applied, note=note), {"k": event_id})
 
     def upsert_incident(self, row: dict[str, Any]) -> None:
-        i = t.incidents
-        stmt = _insert(self.c, i).values(**row)
-        # Later events of the same incident replace it; an older replayed one does not.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["incident_id"],
-            set_={k: stmt.excluded[k] for k in row if k != "incident_id"},
-            where=i.c.time <= stmt.excluded.time,
-        )
-        self.c.execute(stmt)
+        self.c.execute(self.q.upsert_incident, row)
 
     def insert_escalation(self, row: dict[str, Any]) -> None:
-        self._ignore(t.escalations, "escalation_id", row)
+        self._ignore(self.q.insert_escalation, row)
 
     def insert_sla_alert(self, row: dict[str, Any]) -> None:
-        self._ignore(t.sla_alerts, "event_id", row)
+        self._ignore(self.q.insert_sla, row)
 
     def insert_dead_letter(self, rec: DeadLetterRecord) -> None:
         self._ignore(
-            t.dead_letters,
-            "event_id",
+            self.q.insert_dead,
             {
                 "event_id": rec.event_id,
                 "origin": rec.origin,
