@@ -40,7 +40,7 @@ from consumers.store import (
     DeadLetterRecord,
     HistoryEntry,
     Incoming,
-    apply_item,
+    apply_batch,
 )
 from schemas.errors import FengqiaoError
 
@@ -134,7 +134,7 @@ class _Statements:
         self.case_state = select(t.cases).where(c.case_id == bindparam("k"))
         self.save_state = update(t.cases).where(c.case_id == bindparam("k"))
         self.pending = select(t.case_history).where(
-            and_(h.case_id == bindparam("k"), h.note == PENDING)
+            and_(h.case_id.in_(bindparam("ks", expanding=True)), h.note == PENDING)
         )
         self.mark = update(t.case_history).where(h.event_id == bindparam("k"))
         up = ins(t.incidents)
@@ -168,56 +168,72 @@ class _SqlTx:
         # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT here.
         return self.c.execute(stmt, values).first() is not None
 
-    def claim(self, event_id: str, topic: str) -> bool:
-        return self._ignore(
-            self.q.claim, {"event_id": event_id, "topic": topic, "processed_at": datetime.now(UTC)}
-        )
+    def _ignore_many(self, stmt: Any, rows: list[dict[str, Any]]) -> set[str]:
+        # executemany with RETURNING (SQLAlchemy's "insertmanyvalues": a few multi-row
+        # statements); RETURNING names the rows inserted, a conflict returns nothing.
+        if not rows:
+            return set()
+        return {r[0] for r in self.c.execute(stmt, rows)}
+
+    def claim_many(self, ids: list[tuple[str, str]]) -> set[str]:
+        now = datetime.now(UTC)
+        rows = [{"event_id": e, "topic": topic, "processed_at": now} for e, topic in ids]
+        return self._ignore_many(self.q.claim, rows)
 
     def case_state(self, case_id: str) -> CaseState | None:
         r = self.c.execute(self.q.case_state, {"k": case_id}).mappings().first()
         return None if r is None else _state(r)
 
-    def insert_case(self, rec: CaseRecord) -> bool:
-        return self._ignore(
+    def insert_cases(self, recs: list[CaseRecord]) -> set[str]:
+        return self._ignore_many(
             self.q.insert_case,
-            {
-                "case_id": rec.case_id,
-                "kind": rec.kind,
-                "street": rec.street,
-                "category": rec.category,
-                "committee_type": rec.committee_type,
-                "tier": rec.tier,
-                "rule_id": rec.rule_id,
-                "ruleset_version": rec.ruleset_version,
-                "reasons": rec.reasons,
-                "rejected": rec.rejected,
-                "deadline": rec.deadline,
-                "routed_at": rec.routed_at,
-                "routed_event_id": rec.routed_event_id,
-                **_state_cols(rec.state),
-            },
+            [
+                {
+                    "case_id": rec.case_id,
+                    "kind": rec.kind,
+                    "street": rec.street,
+                    "category": rec.category,
+                    "committee_type": rec.committee_type,
+                    "tier": rec.tier,
+                    "rule_id": rec.rule_id,
+                    "ruleset_version": rec.ruleset_version,
+                    "reasons": rec.reasons,
+                    "rejected": rec.rejected,
+                    "deadline": rec.deadline,
+                    "routed_at": rec.routed_at,
+                    "routed_event_id": rec.routed_event_id,
+                    **_state_cols(rec.state),
+                }
+                for rec in recs
+            ],
         )
 
     def save_state(self, state: CaseState) -> None:
         self.c.execute(self.q.save_state.values(**_state_cols(state)), {"k": state.case_id})
 
-    def add_history(self, entry: HistoryEntry) -> None:
+    def add_histories(self, entries: list[HistoryEntry]) -> None:
+        if not entries:
+            return
         self.c.execute(
             self.q.insert_history,
-            {
-                "event_id": entry.event_id,
-                "case_id": entry.case_id,
-                "type": entry.type,
-                "time": entry.time,
-                "committee_id": entry.committee_id,
-                "data": entry.data,
-                "applied": entry.applied,
-                "note": entry.note,
-            },
+            [
+                {
+                    "event_id": e.event_id,
+                    "case_id": e.case_id,
+                    "type": e.type,
+                    "time": e.time,
+                    "committee_id": e.committee_id,
+                    "data": e.data,
+                    "applied": e.applied,
+                    "note": e.note,
+                }
+                for e in entries
+            ],
         )
 
-    def pending_history(self, case_id: str) -> list[HistoryEntry]:
-        return [_history(r) for r in self.c.execute(self.q.pending, {"k": case_id}).mappings()]
+    def pending_history(self, case_ids: list[str]) -> list[HistoryEntry]:
+        rows = self.c.execute(self.q.pending, {"ks": case_ids}).mappings()
+        return [_history(r) for r in rows]
 
     def mark_history(self, event_id: str, applied: bool, note: str | None) -> None:
         self.c.execute(self.q.mark.values(applied=applied, note=note), {"k": event_id})
@@ -321,12 +337,8 @@ class SqlStore:
         return cls(engine)
 
     def apply(self, batch: Sequence[Incoming]) -> ApplyResult:
-        counts = {"applied": 0, "duplicate": 0, "dead_letter": 0}
         with self.engine.begin() as conn:
-            tx = _SqlTx(conn)
-            for item in batch:
-                counts[apply_item(tx, item)] += 1
-        return ApplyResult(counts["applied"], counts["duplicate"], counts["dead_letter"])
+            return apply_batch(_SqlTx(conn), batch)
 
     def get_case(self, case_id: str) -> CaseRecord | None:
         with self.engine.connect() as conn:

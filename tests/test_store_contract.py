@@ -211,3 +211,28 @@ def test_tokens_resolve_to_their_committee(store: CaseStore) -> None:
     store.add_token("a", hash_token(tok), "desk 1")
     assert store.committee_for_token(hash_token(tok)) == "a"
     assert store.committee_for_token(hash_token(tok + "x")) is None
+
+
+def test_one_batch_with_repeats_and_lifecycle_in_between(store: CaseStore) -> None:
+    rerouted = routed("c1", "z")
+    rerouted["id"] = "c1/routed-again"
+    r = store.apply(
+        [
+            item("cases.routed", routed("c1", "a")),
+            item("cases.routed", routed("c1", "a")),  # same event twice in one batch
+            item("cases.routed", rerouted),  # same case, another event: first routing stands
+            item("cases.lifecycle", lifecycle("c1", "accept", 0, "a")),
+            item("cases.routed", routed("c2", "a")),
+        ]
+    )
+    assert (r.applied, r.duplicates) == (4, 1)
+    c = store.get_case("c1")
+    assert c is not None and (c.committee_id, c.status) == ("a", "accepted")
+    hist = store.history("c1")
+    assert [(h.event_id, h.applied) for h in hist] == [
+        ("c1/routed", True),
+        ("c1/routed-again", False),
+        ("c1/accepted/0", True),
+    ]
+    assert hist[1].note == "the case was already routed; the first routing stands"
+    assert store.event_ids() == {"c1/routed", "c1/routed-again", "c1/accepted/0", "c2/routed"}
