@@ -1,1 +1,1 @@
-"""Ways events go out: the case store and its sink, the mediator inbox API."""
+"""Ways events go out: the case store sink, the mediator inbox API, metrics and dashboard."""

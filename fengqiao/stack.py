@@ -147,7 +147,6 @@ def run_stack(settings: Settings, rate: float = 5.0) -> int:
             auto_offset_reset="latest",
             enable_auto_commit=False,
             group_id=None,
-            consumer_timeout_ms=500,
             **settings.kafka_client_config(),
         )
         _watch(stack, consumer)
@@ -167,10 +166,12 @@ def _watch(stack: Stack, consumer: object) -> None:
 
     def poll() -> list[str]:
         nonlocal total
-        for msg in consumer:  # type: ignore[attr-defined]
-            total += 1
-            with contextlib.suppress(Exception):
-                counts[json.loads(msg.value)["data"]["committee_id"]] += 1
+        batches = consumer.poll(timeout_ms=500)  # type: ignore[attr-defined]
+        for msgs in batches.values():
+            for msg in msgs:
+                total += 1
+                with contextlib.suppress(Exception):
+                    counts[json.loads(msg.value)["data"]["committee_id"]] += 1
         return [svc.name for svc, p in stack.procs if p.poll() is not None and svc.name != "feed"]
 
     if console.is_terminal:
