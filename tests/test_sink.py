@@ -85,17 +85,17 @@ def test_sigkill_mid_stream_then_restart_stores_every_case_exactly_once(
     kafka_settings: Settings, tmp_path: Path, db_url: str, sink_proc: list[SinkProcess]
 ) -> None:
     s = _settings(kafka_settings, db_url)
-    n = 1000
+    n = 2000  # in batches of 20: the kill lands mid-stream even on a fast machine
     ids_in = {f"k{i:05d}/routed" for i in range(n)}
     publish(s, "cases.routed", (routed(f"k{i:05d}", f"c{i % 7}") for i in range(n)))
     store = SqlStore.open(db_url)
     try:
-        first = _start(sink_proc, s, tmp_path, batch=40)
+        first = _start(sink_proc, s, tmp_path, batch=20)
         wait_until(lambda: store.count("processed_events") >= 120, 90, "some events stored", 0.02)
         first.stop(signal.SIGKILL)
         stored_at_kill = store.count("processed_events")
         assert stored_at_kill < n, "the sink finished before it was killed: not a mid-stream kill"
-        _start(sink_proc, s, tmp_path, batch=40)
+        _start(sink_proc, s, tmp_path, batch=20)
         wait_until(lambda: store.count("processed_events") >= n, 120, "all events stored")
         time.sleep(1.0)  # anything extra would show up now
         assert store.event_ids() == ids_in
