@@ -180,7 +180,12 @@ class Sink:
         except Exception as err:
             # A statement failed for some event (not an outage): write one by one, and make the
             # event that cannot be stored a dead letter so the stream moves on.
-            log.warning("batch failed (%s); writing its %d events one by one", err, len(batch))
+            # the class only: a driver's message may quote the row's values
+            log.warning(
+                "batch failed (%s); writing its %d events one by one",
+                type(err).__name__,
+                len(batch),
+            )
             for item in batch:
                 self._one(consumer, item)
 
