@@ -56,7 +56,7 @@ class StoreError(FengqiaoError):
 def make_engine(url: str) -> Engine:
     """An engine with sensible settings per backend (SQLite: WAL, busy timeout)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -69,7 +69,14 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=5, connect_args={"connect_timeout": 5})
+    # hide_parameters: error messages (and so logs) never quote the case data
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        connect_args={"connect_timeout": 5},
+        hide_parameters=True,
+    )
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
