@@ -40,6 +40,11 @@ def services(settings: Settings, rate: float) -> list[Service]:
     cli = (sys.executable, "-m", "fengqiao")
     return [
         Service("worker", (*cli, "worker"), f"http://127.0.0.1:{settings.worker_web_port}/stats"),
+        Service(
+            "gateway",
+            (*cli, "gateway"),
+            f"http://{settings.gateway_host}:{settings.gateway_port}/docs",
+        ),
         Service("feed", (*cli, "feed", "--rate", str(rate))),
     ]
 
