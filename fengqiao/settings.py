@@ -164,3 +164,19 @@ class Settings(BaseSettings):
     watch_tick_seconds: float = Field(
         default=10.0, gt=0, description="How often SLA clocks and risk decay are checked."
     )
+
+    # --- Case store, sink and inbox API (issue 6) ---------------------------------------
+    sink_group_id: str | None = Field(
+        default=None, description="Consumer group of the sink (default: <app_id>-sink)."
+    )
+    sink_instance_id: str | None = Field(
+        default=None,
+        description="Static group membership: a restarted sink takes its partitions back at once.",
+    )
+    sink_batch_size: int = Field(default=500, ge=1, description="Messages per transaction.")
+    sink_session_timeout_ms: int = Field(default=10_000, ge=6_000)
+    sink_retry_initial_s: float = Field(default=0.2, gt=0)
+    sink_retry_max_s: float = Field(default=5.0, gt=0)
+    api_publish_timeout_s: float = Field(
+        default=15.0, gt=0, description="How long an action waits for the broker's ack."
+    )

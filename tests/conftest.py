@@ -15,6 +15,7 @@ import pytest
 
 from fengqiao import localkafka
 from fengqiao.settings import Settings
+from tests.conftest_pg import pg_server, pg_url  # noqa: F401  (PostgreSQL fixtures)
 from tests.kafkatools import WorkerProcess
 
 

@@ -1,0 +1,499 @@
+"""The case store port: records, the ``CaseStore`` protocol, and how an event changes a store.
+
+``apply_batch`` holds the one definition of every effect, written against a small transaction
+interface (``Tx``); the SQL store and the in-memory store only implement the primitives, so one
+contract test covers both. Every effect claims its event id first; a claim that conflicts means
+the event was already applied and nothing else happens.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from consumers import casefile
+from consumers.casefile import CaseState
+
+PENDING = "pending: the case is not in the store yet"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message from the sink: a validated derived event, or (``reason`` set) a reject."""
+
+    event_id: str
+    topic: str  # logical name, no prefix
+    partition: int = 0
+    offset: int = 0
+    type: str | None = None
+    time: datetime | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    subject: str | None = None
+    raw: bytes | None = None
+    reason: str | None = None
+    error_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    case_id: str
+    kind: str
+    street: str
+    category: str
+    committee_type: str
+    tier: str
+    rule_id: str
+    ruleset_version: str
+    reasons: list[str]
+    rejected: list[dict[str, str]]
+    deadline: datetime
+    routed_at: datetime
+    routed_event_id: str
+    state: CaseState
+
+    @property
+    def committee_id(self) -> str:
+        return self.state.committee_id
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    event_id: str
+    case_id: str
+    type: str
+    time: datetime
+    committee_id: str | None
+    data: dict[str, Any]
+    applied: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRecord:
+    event_id: str
+    origin: str  # "intake": from intake.deadletter; "sink": rejected by the sink itself
+    source_topic: str
+    partition: int
+    offset: int
+    reason: str
+    error_class: str
+    original_b64: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseQuery:
+    status: str | None = None
+    kind: str | None = None
+    category: str | None = None
+    overdue: bool | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    items: list[CaseRecord]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    applied: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+
+
+class Tx(Protocol):
+    """The primitives one transaction offers to :func:`apply_batch`. The bulk ones exist so a
+    batch of routed cases costs a few round trips, not a few per case."""
+
+    def claim_many(self, ids: list[tuple[str, str]]) -> set[str]: ...
+    def insert_cases(self, recs: list[CaseRecord]) -> set[str]: ...
+    def add_histories(self, entries: list[HistoryEntry]) -> None: ...
+    def pending_history(self, case_ids: list[str]) -> list[HistoryEntry]: ...
+    def case_state(self, case_id: str) -> CaseState | None: ...
+    def save_state(self, state: CaseState) -> None: ...
+    def mark_history(self, event_id: str, applied: bool, note: str | None) -> None: ...
+    def upsert_incident(self, row: dict[str, Any]) -> None: ...
+    def insert_escalation(self, row: dict[str, Any]) -> None: ...
+    def insert_sla_alert(self, row: dict[str, Any]) -> None: ...
+    def insert_dead_letter(self, rec: DeadLetterRecord) -> None: ...
+
+
+class CaseStore(Protocol):
+    """What the sink and the inbox API need from a store."""
+
+    def apply(self, batch: Sequence[Incoming]) -> ApplyResult: ...
+    def get_case(self, case_id: str) -> CaseRecord | None: ...
+    def list_cases(self, committee_id: str, query: CaseQuery, now: datetime) -> CasePage: ...
+    def history(self, case_id: str) -> list[HistoryEntry]: ...
+    def sla_alerts(self, case_id: str) -> list[dict[str, Any]]: ...
+    def incidents(self) -> list[dict[str, Any]]: ...
+    def escalations(self) -> list[dict[str, Any]]: ...
+    def dead_letters(self) -> list[DeadLetterRecord]: ...
+    def event_ids(self) -> set[str]: ...
+    def add_token(self, committee_id: str, token_hash: str, label: str | None) -> None: ...
+    def committee_for_token(self, token_hash: str) -> str | None: ...
+    def close(self) -> None: ...
+
+
+# --- the effects ----------------------------------------------------------------------------
+
+
+def _dt(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def dead_letter_id(topic: str, partition: int, offset: int) -> str:
+    return f"sink-deadletter:{topic}:{partition}:{offset}"
+
+
+def apply_batch(tx: Tx, batch: Sequence[Incoming]) -> ApplyResult:
+    """Apply messages in order inside ``tx``. Every event id is claimed first (one statement);
+    an id already there, or repeated in the batch, is a duplicate and has no effect."""
+    claimed = tx.claim_many([(i.event_id, i.topic) for i in batch])
+    applied = duplicates = dead = 0
+    seen: set[str] = set()
+    routed_run: list[Incoming] = []
+    for item in batch:
+        if item.event_id not in claimed or item.event_id in seen:
+            duplicates += 1
+            continue
+        seen.add(item.event_id)
+        if item.reason is None and item.type == "case.routed.v1":
+            routed_run.append(item)  # consecutive routed cases are written together
+            applied += 1
+            continue
+        _routed(tx, routed_run)
+        routed_run = []
+        if item.reason is not None:
+            _reject(tx, item)
+            dead += 1
+        else:
+            _effect(tx, item)
+            applied += 1
+    _routed(tx, routed_run)
+    return ApplyResult(applied, duplicates, dead)
+
+
+def _reject(tx: Tx, item: Incoming) -> None:
+    import base64
+
+    tx.insert_dead_letter(
+        DeadLetterRecord(
+            event_id=item.event_id,
+            origin="sink",
+            source_topic=item.topic,
+            partition=item.partition,
+            offset=item.offset,
+            reason=item.reason or "rejected",
+            error_class=item.error_class or "other",
+            original_b64=base64.b64encode(item.raw or b"").decode(),
+            received_at=datetime.now(UTC),
+        )
+    )
+
+
+def _effect(tx: Tx, item: Incoming) -> None:
+    assert item.type is not None and item.time is not None
+    d, t = item.data, item.type
+    if t in casefile.TYPE_ACTIONS:
+        _lifecycle(tx, item)
+    elif t == "incident.detected.v1":
+        tx.upsert_incident(
+            {
+                "incident_id": d["incident_id"],
+                "rule_id": d["rule_id"],
+                "key": d["key"],
+                "window_start": _dt(d["window_start"]),
+                "window_end": _dt(d["window_end"]),
+                "case_ids": list(d["case_ids"]),
+                "people": int(d["people"]),
+                "amount_yuan": str(d["amount_yuan"]),
+                "event_id": item.event_id,
+                "time": item.time,
+            }
+        )
+    elif t == "escalation.raised.v1":
+        tx.insert_escalation(
+            {
+                "escalation_id": d["escalation_id"],
+                "level": d["level"],
+                "to_committee_id": d["to_committee_id"],
+                "reason": d["reason"],
+                "incident_id": d.get("incident_id"),
+                "case_id": d.get("case_id"),
+                "event_id": item.event_id,
+                "time": item.time,
+            }
+        )
+    elif t in ("sla.warning.v1", "sla.breached.v1"):
+        tx.insert_sla_alert(
+            {
+                "event_id": item.event_id,
+                "type": t,
+                "case_id": d["case_id"],
+                "committee_id": d["committee_id"],
+                "clock": d["clock"],
+                "due": _dt(d["due"]),
+                "time": item.time,
+            }
+        )
+    elif t == "deadletter.v1":
+        tx.insert_dead_letter(
+            DeadLetterRecord(
+                event_id=item.event_id,
+                origin="intake",
+                source_topic=d["source_topic"],
+                partition=int(d["partition"]),
+                offset=int(d["offset"]),
+                reason=d["reason"],
+                error_class=d["error_class"],
+                original_b64=d["original_b64"],
+                received_at=_dt(d["received_at"]),
+            )
+        )
+    else:  # the sink only hands over the types above
+        raise ValueError(f"no effect defined for {t}")
+
+
+def _routed(tx: Tx, items: list[Incoming]) -> None:
+    if not items:
+        return
+    recs: list[CaseRecord] = []
+    for item in items:
+        d = item.data
+        assert item.time is not None
+        recs.append(
+            CaseRecord(
+                case_id=d["case_id"],
+                kind=d["kind"],
+                street=d["street"],
+                category=d["category"],
+                committee_type=d["committee_type"],
+                tier=d["tier"],
+                rule_id=d["rule_id"],
+                ruleset_version=d["ruleset_version"],
+                reasons=list(d["reasons"]),
+                rejected=[{"rule_id": r["rule_id"], "reason": r["reason"]} for r in d["rejected"]],
+                deadline=_dt(d["deadline"]),
+                routed_at=item.time,
+                routed_event_id=item.event_id,
+                state=CaseState(case_id=d["case_id"], committee_id=d["committee_id"]),
+            )
+        )
+    first: dict[str, CaseRecord] = {}
+    for rec in recs:
+        first.setdefault(rec.case_id, rec)
+    inserted = tx.insert_cases(list(first.values()))
+    entries = []
+    for item, rec in zip(items, recs, strict=True):
+        ok = rec.case_id in inserted and first[rec.case_id] is rec
+        entries.append(
+            HistoryEntry(
+                event_id=item.event_id,
+                case_id=rec.case_id,
+                type="case.routed.v1",
+                time=rec.routed_at,
+                committee_id=rec.committee_id,
+                data=item.data,
+                applied=ok,
+                note=None if ok else "the case was already routed; the first routing stands",
+            )
+        )
+    tx.add_histories(entries)
+    if not inserted:
+        return
+    # Lifecycle events that overtook the routing (another topic) are applied now, in time order.
+    pending: dict[str, list[HistoryEntry]] = {}
+    for entry in tx.pending_history(sorted(inserted)):
+        pending.setdefault(entry.case_id, []).append(entry)
+    for case_id, waiting in pending.items():
+        state = start = first[case_id].state
+        for entry in sorted(waiting, key=lambda e: e.time):
+            try:
+                state = casefile.apply(state, entry.type, entry.data, entry.time)
+                tx.mark_history(entry.event_id, True, None)
+            except ValueError as err:
+                tx.mark_history(entry.event_id, False, str(err))
+        if state != start:
+            tx.save_state(state)
+
+
+def _lifecycle(tx: Tx, item: Incoming) -> None:
+    d = item.data
+    assert item.type is not None and item.time is not None
+    state = tx.case_state(d["case_id"])
+    applied: bool = False
+    note: str | None = PENDING
+    if state is not None:
+        try:
+            new = casefile.apply(state, item.type, d, item.time)
+            tx.save_state(new)
+            applied, note = True, None
+        except ValueError as err:
+            note = str(err)
+    tx.add_histories(
+        [
+            HistoryEntry(
+                event_id=item.event_id,
+                case_id=d["case_id"],
+                type=item.type,
+                time=item.time,
+                committee_id=d.get("committee_id"),
+                data=d,
+                applied=applied,
+                note=note,
+            )
+        ]
+    )
+
+
+# --- the in-memory store --------------------------------------------------------------------
+
+
+@dataclass
+class _Mem:
+    processed: dict[str, str] = field(default_factory=dict)
+    cases: dict[str, CaseRecord] = field(default_factory=dict)
+    history: dict[str, HistoryEntry] = field(default_factory=dict)
+    incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    escalations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sla: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dead: dict[str, DeadLetterRecord] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+class _MemTx:
+    def __init__(self, m: _Mem) -> None:
+        self.m = m
+
+    def claim_many(self, ids: list[tuple[str, str]]) -> set[str]:
+        new = set()
+        for event_id, topic in ids:
+            if event_id not in self.m.processed:
+                self.m.processed[event_id] = topic
+                new.add(event_id)
+        return new
+
+    def case_state(self, case_id: str) -> CaseState | None:
+        rec = self.m.cases.get(case_id)
+        return None if rec is None else rec.state
+
+    def insert_cases(self, recs: list[CaseRecord]) -> set[str]:
+        new = set()
+        for rec in recs:
+            if rec.case_id not in self.m.cases:
+                self.m.cases[rec.case_id] = rec
+                new.add(rec.case_id)
+        return new
+
+    def save_state(self, state: CaseState) -> None:
+        self.m.cases[state.case_id] = replace(self.m.cases[state.case_id], state=state)
+
+    def add_histories(self, entries: list[HistoryEntry]) -> None:
+        for entry in entries:
+            self.m.history[entry.event_id] = entry
+
+    def pending_history(self, case_ids: list[str]) -> list[HistoryEntry]:
+        ids = set(case_ids)
+        return [e for e in self.m.history.values() if e.case_id in ids and e.note == PENDING]
+
+    def mark_history(self, event_id: str, applied: bool, note: str | None) -> None:
+        self.m.history[event_id] = replace(self.m.history[event_id], applied=applied, note=note)
+
+    def upsert_incident(self, row: dict[str, Any]) -> None:
+        old = self.m.incidents.get(row["incident_id"])
+        if old is None or old["time"] <= row["time"]:
+            self.m.incidents[row["incident_id"]] = dict(row)
+
+    def insert_escalation(self, row: dict[str, Any]) -> None:
+        self.m.escalations.setdefault(row["escalation_id"], dict(row))
+
+    def insert_sla_alert(self, row: dict[str, Any]) -> None:
+        self.m.sla[row["event_id"]] = dict(row)
+
+    def insert_dead_letter(self, rec: DeadLetterRecord) -> None:
+        self.m.dead[rec.event_id] = rec
+
+
+def filter_and_page(cases: list[CaseRecord], query: CaseQuery, now: datetime) -> CasePage:
+    def keep(c: CaseRecord) -> bool:
+        if query.status is not None and c.status != query.status:
+            return False
+        if query.kind is not None and c.kind != query.kind:
+            return False
+        if query.category is not None and c.category != query.category:
+            return False
+        return query.overdue is None or (
+            casefile.is_overdue(c.status, c.deadline, now) == query.overdue
+        )
+
+    hits = sorted((c for c in cases if keep(c)), key=lambda c: (c.deadline, c.case_id))
+    return CasePage(hits[query.offset : query.offset + query.limit], len(hits))
+
+
+class MemoryStore:
+    """The store in a few dicts: for unit tests and the contract test's reference."""
+
+    def __init__(self) -> None:
+        self._m = _Mem()
+
+    @contextmanager
+    def _tx(self) -> Iterator[_MemTx]:
+        snapshot = copy.deepcopy(self._m)
+        try:
+            yield _MemTx(self._m)
+        except BaseException:
+            self._m = snapshot
+            raise
+
+    def apply(self, batch: Sequence[Incoming]) -> ApplyResult:
+        with self._tx() as tx:
+            return apply_batch(tx, batch)
+
+    def get_case(self, case_id: str) -> CaseRecord | None:
+        return self._m.cases.get(case_id)
+
+    def list_cases(self, committee_id: str, query: CaseQuery, now: datetime) -> CasePage:
+        mine = [c for c in self._m.cases.values() if c.committee_id == committee_id]
+        return filter_and_page(mine, query, now)
+
+    def history(self, case_id: str) -> list[HistoryEntry]:
+        return [e for e in self._m.history.values() if e.case_id == case_id]  # arrival order
+
+    def sla_alerts(self, case_id: str) -> list[dict[str, Any]]:
+        rows = [r for r in self._m.sla.values() if r["case_id"] == case_id]
+        return sorted(rows, key=lambda r: (r["time"], r["event_id"]))
+
+    def incidents(self) -> list[dict[str, Any]]:
+        return sorted(self._m.incidents.values(), key=lambda r: r["incident_id"])
+
+    def escalations(self) -> list[dict[str, Any]]:
+        return sorted(self._m.escalations.values(), key=lambda r: r["escalation_id"])
+
+    def dead_letters(self) -> list[DeadLetterRecord]:
+        return sorted(self._m.dead.values(), key=lambda r: r.event_id)
+
+    def event_ids(self) -> set[str]:
+        return set(self._m.processed)
+
+    def add_token(self, committee_id: str, token_hash: str, label: str | None) -> None:
+        self._m.tokens[token_hash] = committee_id
+
+    def committee_for_token(self, token_hash: str) -> str | None:
+        return self._m.tokens.get(token_hash)
+
+    def close(self) -> None:
+        pass

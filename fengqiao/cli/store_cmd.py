@@ -1,0 +1,98 @@
+"""Case store commands: ``db upgrade``, ``sink``, ``api`` and ``tokens create``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    db = typer.Typer(help="The case store's database.", no_args_is_help=True)
+    app.add_typer(db, name="db")
+    tokens = typer.Typer(help="Inbox API tokens.", no_args_is_help=True)
+    app.add_typer(tokens, name="tokens")
+
+    @db.command("upgrade")
+    def db_upgrade(
+        revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+    ) -> None:
+        """Apply the schema migrations (the sink and the API also do this on start)."""
+        from consumers.db import current_revision, make_engine, upgrade
+        from fengqiao.cli import console, settings
+
+        engine = make_engine(settings().effective_database_url())
+        try:
+            upgrade(engine, revision)
+            console.print(f"database at revision {current_revision(engine)}")
+        finally:
+            engine.dispose()
+
+    @tokens.command("create")
+    def tokens_create(
+        committee: Annotated[str, typer.Option(help="Committee id the token is bound to")],
+        label: Annotated[str | None, typer.Option(help="A note on who holds it")] = None,
+    ) -> None:
+        """Create an inbox token for a committee. It is printed once and stored only hashed."""
+        from consumers.db import SqlStore
+        from consumers.tokens import hash_token, new_token
+        from fengqiao.cli import console, fail, settings
+
+        if not committee.strip():
+            raise fail("--committee must not be empty")
+        store = SqlStore.open(settings().effective_database_url())
+        try:
+            token = new_token()
+            store.add_token(committee, hash_token(token), label)
+        finally:
+            store.close()
+        console.print(f"token for committee [bold]{committee}[/] (shown once, keep it safe):")
+        print(token)
+
+    @app.command("sink")
+    def sink() -> None:
+        """Write derived events into the case store; offsets committed after the DB commit."""
+        import signal
+
+        from consumers.db import SqlStore
+        from consumers.sink import SINK_TOPICS, Sink
+        from fengqiao.cli import console, settings
+
+        s = settings()
+        store = SqlStore.open(s.effective_database_url())
+        runner = Sink(s, store)
+        signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: runner.stop.set())
+        console.print(f"sink: {', '.join(s.topic(t) for t in SINK_TOPICS)} → {store.engine.url!r}")
+        try:
+            stats = runner.run()
+        finally:
+            store.close()
+        console.print(f"sink stopped: {stats}")
+
+    @app.command("api")
+    def api(
+        host: Annotated[str | None, typer.Option(help="Listen address")] = None,
+        port: Annotated[int | None, typer.Option(help="Listen port")] = None,
+    ) -> None:
+        """Serve the mediator inbox API (OpenAPI at /docs and /openapi.json)."""
+        import uvicorn
+
+        from consumers.api import create_api
+        from consumers.db import SqlStore
+        from consumers.lifecycle import KafkaLifecyclePublisher
+        from fengqiao.cli import settings
+
+        s = settings()
+        store = SqlStore.open(s.effective_database_url())
+        publisher = KafkaLifecyclePublisher(s)
+        try:
+            uvicorn.run(
+                create_api(s, store, publisher),
+                host=host or s.api_host,
+                port=port or s.api_port,
+                log_level="warning",
+            )
+        finally:
+            publisher.close()
+            store.close()

@@ -1,0 +1,145 @@
+"""The sink's loop without a broker: decode, write, then commit; retry while the DB is down."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+
+from consumers.sink import Sink, decode
+from consumers.store import ApplyResult, Incoming, MemoryStore
+from fengqiao.settings import Settings
+from tests.casetools import routed
+
+
+@dataclass(frozen=True)
+class TP:
+    topic: str
+    partition: int
+
+
+@dataclass
+class Msg:
+    partition: int
+    offset: int
+    value: bytes
+
+
+class FakeConsumer:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.commits: list[dict[Any, Any]] = []
+        self._paused: set[Any] = set()
+
+    def commit(self, offsets: dict[Any, Any]) -> None:
+        self.log.append("commit")
+        self.commits.append(offsets)
+
+    def assignment(self) -> set[Any]:
+        return {TP("cases.routed", 0)}
+
+    def pause(self, *tps: Any) -> None:
+        self._paused |= set(tps)
+
+    def paused(self) -> set[Any]:
+        return set(self._paused)
+
+    def resume(self, *tps: Any) -> None:
+        self._paused -= set(tps)
+
+    def poll(self, timeout_ms: int = 0) -> dict[Any, Any]:
+        return {}
+
+
+class FlakyStore(MemoryStore):
+    """Unavailable for the first ``outages`` writes."""
+
+    def __init__(self, log: list[str], outages: int) -> None:
+        super().__init__()
+        self.log, self.outages = log, outages
+
+    def apply(self, batch: Sequence[Incoming]) -> ApplyResult:
+        if self.outages > 0:
+            self.outages -= 1
+            self.log.append("db down")
+            raise OperationalError("INSERT", {}, ConnectionError("connection refused"))
+        self.log.append(f"write {len(batch)}")
+        return super().apply(batch)
+
+
+def _records() -> dict[Any, list[Msg]]:
+    tp = TP("cases.routed", 0)
+    return {tp: [Msg(0, i, json.dumps(routed(f"c{i}")).encode()) for i in range(3)]}
+
+
+def test_offsets_are_committed_after_the_write_and_past_the_batch() -> None:
+    log: list[str] = []
+    consumer, store = FakeConsumer(log), FlakyStore(log, outages=0)
+    Sink(Settings(), store).handle(consumer, _records())
+    assert log == ["write 3", "commit"]
+    [offsets] = consumer.commits
+    assert offsets[TP("cases.routed", 0)].offset == 3
+    assert store.event_ids() == {"c0/routed", "c1/routed", "c2/routed"}
+
+
+def test_database_outage_is_retried_and_nothing_is_committed_meanwhile() -> None:
+    log: list[str] = []
+    consumer, store = FakeConsumer(log), FlakyStore(log, outages=3)
+    s = Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.02)
+    sink = Sink(s, store)
+    sink.handle(consumer, _records())
+    assert log == ["db down", "db down", "db down", "write 3", "commit"]
+    assert sink.stats.db_retries == 3
+    assert consumer.paused() == set()  # resumed after the outage
+
+
+def test_stop_during_an_outage_commits_nothing() -> None:
+    from consumers.sink import Stopping
+
+    log: list[str] = []
+    consumer, store = FakeConsumer(log), FlakyStore(log, outages=10**6)
+    stop = threading.Event()
+    sink = Sink(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.01), store, stop=stop)
+    threading.Timer(0.2, stop.set).start()
+    try:
+        sink.handle(consumer, _records())
+        raise AssertionError("handle returned although the database never came back")
+    except Stopping:
+        pass
+    assert "commit" not in log and store.event_ids() == set()
+
+
+def test_an_event_the_store_cannot_apply_becomes_a_dead_letter() -> None:
+    log: list[str] = []
+    consumer, store = FakeConsumer(log), FlakyStore(log, outages=0)
+    bad = routed("c9")
+    del bad["data"]["deadline"]
+    records = _records()
+    tp = TP("cases.routed", 0)
+    # valid JSON and envelope, but it cannot be applied: skip validation to reach the store
+    sink = Sink(Settings(), store)
+    batch = [decode("cases.routed", 0, m.offset, m.value) for m in records[tp]]
+    broken = Incoming(
+        event_id="c9/routed",
+        topic="cases.routed",
+        offset=3,
+        type="case.routed.v1",
+        time=batch[0].time,
+        data=bad["data"],
+        raw=b"{}",
+    )
+    sink.write(consumer, [*batch, broken])
+    assert store.event_ids() == {"c0/routed", "c1/routed", "c2/routed", "c9/routed"}
+    [dl] = store.dead_letters()
+    assert dl.event_id == "c9/routed" and "KeyError" in dl.reason
+
+
+def test_decode_never_raises() -> None:
+    """Whatever bytes arrive, the sink gets an item (a dead letter at worst)."""
+    for raw in [None, b"", b"  ", b"[]", b"\x00\xff", b'{"id":"a"}', json.dumps({"x": 1}).encode()]:
+        got = decode("cases.lifecycle", 0, 5, raw)
+        assert got.reason and got.event_id == "sink-deadletter:cases.lifecycle:0:5"

@@ -1,0 +1,238 @@
+"""One contract for every case store: in memory, SQLite, and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from consumers.store import CaseQuery, CaseStore, Incoming, MemoryStore
+from tests.casetools import T0, escalation, incident, item, lifecycle, routed
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CaseStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    from consumers.db import SqlStore
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = SqlStore.open(url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def inbox(store: CaseStore, committee: str, **q: object) -> list[str]:
+    page = store.list_cases(committee, CaseQuery(**q), T0)  # type: ignore[arg-type]
+    return [c.case_id for c in page.items]
+
+
+def test_routed_case_lands_in_its_committee_inbox_once(store: CaseStore) -> None:
+    r = store.apply([item("cases.routed", routed("c1", "a")), item("cases.routed", routed("c2"))])
+    assert (r.applied, r.duplicates) == (2, 0)
+    again = store.apply([item("cases.routed", routed("c1", "a"))])
+    assert (again.applied, again.duplicates) == (0, 1)
+    assert inbox(store, "a") == ["c1"]
+    c = store.get_case("c1")
+    assert c is not None
+    assert (c.committee_id, c.status, c.rule_id, c.ruleset_version) == (
+        "a",
+        "new",
+        "default",
+        "test-1",
+    )
+    assert c.reasons == ["Test rule: every case goes to a."]
+    assert c.rejected == [{"rule_id": "family", "reason": "not a family dispute"}]
+    assert c.routed_at == T0 and c.routed_at.tzinfo is not None
+    assert c.deadline == T0 + timedelta(days=30)
+    assert store.event_ids() == {"c1/routed", "c2/routed"}
+    assert store.get_case("nope") is None
+
+
+def test_lifecycle_events_move_the_case(store: CaseStore) -> None:
+    store.apply([item("cases.routed", routed("c1", "a"))])
+    store.apply([item("cases.lifecycle", lifecycle("c1", "accept", 0, "a"))])
+    assert store.get_case("c1").status == "accepted"  # type: ignore[union-attr]
+    store.apply(
+        [
+            item(
+                "cases.lifecycle",
+                lifecycle("c1", "transfer", 1, "a", to_committee_id="b", reason="labour matter"),
+            )
+        ]
+    )
+    assert inbox(store, "a") == []
+    assert inbox(store, "b") == ["c1"]
+    c = store.get_case("c1")
+    assert c is not None and (c.status, c.state.version) == ("new", 2)
+    store.apply([item("cases.lifecycle", lifecycle("c1", "accept", 2, "b"))])
+    store.apply(
+        [
+            item(
+                "cases.lifecycle",
+                lifecycle("c1", "conclude", 3, "b", outcome="agreement", agreed_amount_yuan="800"),
+            )
+        ]
+    )
+    c = store.get_case("c1")
+    assert c is not None
+    assert (c.status, c.state.outcome, c.state.agreed_amount_yuan) == (
+        "concluded",
+        "agreement",
+        "800",
+    )
+    hist = store.history("c1")
+    assert [h.type for h in hist] == [
+        "case.routed.v1",
+        "case.accepted.v1",
+        "case.transferred.v1",
+        "case.accepted.v1",
+        "case.concluded.v1",
+    ]
+    assert all(h.applied for h in hist)
+
+
+def test_a_forbidden_lifecycle_event_is_recorded_but_changes_nothing(store: CaseStore) -> None:
+    store.apply([item("cases.routed", routed("c1", "a"))])
+    store.apply([item("cases.lifecycle", lifecycle("c1", "conclude", 0, "a", outcome="withdrawn"))])
+    assert store.get_case("c1").status == "new"  # type: ignore[union-attr]
+    last = store.history("c1")[-1]
+    assert not last.applied
+    assert last.note == "the case is new; a case must be accepted before it is concluded"
+
+
+def test_lifecycle_before_routing_is_applied_when_the_case_arrives(store: CaseStore) -> None:
+    store.apply([item("cases.lifecycle", lifecycle("c9", "accept", 0, "a"))])
+    assert store.get_case("c9") is None
+    store.apply([item("cases.routed", routed("c9", "a"))])
+    c = store.get_case("c9")
+    assert c is not None and c.status == "accepted"
+    assert all(h.applied for h in store.history("c9"))
+
+
+def test_incident_is_updated_in_place_and_old_replays_do_not_regress(store: CaseStore) -> None:
+    store.apply([item("incidents", incident("inc-1", ["c1", "c2", "c3"], 12, T0))])
+    store.apply(
+        [
+            item(
+                "incidents",
+                incident("inc-1", ["c1", "c2", "c3", "c4"], 15, T0 + timedelta(hours=1)),
+            )
+        ]
+    )
+    old = incident("inc-1", ["c1"], 4, T0 - timedelta(hours=1))
+    old["id"] = "inc-1/old"
+    store.apply([item("incidents", old)])
+    rows = store.incidents()
+    assert len(rows) == 1
+    assert (rows[0]["people"], rows[0]["case_ids"]) == (15, ["c1", "c2", "c3", "c4"])
+    store.apply([item("escalations", escalation("esc-1", "inc-1"))] * 2)
+    assert [e["escalation_id"] for e in store.escalations()] == ["esc-1"]
+
+
+def test_dead_letters_from_intake_and_from_the_sink(store: CaseStore) -> None:
+    intake_dl = {
+        "id": "deadletter:intake.disputes:0:7",
+        "source": "fengqiao/worker",
+        "type": "deadletter.v1",
+        "time": T0.isoformat(),
+        "subject": None,
+        "data": {
+            "original_b64": "e30=",
+            "source_topic": "intake.disputes",
+            "partition": 0,
+            "offset": 7,
+            "reason": "data.street: required field is missing",
+            "error_class": "payload",
+            "received_at": T0.isoformat(),
+        },
+    }
+    from consumers.sink import decode
+
+    garbage = decode("cases.routed", 1, 42, b"\xff not json")
+    wrong_type = decode("cases.routed", 1, 43, json.dumps(incident("x", [], 1)).encode())
+    r = store.apply([item("intake.deadletter", intake_dl), garbage, wrong_type])
+    assert (r.applied, r.dead_letters) == (1, 2)
+    dls = {d.event_id: d for d in store.dead_letters()}
+    assert dls["deadletter:intake.disputes:0:7"].origin == "intake"
+    g = dls["sink-deadletter:cases.routed:1:42"]
+    assert (g.origin, g.error_class, g.offset) == ("sink", "decode", 42)
+    w = dls["sink-deadletter:cases.routed:1:43"]
+    assert w.error_class == "type"
+    # replaying the same bad message does not add a second dead letter
+    assert store.apply([decode("cases.routed", 1, 42, b"\xff not json")]).duplicates == 1
+
+
+def test_a_failing_batch_leaves_no_trace(store: CaseStore) -> None:
+    broken = Incoming(event_id="bad", topic="cases.routed", type="case.routed.v1", time=T0, data={})
+    with pytest.raises(KeyError):
+        store.apply([item("cases.routed", routed("c1", "a")), broken])
+    assert store.event_ids() == set()
+    assert store.get_case("c1") is None
+    assert store.history("c1") == []
+
+
+def test_filters_and_paging(store: CaseStore) -> None:
+    store.apply(
+        [
+            item("cases.routed", routed("c1", "a", kind="dispute", category="contract")),
+            item("cases.routed", routed("c2", "a", kind="petition", category="land")),
+            item(
+                "cases.routed",
+                routed("c3", "a", kind="dispute", deadline=T0 - timedelta(days=1)),
+            ),
+            item("cases.routed", routed("c4", "b")),
+        ]
+    )
+    store.apply([item("cases.lifecycle", lifecycle("c1", "accept", 0, "a"))])
+    assert inbox(store, "a") == ["c3", "c1", "c2"]  # soonest deadline first
+    assert inbox(store, "a", status="accepted") == ["c1"]
+    assert inbox(store, "a", kind="petition") == ["c2"]
+    assert inbox(store, "a", category="contract") == ["c3", "c1"]
+    assert inbox(store, "a", overdue=True) == ["c3"]
+    assert inbox(store, "a", overdue=False) == ["c1", "c2"]
+    page = store.list_cases("a", CaseQuery(limit=2, offset=1), T0)
+    assert ([c.case_id for c in page.items], page.total) == (["c1", "c2"], 3)
+
+
+def test_tokens_resolve_to_their_committee(store: CaseStore) -> None:
+    from consumers.tokens import hash_token, new_token
+
+    tok = new_token()
+    store.add_token("a", hash_token(tok), "desk 1")
+    assert store.committee_for_token(hash_token(tok)) == "a"
+    assert store.committee_for_token(hash_token(tok + "x")) is None
+
+
+def test_one_batch_with_repeats_and_lifecycle_in_between(store: CaseStore) -> None:
+    rerouted = routed("c1", "z")
+    rerouted["id"] = "c1/routed-again"
+    r = store.apply(
+        [
+            item("cases.routed", routed("c1", "a")),
+            item("cases.routed", routed("c1", "a")),  # same event twice in one batch
+            item("cases.routed", rerouted),  # same case, another event: first routing stands
+            item("cases.lifecycle", lifecycle("c1", "accept", 0, "a")),
+            item("cases.routed", routed("c2", "a")),
+        ]
+    )
+    assert (r.applied, r.duplicates) == (4, 1)
+    c = store.get_case("c1")
+    assert c is not None and (c.committee_id, c.status) == ("a", "accepted")
+    hist = store.history("c1")
+    assert [(h.event_id, h.applied) for h in hist] == [
+        ("c1/routed", True),
+        ("c1/routed-again", False),
+        ("c1/accepted/0", True),
+    ]
+    assert hist[1].note == "the case was already routed; the first routing stands"
+    assert store.event_ids() == {"c1/routed", "c1/routed-again", "c1/accepted/0", "c2/routed"}
