@@ -627,8 +627,9 @@ def simulate(p: Profile, seed: int = 1, run: str | None = None) -> Simulation:
         by_hour[d.kind][d.time.hour] += 1
         by_channel[d.kind][d.channel] += 1
 
+    time_of = {e.envelope["id"]: e.time for e in events if e.kind == "wage-arrears"}
     for g in planted:
-        times = [e.time for e in events if e.envelope["id"] in set(g["case_ids"])]
+        times = [time_of[i] for i in g["case_ids"]]
         g["first"], g["last"] = min(times).isoformat(), max(times).isoformat()
 
     # The disputes that end without agreement (the other 99.96 % settle), chosen at random.
