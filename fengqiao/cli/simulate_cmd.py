@@ -121,6 +121,19 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="Where to write the ground truth [default: ~/.fengqiao/simulations]"),
         ] = None,
+        mediators: Annotated[
+            str | None,
+            typer.Option(help="Inbox API URL: simulated mediators accept and conclude cases"),
+        ] = None,
+        tokens: Annotated[
+            Path | None,
+            typer.Option(
+                help="JSON {committee: token} for --mediators [default: mint with tokens create]"
+            ),
+        ] = None,
+        mediators_timeout: Annotated[
+            float, typer.Option(help="Seconds the mediators may work on after the last event")
+        ] = 600.0,
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Write the manifest, publish nothing")
         ] = False,
@@ -156,6 +169,8 @@ def register(app: typer.Typer) -> None:
         total = len(sim.events)
         started = time.monotonic()
         last_line = 0.0
+        cursor: list[datetime | None] = [sim.events[0].time if sim.events else None]
+        crew = _start_mediators(s, sim, mediators, tokens, cursor) if mediators else None
 
         if console.is_terminal:
             progress = Progress(
@@ -168,6 +183,7 @@ def register(app: typer.Typer) -> None:
             task = progress.add_task("simulated 2022-01-01", total=total, rate="")
 
             def on_progress(sent: int, when: datetime) -> None:
+                cursor[0] = when
                 rate = sent / max(time.monotonic() - started, 1e-3)
                 progress.update(
                     task,
@@ -182,6 +198,7 @@ def register(app: typer.Typer) -> None:
 
             def on_progress(sent: int, when: datetime) -> None:
                 nonlocal last_line
+                cursor[0] = when
                 now = time.monotonic()
                 if now - last_line >= LINE_EVERY_S or sent == total:
                     last_line = now
@@ -199,5 +216,74 @@ def register(app: typer.Typer) -> None:
             f"published {sent:,} events in {elapsed:.1f} s ({sent / max(elapsed, 1e-3):,.0f}/s)"
             + (f", [red]{failed} failed[/]" if failed else "")
         )
+        if crew is not None:
+            cursor[0] = None  # the year is out: everything still open is due
+            console.print("mediators finishing the year's cases …")
+            worked = crew.finish(mediators_timeout)
+            st = crew.mediators.stats
+            m["publishing"]["mediators"] = {
+                "url": mediators,
+                "accepted": st.accepted,
+                "concluded": dict(st.concluded),
+                "conflicts": st.conflicts,
+                "errors": st.errors,
+                "committees": st.committees,
+                "finished": worked,
+                "wall_seconds": round(time.monotonic() - started, 2),
+            }
+            write_manifest(path, m)
+            console.print(
+                f"mediators: {st.accepted:,} accepted, "
+                + ", ".join(f"{n:,} {o}" for o, n in st.concluded.most_common())
+                + f" concluded in {st.committees} committees"
+                + ("" if worked else " [red](not finished)[/]")
+            )
+            if not worked:
+                failed += 1
         if failed:
             raise typer.Exit(1)
+
+
+class _Crew:
+    """The mediators' thread."""
+
+    def __init__(self, mediators: Any, tokens: Any) -> None:
+        import threading
+
+        self.mediators, self.tokens = mediators, tokens
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="mediators", daemon=True)
+
+    def _run(self) -> None:
+        self.mediators.run(self.stop)
+
+    def finish(self, timeout_s: float) -> bool:
+        self.mediators.grace_s = timeout_s
+        self.stop.set()
+        self.thread.join(timeout_s + 30)
+        self.tokens.close()
+        self.mediators.client.close()
+        return self.mediators.finished()
+
+
+def _start_mediators(
+    settings: Any, sim: Any, url: str, tokens_file: Path | None, cursor: list[datetime | None]
+) -> _Crew:
+    import httpx
+
+    from producers.groundtruth import run_pattern
+    from producers.mediators import CommitteeTokens, MediatorPlan, Mediators
+
+    pattern = run_pattern(sim.run)
+    tokens = CommitteeTokens(settings, lambda cid: bool(pattern.match(cid)), tokens_file)
+    crew = _Crew(
+        Mediators(
+            httpx.Client(base_url=url, timeout=30.0),
+            MediatorPlan.from_simulation(sim.events, sim.manifest),
+            tokens,
+            lambda: cursor[0],
+        ),
+        tokens,
+    )
+    crew.thread.start()
+    return crew
