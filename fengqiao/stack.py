@@ -47,6 +47,7 @@ class Feed:
     speed: float = DEFAULT_SPEED
     seed: int = 1
     run: str = "up"
+    mediators: str | None = None  # the inbox API's URL, once the stack runs sink + API
 
     @classmethod
     def fresh(cls, speed: float = DEFAULT_SPEED, seed: int | None = None) -> Feed:
@@ -73,6 +74,7 @@ def services(settings: Settings, feed: Feed) -> list[Service]:
         feed.run,
         "--manifest",
         str(feed.manifest(settings)),
+        *(("--mediators", feed.mediators) if feed.mediators else ()),
     )
     return [
         Service("worker", (*cli, "worker"), f"http://127.0.0.1:{settings.worker_web_port}/stats"),
