@@ -30,13 +30,13 @@ def create_topics(settings: Settings) -> tuple[list[str], list[str]]:
             if settings.topic(spec.name) not in existing
         ]
         created: list[str] = []
+        there = [settings.topic(s.name) for s in TOPICS if settings.topic(s.name) in existing]
         for topic in wanted:
             try:
                 admin.create_topics([topic])
                 created.append(topic.name)
-            except TopicAlreadyExistsError:
-                pass
-        there = [settings.topic(s.name) for s in TOPICS if settings.topic(s.name) in existing]
+            except TopicAlreadyExistsError:  # created meanwhile, or a stale topic listing
+                there.append(topic.name)
         return created, there
     finally:
         admin.close()

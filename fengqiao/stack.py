@@ -224,7 +224,6 @@ def run_stack(settings: Settings, feed: Feed | None = None) -> int:
             auto_offset_reset="latest",
             enable_auto_commit=False,
             group_id=None,
-            consumer_timeout_ms=500,
             **settings.kafka_client_config(),
         )
         # Join before the simulator starts, so the view misses none of this run's cases.
@@ -258,8 +257,10 @@ def _watch(stack: Stack, consumer: object, manifest: Path) -> None:
     started, last_line = time.time(), 0.0
 
     def poll() -> tuple[list[str], str]:
-        for msg in consumer:  # type: ignore[attr-defined]
-            counts.add(msg.topic, msg.value)
+        batches = consumer.poll(timeout_ms=500)  # type: ignore[attr-defined]
+        for msgs in batches.values():
+            for msg in msgs:
+                counts.add(msg.topic, msg.value)
         dead, note = [], ""
         for svc, p in stack.procs:
             rc = p.poll()
@@ -282,8 +283,8 @@ def _watch(stack: Stack, consumer: object, manifest: Path) -> None:
             last_line = time.time()
             top = ", ".join(f"{c} {n}" for c, n in counts.committees.most_common(3))
             console.print(
-                f"simulated {counts.latest or '…'}: cases routed {counts.total}, group incidents "
-                f"{len(counts.incidents)} (top: {top})"
+                f"simulated {counts.latest or '…'} · cases routed: {counts.total} · "
+                f"group incidents: {len(counts.incidents)} (top: {top})"
                 + (f"  STOPPED: {', '.join(dead)}" if dead else "")
                 + (f"  {note}" if note else "")
             )

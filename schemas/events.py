@@ -191,6 +191,10 @@ class CaseRouted(_Model):
     reasons: list[str]
     rejected: list[RejectedRule]
     deadline: AwareDatetime
+    # optional additions (issue 4): display name and which exact rules/catalogue decided
+    committee_name: str | None = None
+    ruleset_hash: str | None = None
+    catalogue_version: str | None = None
 
 
 class CaseAccepted(_Model):

@@ -83,6 +83,7 @@ def create_app(
         web_host="127.0.0.1",
         datadir=str(datadir),
         producer_acks=-1,
+        producer_linger=0.01,
         stream_wait_empty=False,
         broker_commit_every=200,
         broker_commit_interval=1.0,

@@ -114,14 +114,13 @@ def read_topic(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
-        consumer_timeout_ms=500,
     )
     out: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            for msg in consumer:
-                out.append(json.loads(msg.value))
+            for msgs in consumer.poll(timeout_ms=500).values():
+                out.extend(json.loads(m.value) for m in msgs)
             if until(out):
                 return out
         return out
@@ -139,15 +138,14 @@ def drain_topic(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
-        consumer_timeout_ms=int(quiet_s * 1000),
     )
     out: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
             before = len(out)
-            for msg in consumer:
-                out.append(json.loads(msg.value))
+            for msgs in consumer.poll(timeout_ms=int(quiet_s * 1000)).values():
+                out.extend(json.loads(m.value) for m in msgs)
             if len(out) == before:
                 return out
         return out

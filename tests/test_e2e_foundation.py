@@ -46,8 +46,9 @@ def test_topics_create_is_idempotent(kafka_settings: Settings) -> None:
     assert sorted(there) == sorted(kafka_settings.topic(n) for n in TOPIC_NAMES)
 
 
-def _java_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-f", "kafka.Kafka"], capture_output=True, text=True)
+def _broker_pids(data_dir) -> set[int]:
+    """Broker processes of this data dir only: other brokers may run on the machine."""
+    out = subprocess.run(["pgrep", "-f", f"kafka.Kafka {data_dir}"], capture_output=True, text=True)
     return {int(p) for p in out.stdout.split()}
 
 
@@ -59,7 +60,6 @@ def test_cli_kafka_start_status_stop(tmp_path, kafka_bootstrap) -> None:
     env_clean = {
         k: v for k, v in __import__("os").environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"
     }
-    before = _java_pids()
     first = subprocess.run(
         [*cli, "start", "--port", str(port), "--data-dir", str(data)],
         capture_output=True,
@@ -71,7 +71,7 @@ def test_cli_kafka_start_status_stop(tmp_path, kafka_bootstrap) -> None:
     assert first.stdout.strip().endswith(f"127.0.0.1:{port}")
     try:
         pid = localkafka.running_pid(data)
-        assert pid is not None and pid in _java_pids() - before
+        assert pid is not None and _broker_pids(data.resolve()) == {pid}
         second = subprocess.run(
             [*cli, "start", "--port", str(port), "--data-dir", str(data)],
             capture_output=True,
@@ -82,7 +82,7 @@ def test_cli_kafka_start_status_stop(tmp_path, kafka_bootstrap) -> None:
         assert second.returncode == 0
         assert "already running" in second.stderr
         assert localkafka.running_pid(data) == pid
-        assert len(_java_pids() - before) == 1
+        assert _broker_pids(data.resolve()) == {pid}
         admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}")
         try:
             assert isinstance(admin.list_topics(), list)
@@ -105,7 +105,7 @@ def test_cli_kafka_start_status_stop(tmp_path, kafka_bootstrap) -> None:
             timeout=60,
         )
     assert stop.returncode == 0 and "stopped" in stop.stdout
-    assert _java_pids() - before == set()
+    assert _broker_pids(data.resolve()) == set()
     status = subprocess.run(
         [*cli, "status", "--data-dir", str(data)],
         capture_output=True,

@@ -1,0 +1,370 @@
+"""``fengqiao bench``: the pipeline's throughput and latency next to a raw Kafka relay, one run.
+
+Baseline: an aiokafka consume → decode JSON → add a field → produce relay over the same events
+on the same broker. Pipeline: real ``fengqiao worker`` processes (validation, dedupe, routing,
+incident windows, risk) from the intake topics to ``cases.routed``. Both are measured on a
+pre-loaded backlog, first output to last, so start-up does not count; latency is measured at a
+fixed offered rate against warm workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
+from fengqiao.admin import create_topics
+from fengqiao.settings import Settings
+from producers.sample import random_event
+from producers.sdk import intake_key, kind_for_type, validate
+from schemas.events import INTAKE_KINDS
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BenchResult:
+    events: int
+    offered_rate: float
+    workers: int
+    cores: int
+    partitions: int
+    baseline_eps: float
+    pipeline_eps: float
+    ratio: float
+    latency_ms: dict[str, float]
+    latency_events: int
+    kafka: str
+    started_at: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def make_events(n: int, run: str, seed: int = 7) -> list[tuple[str, bytes, bytes]]:
+    """(topic, key, value) for n valid intake events with unique ids, event time ≈ now."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC) - timedelta(seconds=5)
+    out = []
+    for i in range(n):
+        kind, ev = random_event(rng, i, when=now, run=run)
+        parsed = validate(ev, kind)
+        topic = INTAKE_KINDS[kind_for_type(parsed.type)][1]
+        out.append((topic, intake_key(parsed).encode(), json.dumps(ev).encode()))
+    return out
+
+
+def _producer(s: Settings, **kw: Any) -> KafkaProducer:
+    options: dict[str, Any] = {"acks": "all", "linger_ms": 5, "batch_size": 256 * 1024}
+    options.update(kw)
+    return KafkaProducer(
+        bootstrap_servers=s.resolved_bootstrap().split(","), **s.kafka_client_config(), **options
+    )
+
+
+def _preload(
+    s: Settings, events: list[tuple[str, bytes, bytes]], topic_of: Callable[[str], str]
+) -> None:
+    prod = _producer(s)
+    for topic, key, value in events:
+        prod.send(topic_of(topic), key=key, value=value)
+    prod.flush()
+    prod.close()
+
+
+def _count_until(
+    s: Settings, topic: str, n: int, timeout_s: float, on_msg: Callable[[Any], None] | None = None
+) -> tuple[int, float, float]:
+    """Consume ``topic`` from the start until n messages; returns (count, first_ts, last_ts)."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=s.resolved_bootstrap().split(","),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=50,
+        **s.kafka_client_config(),
+    )
+    count, first, last = 0, 0.0, 0.0
+    deadline = time.monotonic() + timeout_s
+    try:
+        while count < n and time.monotonic() < deadline:
+            for msgs in consumer.poll(timeout_ms=200, max_records=5000).values():
+                now = time.monotonic()
+                if count == 0 and msgs:
+                    first = now
+                count += len(msgs)
+                last = now
+                if on_msg:
+                    for m in msgs:
+                        on_msg(m)
+    finally:
+        consumer.close()
+    return count, first, last
+
+
+# --- baseline ---------------------------------------------------------------------------------
+
+
+async def _relay(s: Settings, src: str, dst: str, n: int, group: str) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    servers = s.resolved_bootstrap()
+    consumer = AIOKafkaConsumer(
+        src,
+        bootstrap_servers=servers,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+        max_poll_records=1000,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=servers, acks="all", linger_ms=5, max_batch_size=256 * 1024
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        done = 0
+        while done < n:
+            batches = await consumer.getmany(timeout_ms=500)
+            futs = []
+            for msgs in batches.values():
+                for m in msgs:
+                    obj = json.loads(m.value)
+                    obj["relayed_at"] = time.time()
+                    futs.append(await producer.send(dst, key=m.key, value=json.dumps(obj).encode()))
+                    done += 1
+            if futs:
+                await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def run_baseline(
+    s: Settings, events: list[tuple[str, bytes, bytes]], partitions: int, progress: Progress
+) -> float:
+    run = uuid.uuid4().hex[:8]
+    src, dst = f"{s.topic_prefix}relay-in-{run}", f"{s.topic_prefix}relay-out-{run}"
+    admin = KafkaAdminClient(
+        bootstrap_servers=s.resolved_bootstrap().split(","), **s.kafka_client_config()
+    )
+    admin.create_topics([NewTopic(t, partitions, s.topic_replication) for t in (src, dst)])
+    admin.close()
+    progress(f"baseline: pre-loading {len(events)} events")
+    _preload(s, events, lambda _t: src)
+    progress("baseline: relaying")
+    import threading
+
+    t = threading.Thread(
+        target=lambda: asyncio.run(_relay(s, src, dst, len(events), f"relay-{run}")), daemon=True
+    )
+    t.start()
+    count, first, last = _count_until(s, dst, len(events), timeout_s=600)
+    t.join(timeout=30)
+    if count < len(events):
+        raise RuntimeError(f"baseline relayed only {count} of {len(events)} events")
+    return (count - 1) / max(last - first, 1e-6)
+
+
+# --- pipeline ---------------------------------------------------------------------------------
+
+
+class Workers:
+    def __init__(self, s: Settings, k: int, log_dir: Path) -> None:
+        self.s, self.k, self.log_dir = s, k, log_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        from fengqiao.localkafka import free_port
+
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for i in range(self.k):
+            env = dict(os.environ)
+            env.update(
+                KAFKA_BOOTSTRAP_SERVERS=self.s.resolved_bootstrap(),
+                FENGQIAO_TOPIC_PREFIX=self.s.topic_prefix,
+                FENGQIAO_APP_ID=self.s.app_id,
+                FENGQIAO_HOME=str(self.s.home),
+                FENGQIAO_WORKER_WEB_PORT=str(free_port()),
+                FENGQIAO_WORKER_DATA_DIR=str(self.s.home / f"worker-{i}"),
+                FENGQIAO_TOPIC_PARTITIONS=str(self.s.topic_partitions),
+            )
+            log = (self.log_dir / f"bench-worker-{i}.log").open("ab")
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "fengqiao", "worker"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def stop(self) -> None:
+        import signal
+
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+def run_pipeline(
+    s: Settings, events: list[tuple[str, bytes, bytes]], workers: Workers, progress: Progress
+) -> float:
+    progress(f"pipeline: pre-loading {len(events)} events into the intake topics")
+    _preload(s, events, s.topic)
+    progress(f"pipeline: starting {workers.k} worker(s)")
+    workers.start()
+    count, first, last = _count_until(s, s.topic("cases.routed"), len(events), timeout_s=900)
+    if count < len(events):
+        raise RuntimeError(
+            f"the pipeline routed only {count} of {len(events)} events; see {workers.log_dir}"
+        )
+    return (count - 1) / max(last - first, 1e-6)
+
+
+def run_latency(
+    s: Settings, rate: float, seconds: float, run: str, progress: Progress
+) -> list[float]:
+    """Publish at ``rate``/s for ``seconds`` to warm workers; ms from send to routed consumed."""
+    n = max(int(rate * seconds), 1)
+    events = make_events(n, f"{run}-lat", seed=11)
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    import threading
+
+    def on_msg(m: Any) -> None:
+        case_id = json.loads(m.value)["data"]["case_id"]
+        t0 = sent.get(case_id)
+        if t0 is not None:
+            latencies.append((time.monotonic() - t0) * 1000)
+
+    # a consumer positioned at the end before we publish
+    consumer = KafkaConsumer(
+        s.topic("cases.routed"),
+        bootstrap_servers=s.resolved_bootstrap().split(","),
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=20,
+        **s.kafka_client_config(),
+    )
+    consumer.poll(timeout_ms=1000)
+    while not consumer.assignment():
+        consumer.poll(timeout_ms=200)
+    consumer.seek_to_end()
+    for tp in consumer.assignment():
+        consumer.position(tp)
+
+    stop = threading.Event()
+
+    def consume() -> None:
+        while not stop.is_set():
+            for msgs in consumer.poll(timeout_ms=100).values():
+                for m in msgs:
+                    on_msg(m)
+
+    th = threading.Thread(target=consume, daemon=True)
+    th.start()
+    prod = _producer(s, linger_ms=0)
+    progress(f"latency: publishing {n} events at {rate:.0f}/s")
+    start = time.monotonic()
+    for i, (topic, key, value) in enumerate(events):
+        due = start + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        case_id = json.loads(value)["id"]
+        sent[case_id] = time.monotonic()
+        prod.send(s.topic(topic), key=key, value=value)
+    prod.flush()
+    deadline = time.monotonic() + 60
+    while len(latencies) < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    th.join(timeout=5)
+    consumer.close()
+    prod.close()
+    return latencies
+
+
+def run_bench(
+    base: Settings,
+    *,
+    events: int,
+    rate: float,
+    workers: int,
+    latency_seconds: float = 20.0,
+    progress: Progress = print,
+) -> BenchResult:
+    run = uuid.uuid4().hex[:8]
+    s = base.model_copy(
+        update={
+            "topic_prefix": f"{base.topic_prefix}bench-{run}.",
+            "app_id": f"fengqiao-bench-{run}",
+            "topic_partitions": max(base.topic_partitions, 2 * workers),
+        }
+    )
+    create_topics(s)
+    notes: list[str] = []
+    evs = make_events(events, run)
+    baseline = run_baseline(s, evs, s.topic_partitions, progress)
+    progress(f"baseline: {baseline:,.0f} events/s")
+    pool = Workers(s, workers, s.home / "logs")
+    try:
+        pipeline = run_pipeline(s, evs, pool, progress)
+        progress(f"pipeline: {pipeline:,.0f} events/s")
+        lat = run_latency(s, rate, latency_seconds, run, progress)
+    finally:
+        pool.stop()
+    if len(lat) < rate * latency_seconds:
+        notes.append(f"latency: {len(lat)} of {int(rate * latency_seconds)} events came back")
+    return BenchResult(
+        events=events,
+        offered_rate=rate,
+        workers=workers,
+        cores=os.cpu_count() or 0,
+        partitions=s.topic_partitions,
+        baseline_eps=round(baseline, 1),
+        pipeline_eps=round(pipeline, 1),
+        ratio=round(pipeline / baseline, 4) if baseline else 0.0,
+        latency_ms={
+            "p50": round(percentile(lat, 0.50), 1),
+            "p95": round(percentile(lat, 0.95), 1),
+            "p99": round(percentile(lat, 0.99), 1),
+        },
+        latency_events=len(lat),
+        kafka=s.resolved_bootstrap(),
+        started_at=datetime.now(UTC).isoformat(),
+        notes=notes,
+    )

@@ -1,0 +1,77 @@
+"""``fengqiao bench``: pipeline vs raw-relay throughput and end-to-end latency, in one run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("bench")
+    def bench(
+        events: Annotated[int, typer.Option(help="Events in the throughput backlog")] = 20000,
+        rate: Annotated[float, typer.Option(help="Offered rate (events/s) for latency")] = 500.0,
+        workers: Annotated[int, typer.Option(help="Worker processes sharing the partitions")] = 1,
+        seconds: Annotated[float, typer.Option(help="Length of the latency phase")] = 20.0,
+        json_file: Annotated[Path | None, typer.Option("--json", help="Write results here")] = None,
+    ) -> None:
+        """Measure throughput (pipeline and baseline relay, their ratio) and latency p50/p95/p99.
+
+        Uses KAFKA_BOOTSTRAP_SERVERS when set, else the local broker (started if needed and
+        stopped afterwards). Topics get a fresh `bench-<run>.` prefix; nothing else is touched.
+        """
+        from rich.console import Console
+        from rich.table import Table
+
+        from fengqiao import localkafka
+        from fengqiao.bench import run_bench
+        from fengqiao.cli import console, settings
+
+        s = settings()
+        started_dir = None
+        if not s.uses_external_cluster:
+            data_dir = s.home / "kafka"
+            with console.status("starting Kafka") as st:
+                bootstrap, started = localkafka.start(
+                    data_dir=data_dir,
+                    cache_dir=s.cache_dir,
+                    version=s.kafka_version,
+                    port=s.kafka_port,
+                    heap=s.kafka_heap,
+                    progress=lambda m: st.update(m),
+                )
+            started_dir = data_dir if started else None
+            s = s.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+        try:
+            result = run_bench(
+                s,
+                events=events,
+                rate=rate,
+                workers=workers,
+                latency_seconds=seconds,
+                progress=lambda m: console.print(m),
+            )
+        finally:
+            if started_dir is not None:
+                localkafka.stop(started_dir)
+        table = Table(
+            title=f"fengqiao bench: {events} events, {workers} worker(s), "
+            f"{result.cores} cores, {result.partitions} partitions"
+        )
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_row("baseline relay (aiokafka)", f"{result.baseline_eps:,.0f} events/s")
+        table.add_row("full pipeline", f"{result.pipeline_eps:,.0f} events/s")
+        table.add_row("ratio pipeline / baseline", f"{result.ratio:.2f}")
+        table.add_row(f"latency p50 @ {rate:.0f}/s", f"{result.latency_ms['p50']:.0f} ms")
+        table.add_row(f"latency p95 @ {rate:.0f}/s", f"{result.latency_ms['p95']:.0f} ms")
+        table.add_row(f"latency p99 @ {rate:.0f}/s", f"{result.latency_ms['p99']:.0f} ms")
+        Console().print(table)
+        for note in result.notes:
+            console.print(f"[yellow]note:[/] {note}")
+        if json_file:
+            json_file.write_text(json.dumps(result.to_json(), indent=2))
+            console.print(f"wrote {json_file}")

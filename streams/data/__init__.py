@@ -1,0 +1,1 @@
+"""Package data: the default committee catalogue (Longwan sample) and routing ruleset."""
