@@ -163,6 +163,12 @@ GROUP_INCIDENT_WORKERS = (23, 18, 15, 12, 9, 31, 11, 14, 8, 10, 16, 9, 6, 5)
 # Months of the 14 incidents: most before the Spring Festival. Assumption.
 GROUP_INCIDENT_MONTHS = (1, 1, 1, 1, 1, 2, 4, 6, 8, 9, 11, 12, 12, 12)
 
+# Share of disputes that name the reporting community, and communities per street (codes
+# <street>-01 … -08; the catalogue lists samples -01 … -03, the rest fall back to the street
+# committee, as reports from communities outside a catalogue would). Assumption.
+COMMUNITY_SHARE = 0.55
+COMMUNITIES_PER_STREET = 8
+
 PARTY_COUNT_MAX = 4  # below dispute_collective's 5 parties: background disputes form no group
 PETITIONERS_MAX = 4  # below petition_collective's 5 petitioners
 BACKGROUND_WORKERS_MAX = 6  # below the 10 workers of wage_employer, one claim per employer
@@ -401,6 +407,8 @@ def _disputes(rng: random.Random, p: Profile, cal: _Calendar, names: _Names) -> 
             "channel": channel,
             "summary": f"模拟{category}纠纷",
         }
+        if rng.random() < COMMUNITY_SHARE:
+            data["community"] = f"{street}-{rng.randint(1, COMMUNITIES_PER_STREET):02d}"
         drafts.append(_Draft("dispute", cal.moment(rng, "dispute", channel), data, channel))
     # Scale the draws so the year's amounts sum exactly to the report's total.
     target = p.dispute_amount_yuan
