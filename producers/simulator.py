@@ -155,6 +155,7 @@ WAGE_PEAK_FACTOR = 2.0
 # desks and the district bureau; individual wage claims below the group threshold.
 PETITIONS_PER_YEAR = 480
 BACKGROUND_WAGE_CLAIMS_PER_YEAR = 360
+REPEAT_SHARE = 0.12  # petitions that repeat an earlier one on the same matter
 
 # The 14 planted group wage incidents: workers per incident (sums to 187) and, for those
 # below 10 workers, the rule fires on the third claim. Assumption on the split; the totals
@@ -370,6 +371,8 @@ class _Draft:
     data: dict[str, Any]
     channel: str
     tag: str = ""  # planted incident id, for the manifest
+    repeat_of: _Draft | None = None  # a repeated petition: the first one
+    event_id: str = ""
 
 
 def _disputes(rng: random.Random, p: Profile, cal: _Calendar, names: _Names) -> list[_Draft]:
@@ -432,25 +435,41 @@ def _petitions(rng: random.Random, p: Profile, cal: _Calendar) -> list[_Draft]:
     # Assign matters (street + category + agency) in time order so that no matter gathers 3
     # petitions within 30 days: petition_matter must not fire on the background.
     seen: dict[tuple[str, str, str], list[datetime]] = defaultdict(list)
+    placed: list[_Draft] = []
     for d in drafts:
-        for _attempt in range(100):
-            street, category = _pick(rng, STREET_WEIGHTS), _pick(rng, PETITION_CATEGORY_WEIGHTS)
-            agency = rng.choice(PETITION_AGENCIES[category])
-            recent = [t for t in seen[(street, category, agency)] if d.time - t < MATTER_WINDOW]
-            if len(recent) < 2:
-                break
-        else:  # pragma: no cover - 960 matters for a few hundred petitions
-            raise RuntimeError("could not place a petition without forming a matter group")
+        # Some petitions repeat an earlier one on the same matter (重复访), at least a month
+        # later; the matter rule below still holds.
+        earlier = [e for e in placed if d.time - e.time >= MATTER_WINDOW]
+        if earlier and rng.random() < REPEAT_SHARE:
+            first = rng.choice(earlier)
+            while first.repeat_of is not None:
+                first = first.repeat_of
+            matter = (first.data["street"], first.data["category"], first.data["target_agency"])
+            if len([t for t in seen[matter] if d.time - t < MATTER_WINDOW]) < 2:
+                d.repeat_of = first
+        if d.repeat_of is not None:
+            street, category, agency = matter
+        else:
+            for _attempt in range(100):
+                street = _pick(rng, STREET_WEIGHTS)
+                category = _pick(rng, PETITION_CATEGORY_WEIGHTS)
+                agency = rng.choice(PETITION_AGENCIES[category])
+                recent = [t for t in seen[(street, category, agency)] if d.time - t < MATTER_WINDOW]
+                if len(recent) < 2:
+                    break
+            else:  # pragma: no cover - 960 matters for a few hundred petitions
+                raise RuntimeError("could not place a petition without forming a matter group")
         seen[(street, category, agency)].append(d.time)
         d.data = {
             "street": street,
             "category": category,
             "petitioner_count": rng.choices([1, 2, 3, 4], weights=[80, 12, 5, 3])[0],
             "target_agency": agency,
-            "repeat_of": [],
+            "repeat_of": [],  # the first petition's id, filled in once ids are assigned
             "channel": d.channel,
             "summary": f"模拟{category}信访",
         }
+        placed.append(d)
     return drafts
 
 
@@ -621,7 +640,9 @@ def simulate(p: Profile, seed: int = 1, run: str | None = None) -> Simulation:
     by_channel: dict[str, Counter[str]] = defaultdict(Counter)
     for d in drafts:
         numbers[d.kind] += 1
-        event_id = f"{run}-{KIND_PREFIX[d.kind]}{numbers[d.kind]:05d}"
+        event_id = d.event_id = f"{run}-{KIND_PREFIX[d.kind]}{numbers[d.kind]:05d}"
+        if d.repeat_of is not None:
+            d.data["repeat_of"] = [d.repeat_of.event_id]  # earlier, so already numbered
         street = d.data.get("street")
         env = _envelope(event_id, _source(d.channel, street), TYPES[d.kind], d.time, d.data)
         events.append(SimEvent(d.kind, d.time, env))
@@ -706,6 +727,12 @@ def _manifest(
             "no_agreement_case_ids": no_agreement,
             "settled_pct": round(
                 100 * (1 - len(no_agreement) / max(1, len(case_ids["dispute"]))), 2
+            ),
+        },
+        "petitions": {
+            "count": len(case_ids["petition"]),
+            "repeats": sum(
+                1 for e in events if e.kind == "petition" and e.envelope["data"]["repeat_of"]
             ),
         },
         "wage_arrears": {

@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 import pytest
 
@@ -124,6 +125,7 @@ def test_background_forms_no_other_group() -> None:
     sim = year()
     respondents: dict[str, list[datetime]] = defaultdict(list)
     matters: dict[tuple[str, str, str], list[datetime]] = defaultdict(list)
+    petitions: dict[str, dict[str, Any]] = {}
     for kind, env in sim:
         d, t = env["data"], datetime.fromisoformat(env["time"])
         if kind == "dispute":
@@ -136,7 +138,15 @@ def test_background_forms_no_other_group() -> None:
         elif kind == "petition":
             assert d["petitioner_count"] < 5  # petition_collective
             matters[(d["street"], d["category"], d["target_agency"])].append(t)
+            for first_id in d["repeat_of"]:  # a repeat: same matter, at least a month later
+                first = petitions[first_id]
+                assert t - datetime.fromisoformat(first["time"]) >= timedelta(days=30)
+                assert all(
+                    first["data"][f] == d[f] for f in ("street", "category", "target_agency")
+                )
+            petitions[env["id"]] = env
     assert all(len(ts) == 1 for ts in respondents.values())  # dispute_respondent
+    assert sim.manifest["petitions"]["repeats"] > 20  # petition_repeat is exercised
     for ts in matters.values():  # petition_matter: never 3 within 30 days
         ts.sort()
         assert all(b - a >= timedelta(days=30) for a, b in zip(ts, ts[2:], strict=False))

@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
         ] = 5.0,
         stats_url: Annotated[
             str | None,
-            typer.Option(help="The worker's /stats [default: the local worker's web port]"),
+            typer.Option(help="The worker's /stats (default: the local worker's web port)"),
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON")] = False,
     ) -> None:

@@ -7,6 +7,7 @@ only writes the manifest, paces, publishes with the SDK and shows progress.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -115,11 +116,13 @@ def register(app: typer.Typer) -> None:
         ] = 1.0,
         run: Annotated[
             str | None,
-            typer.Option(help="Tag at the start of every event id [default: from profile+seed]"),
+            typer.Option(help="Tag at the start of every event id (default: lw22-s<seed>)"),
         ] = None,
         manifest: Annotated[
             Path | None,
-            typer.Option(help="Where to write the ground truth [default: ~/.fengqiao/simulations]"),
+            typer.Option(
+                help="Where to write the ground truth (default: ~/.fengqiao/simulations/<run>.json)"
+            ),
         ] = None,
         mediators: Annotated[
             str | None,
@@ -128,7 +131,7 @@ def register(app: typer.Typer) -> None:
         tokens: Annotated[
             Path | None,
             typer.Option(
-                help="JSON {committee: token} for --mediators [default: mint with tokens create]"
+                help="JSON {committee: token} for --mediators (default: mint with tokens create)"
             ),
         ] = None,
         mediators_timeout: Annotated[
@@ -146,6 +149,8 @@ def register(app: typer.Typer) -> None:
         from producers.simulator import simulate as generate
 
         pace = parse_speed(speed)
+        if run is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,80}", run):
+            raise fail("--run must be letters, digits and . _ : - (it starts every event id)")
         try:
             prof = load_profile(profile, scale)
         except (KeyError, ValueError) as err:
