@@ -96,3 +96,20 @@ class Settings(BaseSettings):
             return self.database_url
         self.home.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.home / 'fengqiao.db'}"
+
+    # --- HTTP ingest gateway (issue 3) ---------------------------------------------------
+    gateway_host: str = "127.0.0.1"
+    gateway_db_url: str | None = Field(
+        default=None, description="API keys and idempotency records (default SQLite in home)."
+    )
+    gateway_kafka_timeout_s: float = Field(
+        default=5.0, gt=0, description="How long a request waits for Kafka before a 503."
+    )
+    gateway_retry_after_s: int = Field(default=5, ge=1, description="Retry-After on a 503.")
+    gateway_max_batch: int = Field(default=500, ge=1, description="Events per batch request.")
+
+    def effective_gateway_db_url(self) -> str:
+        if self.gateway_db_url:
+            return self.gateway_db_url
+        self.home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.home / 'gateway.db'}"

@@ -78,6 +78,11 @@ def services(settings: Settings, feed: Feed) -> list[Service]:
     )
     return [
         Service("worker", (*cli, "worker"), f"http://127.0.0.1:{settings.worker_web_port}/stats"),
+        Service(
+            "gateway",
+            (*cli, "gateway"),
+            f"http://{settings.gateway_host}:{settings.gateway_port}/docs",
+        ),
         Service("simulator", simulate),
     ]
 

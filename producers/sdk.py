@@ -6,7 +6,6 @@ with Publisher(settings) as pub:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,10 +84,12 @@ class Publisher:
 
     def send(self, event: Mapping[str, Any], kind: str | None = None) -> tuple[str, Any]:
         """Validate and send without waiting; returns (event id, future)."""
-        parsed = validate(event, kind)
+        return self.send_parsed(validate(event, kind))
+
+    def send_parsed(self, parsed: ParsedEvent) -> tuple[str, Any]:
+        """Send an event that already passed ``validate``; returns (event id, future)."""
         topic = self.settings.topic(INTAKE_KINDS[kind_for_type(parsed.type)][1])
-        value = json.dumps(event, ensure_ascii=False, default=str).encode()
-        fut = self._producer.send(topic, key=intake_key(parsed).encode(), value=value)
+        fut = self._producer.send(topic, key=intake_key(parsed).encode(), value=parsed.to_bytes())
         return parsed.envelope.id, fut
 
     def publish(
@@ -117,9 +118,12 @@ class Publisher:
     def flush(self, timeout_s: float | None = None) -> None:
         self._producer.flush(timeout=timeout_s)
 
-    def close(self) -> None:
-        self._producer.flush()
-        self._producer.close()
+    def close(self, timeout_s: float | None = None) -> None:
+        """Flush what is pending, then close; ``timeout_s`` bounds both when Kafka is gone."""
+        try:
+            self._producer.flush(timeout=timeout_s)
+        finally:
+            self._producer.close(timeout=timeout_s)
 
 
 def now_iso(offset: timedelta = timedelta()) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 SOURCE_PATTERN = r"^[a-z0-9][a-z0-9_-]*(/[A-Za-z0-9_.-]+)*$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
 
 
 class Envelope(BaseModel):
@@ -15,7 +16,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    id: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
     source: str = Field(min_length=1, max_length=200, pattern=SOURCE_PATTERN)
     type: str = Field(min_length=1, max_length=100)
     time: AwareDatetime

@@ -10,7 +10,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from schemas.validators import check_credit_code, check_id_number, check_phone
 
@@ -73,11 +82,64 @@ Outcome = Literal["agreement", "no_agreement", "withdrawn", "referred"]
 RiskLevel = Literal["green", "blue", "yellow", "orange", "red"]
 CaseKind = Literal["dispute", "petition", "wage_arrears"]
 
-CreditCode = Annotated[str, AfterValidator(check_credit_code)]
-IdNumber = Annotated[str, AfterValidator(check_id_number)]
-Phone = Annotated[str, AfterValidator(check_phone)]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
+CreditCode = Annotated[
+    str,
+    AfterValidator(check_credit_code),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{18}$",
+            "description": "Unified social credit code (GB 32100-2015), check character verified",
+        }
+    ),
+]
+IdNumber = Annotated[
+    str,
+    AfterValidator(check_id_number),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9]{17}[0-9Xx]$",
+            "description": "Resident id number (GB 11643), birth date and check digit verified",
+        }
+    ),
+]
+Phone = Annotated[
+    str,
+    AfterValidator(check_phone),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "11-digit mobile, landline with area code, or a service number "
+            "(+86, spaces and brackets allowed)",
+        }
+    ),
+]
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic's lax mode reads true as 1; a head-count of "true" is a producer bug.
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true/false")
+    return value
+
+
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=16, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": "^[0-9]{1,14}(\\.[0-9]{1,2})?$"},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "Yuan as a decimal (preferably a string), >= 0, at most 2 decimals",
+        }
+    ),
+]
+Count = Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_not_bool)]
+CODE_PATTERN = r"^[a-z0-9_-]+$"
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 Text = Annotated[str, Field(max_length=4000)]
 
 
@@ -104,7 +166,7 @@ class DisputeReported(_Model):
     community: Code | None = None
     category: DisputeCategory
     parties: list[Party] = Field(min_length=1)
-    party_count: int = Field(ge=1, le=100_000)
+    party_count: Count
     amount_yuan: Amount | None = None
     collective: bool = False
     channel: Channel
@@ -123,7 +185,7 @@ class PetitionFiled(_Model):
     street: Code
     community: Code | None = None
     category: PetitionCategory
-    petitioner_count: int = Field(ge=1, le=100_000)
+    petitioner_count: Count
     target_agency: str = Field(min_length=1, max_length=200)
     repeat_of: list[str] = Field(default_factory=list)
     channel: Channel
@@ -152,7 +214,7 @@ class WageArrearsReported(_Model):
     community: Code | None = None
     employer: Employer
     project: Project | None = None
-    worker_count: int = Field(ge=1, le=100_000)
+    worker_count: Count
     amount_yuan: Amount
     months_owed: int | None = Field(default=None, ge=0, le=600)
     contact: Contact | None = None

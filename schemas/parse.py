@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
-from schemas.envelope import Envelope
+from schemas.envelope import ID_PATTERN, SOURCE_PATTERN, Envelope
 from schemas.errors import ContractError, FieldProblem
-from schemas.events import ALL_TYPES, INTAKE_TYPES
+from schemas.events import ALL_TYPES, CODE_PATTERN, INTAKE_TYPES
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,16 @@ class ParsedEvent:
     @property
     def type(self) -> str:
         return self.envelope.type
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical wire form: normalised values, unknown fields kept."""
+        return {
+            **self.envelope.model_dump(mode="json"),
+            "data": self.payload.model_dump(mode="json"),
+        }
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False).encode()
 
 
 class EventRejected(ContractError):
@@ -46,17 +56,38 @@ def _loc(prefix: str, loc: tuple[int | str, ...]) -> str:
     return ".".join(parts)
 
 
+# Pattern failures in words a clerk understands (the context holds the pattern, never a value).
+_PATTERN_WORDS = {
+    CODE_PATTERN: "must be a lower-case code: letters a-z, digits, - or _ (e.g. yongzhong)",
+    SOURCE_PATTERN: "must name the integration like hotline/12348 or walkin/yongzhong",
+    ID_PATTERN: "must start with a letter or digit and use only letters, digits and . _ : / -",
+}
+
+
 def problems_from(err: ValidationError, prefix: str = "") -> list[FieldProblem]:
     out = []
-    for e in err.errors(include_url=False, include_input=False, include_context=False):
+    for e in err.errors(include_url=False, include_input=False, include_context=True):
         loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-")))
         msg = e["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         if e["type"] == "missing":
             msg = "required field is missing"
+        elif e["type"] == "string_pattern_mismatch":
+            pattern = str((e.get("ctx") or {}).get("pattern", ""))
+            msg = _PATTERN_WORDS.get(pattern, msg)
         out.append(FieldProblem(_loc(prefix, loc), msg))
     return out
+
+
+_TIME = TypeAdapter(AwareDatetime)
+
+
+def _event_time(value: Any) -> datetime | None:
+    try:
+        return _TIME.validate_python(value)
+    except ValidationError:
+        return None
 
 
 def parse_event(
@@ -70,24 +101,41 @@ def parse_event(
     types = allowed_types if allowed_types is not None else ALL_TYPES
     if not isinstance(obj, dict):
         raise EventRejected("envelope", [FieldProblem("", "event must be a JSON object")])
+    # Collect the problems of every stage, so a producer fixes its event in one round trip.
+    problems: list[FieldProblem] = []
+    error_class = ""
+    env: Envelope | None = None
     try:
         env = Envelope.model_validate(obj)
     except ValidationError as err:
-        raise EventRejected("envelope", problems_from(err)) from err
-    model = types.get(env.type)
-    if model is None:
+        problems += problems_from(err)
+        error_class = "envelope"
+    type_ = obj.get("type")
+    model = types.get(type_) if isinstance(type_, str) else None
+    if model is None and not any(p.path == "type" for p in problems):
         known = ", ".join(sorted(types))
-        raise EventRejected(
-            "type", [FieldProblem("type", f"unknown event type; expected one of {known}")]
+        problems.append(FieldProblem("type", f"unknown event type; expected one of {known}"))
+        error_class = error_class or "type"
+    payload: BaseModel | None = None
+    data = obj.get("data")
+    if model is not None and isinstance(data, dict):
+        try:
+            payload = model.model_validate(data)
+        except ValidationError as err:
+            problems += problems_from(err, "data")
+            error_class = error_class or "payload"
+    when = env.time if env is not None else _event_time(obj.get("time"))
+    if when is not None and now is not None and when - now > max_future:
+        problems.append(
+            FieldProblem(
+                "time",
+                f"event time is more than {max_future.total_seconds() / 60:g} minutes "
+                "in the future",
+            )
         )
-    try:
-        payload = model.model_validate(env.data)
-    except ValidationError as err:
-        raise EventRejected("payload", problems_from(err, "data")) from err
-    if now is not None and env.time - now > max_future:
-        raise EventRejected(
-            "time", [FieldProblem("time", f"event time is more than {max_future} in the future")]
-        )
+        error_class = error_class or "time"
+    if problems or env is None or payload is None:
+        raise EventRejected(error_class or "other", problems)
     return ParsedEvent(env, payload)
 
 
