@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help setup jars up test test-unit lint fmt clean kafka-start kafka-stop
+.PHONY: help setup jars up test test-unit year lint fmt clean kafka-start kafka-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: jars lint  ## run lint, type checks and every test (starts its own Kafka b
 
 test-unit: setup  ## only the fast tests that need no broker or server
 	$(BIN)/pytest -m "not kafka and not postgres and not browser and not prometheus"
+
+year: jars  ## a full simulated year (22,300 events) through the real pipeline, timed (~4 min)
+	FENGQIAO_TEST_SIM_SCALE=1 $(BIN)/pytest tests/test_simulated_year.py -s
 
 lint: setup  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

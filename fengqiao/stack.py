@@ -7,6 +7,7 @@ started it, so nothing is left behind and running it again works.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -35,9 +36,47 @@ class Service:
     url: str | None = None
 
 
-def services(settings: Settings, rate: float) -> list[Service]:
+# A simulated year in about five minutes: 100,000 simulated seconds per wall second.
+DEFAULT_SPEED = 100_000.0
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The simulated year that ``up`` publishes: a fresh seed and run tag per start, so a
+    second ``make up`` is not dropped as duplicates of the first."""
+
+    speed: float = DEFAULT_SPEED
+    seed: int = 1
+    run: str = "up"
+    mediators: str | None = None  # the inbox API's URL, once the stack runs sink + API
+
+    @classmethod
+    def fresh(cls, speed: float = DEFAULT_SPEED, seed: int | None = None) -> Feed:
+        stamp = time.strftime("%Y%m%d%H%M%S")
+        return cls(
+            speed=speed, seed=seed if seed is not None else int(stamp[-6:]), run=f"up{stamp}"
+        )
+
+    def manifest(self, settings: Settings) -> Path:
+        return settings.home / "simulations" / f"{self.run}.json"
+
+
+def services(settings: Settings, feed: Feed) -> list[Service]:
     """The processes of the local stack, in start order."""
     cli = (sys.executable, "-m", "fengqiao")
+    simulate = (
+        *cli,
+        "simulate",
+        "--speed",
+        f"{feed.speed:g}",
+        "--seed",
+        str(feed.seed),
+        "--run",
+        feed.run,
+        "--manifest",
+        str(feed.manifest(settings)),
+        *(("--mediators", feed.mediators) if feed.mediators else ()),
+    )
     return [
         Service("worker", (*cli, "worker"), f"http://127.0.0.1:{settings.worker_web_port}/stats"),
         Service(
@@ -45,12 +84,14 @@ def services(settings: Settings, rate: float) -> list[Service]:
             (*cli, "gateway"),
             f"http://{settings.gateway_host}:{settings.gateway_port}/docs",
         ),
+        Service("sink", (*cli, "sink")),
+        Service("api", (*cli, "api"), f"http://{settings.api_host}:{settings.api_port}/docs"),
         Service(
             "metrics",
             (*cli, "metrics"),
             f"http://127.0.0.1:{settings.metrics_port}/dashboard",
         ),
-        Service("feed", (*cli, "feed", "--rate", str(rate))),
+        Service("simulator", simulate),
     ]
 
 
@@ -117,23 +158,62 @@ class Stack:
             self.started_broker = None
 
 
-def _view(counts: Counter[str], total: int, started: float, dead: list[str]) -> Table:
+@dataclass
+class LiveCounts:
+    """What the console shows: routed cases per committee and kind, the simulated date,
+    group incidents."""
+
+    committees: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    incidents: set[str] = field(default_factory=set)
+    total: int = 0
+    latest: str = ""  # event time of the latest routed case (the simulated "now")
+
+    def add(self, topic: str, value: bytes) -> None:
+        with contextlib.suppress(Exception):
+            env = json.loads(value)
+            data = env["data"]
+            if topic.endswith("incidents"):
+                self.incidents.add(data["incident_id"])
+                return
+            self.total += 1
+            self.committees[data["committee_id"]] += 1
+            self.kinds[data["kind"]] += 1
+            self.latest = max(self.latest, str(env["time"])[:10])
+
+
+KIND_LABELS = {
+    "dispute": "纠纷 disputes",
+    "petition": "信访 petitions",
+    "wage_arrears": "欠薪 wage",
+}
+
+
+def _view(c: LiveCounts, started: float, dead: list[str], note: str) -> Table:
+    rate = c.total / max(time.time() - started, 1)
     table = Table(
-        title=f"cases routed: {total}  ({total / max(time.time() - started, 1):.1f}/s)"
-        "   Ctrl-C to stop"
+        title=f"龙湾 Longwan · simulated {c.latest or '…'} · cases routed {c.total:,} "
+        f"({rate:.0f}/s) · group incidents {len(c.incidents)}   Ctrl-C to stop"
     )
     table.add_column("committee")
     table.add_column("cases", justify="right")
-    for committee, n in counts.most_common(12):
-        table.add_row(committee, str(n))
+    table.add_column("kind")
+    table.add_column("cases", justify="right")
+    kinds = [(KIND_LABELS.get(k, k), n) for k, n in c.kinds.most_common()]
+    for i, (committee, n) in enumerate(c.committees.most_common(12)):
+        kind, kn = kinds[i] if i < len(kinds) else ("", "")
+        table.add_row(committee, f"{n:,}", kind, f"{kn:,}" if kn != "" else "")
+    captions = [note] if note else []
     if dead:
-        table.caption = "[red]stopped: " + ", ".join(dead) + " (see logs)"
+        captions.append("[red]stopped: " + ", ".join(dead) + " (see logs)")
+    table.caption = "\n".join(captions) or None
     return table
 
 
-def run_stack(settings: Settings, rate: float = 5.0) -> int:
+def run_stack(settings: Settings, feed: Feed | None = None) -> int:
     from kafka import KafkaConsumer
 
+    feed = feed or Feed.fresh()
     stack = Stack(settings)
     consumer: KafkaConsumer | None = None
 
@@ -147,53 +227,85 @@ def run_stack(settings: Settings, rate: float = 5.0) -> int:
         console.print(f"topics ready ({len(created)} created)")
         env = dict(os.environ)
         env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-        for svc in services(settings, rate):
-            stack.spawn(svc, env)
-            console.print(f"started {svc.name}" + (f"  → {svc.url}" if svc.url else ""))
-        console.print(f"logs in {stack.log_dir}")
+        # The simulated year runs in 2022: rules that need "now" (SLA clocks) follow event
+        # time, not the wall clock, or every simulated case would be years overdue.
+        env["FENGQIAO_CLOCK"] = "stream"
         consumer = KafkaConsumer(
             settings.topic("cases.routed"),
+            settings.topic("incidents"),
             bootstrap_servers=bootstrap.split(","),
             auto_offset_reset="latest",
             enable_auto_commit=False,
             group_id=None,
             **settings.kafka_client_config(),
         )
-        _watch(stack, consumer)
+        # Join before the simulator starts, so the view misses none of this run's cases.
+        deadline = time.time() + 15
+        while not consumer.assignment() and time.time() < deadline:
+            consumer.poll(timeout_ms=200)
+        # One migration before the sink and the API start, rather than both racing to it.
+        from consumers.db import make_engine, upgrade
+
+        upgrade(make_engine(settings.effective_database_url()))
+        if feed.mediators is None:  # simulated mediators work the inbox through the API
+            feed = dataclasses.replace(
+                feed, mediators=f"http://{settings.api_host}:{settings.api_port}"
+            )
+        for svc in services(settings, feed):
+            stack.spawn(svc, env)
+            console.print(f"started {svc.name}" + (f"  → {svc.url}" if svc.url else ""))
+        console.print(
+            f"simulating Longwan 2022 at {feed.speed:g}x (a year in "
+            f"{365 * 86400 / feed.speed / 60:.0f} min), run {feed.run}, seed {feed.seed}"
+        )
+        console.print(f"logs in {stack.log_dir}")
+        _watch(stack, consumer, feed.manifest(settings))
     except KeyboardInterrupt:
         console.print("\nshutting down")
     finally:
         if consumer is not None:
             consumer.close()
         stack.stop()
+        manifest = feed.manifest(settings)
+        if manifest.exists():
+            console.print(f"compare with the ground truth: fengqiao report --manifest {manifest}")
     return 0
 
 
-def _watch(stack: Stack, consumer: object) -> None:
-    """Count routed cases per committee: a live table on a terminal, a line every 5 s else."""
-    counts: Counter[str] = Counter()
-    total, started, last_line = 0, time.time(), 0.0
+def _watch(stack: Stack, consumer: object, manifest: Path) -> None:
+    """Routed cases per committee and kind: a live table on a terminal, a line every 5 s else."""
+    counts = LiveCounts()
+    started, last_line = time.time(), 0.0
 
-    def poll() -> list[str]:
-        nonlocal total
+    def poll() -> tuple[list[str], str]:
         batches = consumer.poll(timeout_ms=500)  # type: ignore[attr-defined]
         for msgs in batches.values():
             for msg in msgs:
-                total += 1
-                with contextlib.suppress(Exception):
-                    counts[json.loads(msg.value)["data"]["committee_id"]] += 1
-        return [svc.name for svc, p in stack.procs if p.poll() is not None and svc.name != "feed"]
+                counts.add(msg.topic, msg.value)
+        dead, note = [], ""
+        for svc, p in stack.procs:
+            rc = p.poll()
+            if rc is None:
+                continue
+            if svc.name == "simulator" and rc == 0:
+                note = f"[green]simulated year published[/]; fengqiao report --manifest {manifest}"
+            else:
+                dead.append(svc.name)
+        return dead, note
 
     if console.is_terminal:
-        with Live(_view(counts, 0, started, []), console=console, refresh_per_second=2) as live:
+        with Live(_view(counts, started, [], ""), console=console, refresh_per_second=2) as live:
             while True:
-                live.update(_view(counts, total, started, poll()))
+                dead, note = poll()
+                live.update(_view(counts, started, dead, note))
     while True:
-        dead = poll()
+        dead, note = poll()
         if time.time() - last_line >= 5:
             last_line = time.time()
-            top = ", ".join(f"{c} {n}" for c, n in counts.most_common(3))
+            top = ", ".join(f"{c} {n}" for c, n in counts.committees.most_common(3))
             console.print(
-                f"cases routed: {total}  (top: {top})"
+                f"simulated {counts.latest or '…'} · cases routed: {counts.total} · "
+                f"group incidents: {len(counts.incidents)} (top: {top})"
                 + (f"  STOPPED: {', '.join(dead)}" if dead else "")
+                + (f"  {note}" if note else "")
             )

@@ -48,7 +48,7 @@ def test_up_shows_cases_flowing_and_ctrl_c_stops_everything(tmp_path: Path) -> N
     log = tmp_path / "up.out"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "fengqiao", "up", "--rate", "20"],
+            [sys.executable, "-m", "fengqiao", "up", "--speed", "200000"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -85,10 +85,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("up")
     def up(
-        rate: Annotated[float, typer.Option(help="Sample events per second")] = 5.0,
+        speed: Annotated[
+            float, typer.Option(help="Simulated seconds per wall second (100000: a year in ~5 min)")
+        ] = 100_000.0,
+        seed: Annotated[
+            int | None, typer.Option(help="Seed of the simulated year [default: new each run]")
+        ] = None,
     ) -> None:
-        """Run the whole local stack until Ctrl-C: broker, topics, worker, feed, live view."""
+        """Run the whole local stack until Ctrl-C: broker, topics, worker, a simulated year of
+        Longwan, live view."""
         from fengqiao.cli import settings
-        from fengqiao.stack import run_stack
+        from fengqiao.stack import Feed, run_stack
 
-        raise typer.Exit(run_stack(settings(), rate=rate))
+        raise typer.Exit(run_stack(settings(), Feed.fresh(speed, seed)))
