@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
+
+from schemas.events import DisputeCategory, PetitionCategory
 
 STREETS = (
     "yongzhong",
@@ -21,29 +23,8 @@ STREETS = (
     "tianhe",
     "xinghai",
 )
-DISPUTE_CATEGORIES = (
-    "neighbourhood",
-    "family",
-    "property",
-    "land",
-    "labor",
-    "medical",
-    "traffic",
-    "consumer",
-    "contract",
-    "construction",
-    "other",
-)
-PETITION_CATEGORIES = (
-    "land",
-    "housing",
-    "labor",
-    "social_security",
-    "environment",
-    "law_enforcement",
-    "medical",
-    "other",
-)
+DISPUTE_CATEGORIES: tuple[str, ...] = get_args(DisputeCategory)
+PETITION_CATEGORIES: tuple[str, ...] = get_args(PetitionCategory)
 CHANNELS = ("hotline", "miniapp", "walkin", "referral")
 
 

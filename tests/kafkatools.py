@@ -100,6 +100,39 @@ class WorkerProcess:
         self.stop(signal.SIGKILL)
 
 
+def _from_start(settings: Settings, topic: str) -> KafkaConsumer:
+    return KafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.resolved_bootstrap().split(","),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+
+
+def _read(
+    settings: Settings,
+    topic: str,
+    done: Callable[[list[dict[str, Any]], bool], bool],
+    poll_ms: int,
+    timeout_s: float,
+) -> list[dict[str, Any]]:
+    """Decode JSON values from the start of ``topic`` until ``done(messages, poll_was_empty)``."""
+    consumer = _from_start(settings, topic)
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            before = len(out)
+            for msgs in consumer.poll(timeout_ms=poll_ms).values():
+                out.extend(json.loads(m.value) for m in msgs)
+            if done(out, len(out) == before):
+                return out
+        return out
+    finally:
+        consumer.close()
+
+
 def read_topic(
     settings: Settings,
     topic: str,
@@ -108,46 +141,11 @@ def read_topic(
     timeout_s: float = 60.0,
 ) -> list[dict[str, Any]]:
     """Read a topic from the beginning, decoding JSON values, until ``until(messages)``."""
-    consumer = KafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.resolved_bootstrap().split(","),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    out: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            for msgs in consumer.poll(timeout_ms=500).values():
-                out.extend(json.loads(m.value) for m in msgs)
-            if until(out):
-                return out
-        return out
-    finally:
-        consumer.close()
+    return _read(settings, topic, lambda out, _empty: until(out), 500, timeout_s)
 
 
 def drain_topic(
     settings: Settings, topic: str, quiet_s: float = 3.0, timeout_s: float = 60.0
 ) -> list[dict[str, Any]]:
     """Everything on a topic once nothing new has arrived for ``quiet_s`` seconds."""
-    consumer = KafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.resolved_bootstrap().split(","),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    out: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            before = len(out)
-            for msgs in consumer.poll(timeout_ms=int(quiet_s * 1000)).values():
-                out.extend(json.loads(m.value) for m in msgs)
-            if len(out) == before:
-                return out
-        return out
-    finally:
-        consumer.close()
+    return _read(settings, topic, lambda _out, empty: empty, int(quiet_s * 1000), timeout_s)
