@@ -54,7 +54,7 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if not settings().log_libraries:  # library chatter off unless debugging
-        for noisy in ("kafka", "aiokafka", "faust", "mode"):
+        for noisy in ("kafka", "aiokafka", "faust", "mode", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         app()
