@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -98,58 +99,49 @@ def register(ctx: WorkerContext) -> None:
     def keys_of(table: Any, event: faust.EventT) -> list[str]:
         return owned(list(table.keys()), event.message.partition, n)
 
-    @app.agent(incident_topic, name="fengqiao.incidents", concurrency=1)
-    async def incidents(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            outs: list[Out] = []
-            try:
-                msg = decode(event.value)
-                if msg is None:
-                    raise ValueError("not a JSON object")
-                if msg.get("tick"):
-                    detector.prune(ctx.clock(), keys_of(detector.state, event))
-                else:
-                    outs = detector.handle(msg["rule_id"], msg["key"], msg["member"], ctx.clock())
-            except Exception:  # never let one bad message stop the agent
-                errors["incidents"] += 1
-                log.exception("incidents: message skipped at offset %s", event.message.offset)
-            await ctx.publish(outs)
+    def guarded_agent(
+        topic: faust.TopicT, label: str, handle: Callable[[dict[str, Any], Any], list[Out]]
+    ) -> None:
+        """An agent that decodes each message, hands it to ``handle`` and publishes its outs;
+        one bad message is counted and logged, never allowed to stop the agent."""
 
-    @app.agent(risk_topic, name="fengqiao.risk", concurrency=1)
-    async def risk_agent(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            outs: list[Out] = []
-            try:
-                msg = decode(event.value)
-                if msg is None:
-                    raise ValueError("not a JSON object")
-                if msg.get("tick"):
-                    if ctx.stream_clock is None or ctx.stream_clock.known:
-                        outs = risk.refresh(ctx.clock(), keys_of(risk.rows, event))
-                else:
-                    outs = risk.add(msg)
-            except Exception:
-                errors["risk"] += 1
-                log.exception("risk: message skipped at offset %s", event.message.offset)
-            await ctx.publish(outs)
+        @app.agent(topic, name=f"fengqiao.{label}", concurrency=1)
+        async def agent(stream: faust.StreamT) -> None:
+            async for event in stream.events():
+                outs: list[Out] = []
+                try:
+                    msg = decode(event.value)
+                    if msg is None:
+                        raise ValueError("not a JSON object")
+                    outs = handle(msg, event)
+                except Exception:
+                    errors[label] += 1
+                    log.exception("%s: message skipped at offset %s", label, event.message.offset)
+                await ctx.publish(outs)
 
-    @app.agent(sla_topic, name="fengqiao.sla", concurrency=1)
-    async def sla_agent(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            outs: list[Out] = []
-            try:
-                msg = decode(event.value)
-                if msg is None:
-                    raise ValueError("not a JSON object")
-                if msg.get("tick"):
-                    if ctx.stream_clock is None or ctx.stream_clock.known:
-                        outs = sla.check(ctx.clock(), keys_of(sla.rows, event))
-                else:
-                    sla.routed(msg["routed"])
-            except Exception:
-                errors["sla"] += 1
-                log.exception("sla: message skipped at offset %s", event.message.offset)
-            await ctx.publish(outs)
+    def time_known() -> bool:
+        return ctx.stream_clock is None or ctx.stream_clock.known
+
+    def on_incident(msg: dict[str, Any], event: Any) -> list[Out]:
+        if msg.get("tick"):
+            detector.prune(ctx.clock(), keys_of(detector.state, event))
+            return []
+        return detector.handle(msg["rule_id"], msg["key"], msg["member"], ctx.clock())
+
+    def on_risk(msg: dict[str, Any], event: Any) -> list[Out]:
+        if msg.get("tick"):
+            return risk.refresh(ctx.clock(), keys_of(risk.rows, event)) if time_known() else []
+        return risk.add(msg)
+
+    def on_sla(msg: dict[str, Any], event: Any) -> list[Out]:
+        if msg.get("tick"):
+            return sla.check(ctx.clock(), keys_of(sla.rows, event)) if time_known() else []
+        sla.routed(msg["routed"])
+        return []
+
+    guarded_agent(incident_topic, "incidents", on_incident)
+    guarded_agent(risk_topic, "risk", on_risk)
+    guarded_agent(sla_topic, "sla", on_sla)
 
     @app.agent(ctx.topics["cases.lifecycle"], name="fengqiao.lifecycle", concurrency=1)
     async def lifecycle(stream: faust.StreamT) -> None:
