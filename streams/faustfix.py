@@ -1,19 +1,43 @@
-"""A fix for faust-streaming's stream iterator: never acknowledge a message that was not processed.
+"""Fixes for faust-streaming 0.15's offset bookkeeping: never commit past a message not processed.
 
-faust 0.15 acknowledges (and so later commits) two kinds of messages it never handed to the
-agent body to completion: messages skipped while flow control is suspended (a stop or a
-rebalance) and the message in flight when the agent is cancelled. A stop in mid-stream then
-loses every message that sat in the stream's buffer. Here a message is acknowledged only when
-the agent asked for the next one, i.e. finished with it; the others stay uncommitted and are
-read again by whichever worker owns the partition next (at-least-once, as DESIGN.md promises).
+Four defects, each of which lost intake messages when a worker stopped or the group rebalanced
+under load (``tests/test_rebalance.py`` reproduced them; they are fixed here, not worked around):
+
+1. The stream iterator acknowledged messages it never handed to the agent body to completion:
+   those skipped while flow control is suspended (a stop or a rebalance) and the one in flight
+   when the agent is cancelled. Here a message is acknowledged only when the agent asked for
+   the next one, i.e. finished with it.
+2. ``Consumer._new_offset`` compared the lowest acknowledged offset with the committed offset
+   off by one (``min(acked) - committed > 1``), and not at all when the committed offset was
+   0 or unknown, so the first unacknowledged message of a partition was committed over. Here
+   a commit moves only over a run of acknowledged offsets that starts exactly at the committed
+   offset.
+3. ``Consumer.perform_seek`` (after every rebalance) left partitions without a committed offset
+   (or committed at 0) where the fetcher happened to be, and kept a stale committed offset
+   from a commit that did not reach the broker. Here every assigned partition is sought to its
+   committed offset, or to the earliest offset when there is none, and that is what the
+   bookkeeping starts from.
+4. ``Consumer._add_gap`` counted every offset the fetcher jumped over as acknowledged. Gaps
+   are real only in compacted or transactional topics, which no agent here reads; a jump in
+   these topics means messages were skipped, so it is no longer counted as processed.
+
+What is not acknowledged stays uncommitted and is read again by whichever worker owns the
+partition next (at-least-once, as DESIGN.md promises); every output carries a deterministic id
+so sinks drop the repeat.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import faust.streams as fs
+import faust.transport.consumer as fc
+from faust.types import TP
+from faust.utils.functional import consecutive_numbers
+
+log = logging.getLogger("fengqiao.worker.offsets")
 
 _PATCHED = False
 
@@ -45,10 +69,63 @@ async def _c_aiter(self: Any) -> AsyncIterator[Any]:  # pragma: no cover - exerc
             self.service_reset()
 
 
+def new_offset(acked: list[int], committed: int | None) -> tuple[int | None, int]:
+    """The offset to commit given the acknowledged offsets (sorted in place) and the committed
+    one, and how many acknowledged offsets that commit covers (to drop from ``acked``).
+
+    Only a run of consecutive offsets starting exactly at ``committed`` can be committed; when
+    the committed offset is not known yet nothing is.
+    """
+    if not acked or committed is None:
+        return None, 0
+    acked.sort()
+    if acked[0] > committed:
+        return None, 0
+    batch = next(consecutive_numbers(acked))
+    return batch[-1] + 1, len(batch)
+
+
+def _new_offset(self: Any, tp: TP) -> int | None:  # pragma: no cover - exercised in workers
+    acked = self._acked[tp]
+    offset, n = new_offset(acked, self._committed_offset[tp])
+    if n:
+        self._acked_index[tp].difference_update(acked[:n])
+        del acked[:n]
+    return offset
+
+
+async def _perform_seek(self: Any) -> None:  # pragma: no cover - exercised in workers
+    committed = await self.seek_to_committed()
+    if not committed:
+        return
+    tps = [fc.ensure_TP(tp) for tp in committed]
+    earliest = {fc.ensure_TP(tp): off for tp, off in (await self.earliest_offsets(*tps)).items()}
+    for tp, off in committed.items():
+        tp = fc.ensure_TP(tp)
+        start = max(off or 0, earliest.get(tp) or 0)
+        if start != off or not off:
+            await self.seek(tp, start)
+        self._committed_offset[tp] = start
+        self._read_offset[tp] = start if start else None
+    log.debug(
+        "positions after seek: %s",
+        {f"{tp.topic}[{tp.partition}]": o for tp, o in self._committed_offset.items()},
+    )
+
+
+async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
+    log.debug(
+        "not counting %s[%s] %s..%s as processed", tp.topic, tp.partition, offset_from, offset_to
+    )
+
+
 def apply() -> None:
-    """Install the fix once per process (only the Cython iterator is in use here)."""
+    """Install the fixes once per process (only the Cython iterator is in use here)."""
     global _PATCHED
     if _PATCHED or fs._CStreamIterator is None:
         return
     fs.Stream._c_aiter = _c_aiter  # type: ignore[method-assign]
+    fc.Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+    fc.Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]
+    fc.Consumer._add_gap = _add_gap  # type: ignore[method-assign]
     _PATCHED = True
