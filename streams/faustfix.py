@@ -17,7 +17,11 @@ under load (``tests/test_rebalance.py`` reproduced them; they are fixed here, no
    from a commit that did not reach the broker. Here every assigned partition is sought to its
    committed offset, or to the earliest offset when there is none, and that is what the
    bookkeeping starts from.
-4. ``Consumer._add_gap`` counted every offset the fetcher jumped over as acknowledged. Gaps
+4. The fetch loop records a message as read even when flow control stopped it from being
+   delivered (during a rebalance); after the seek back to the committed offset, the messages
+   read again below that mark were dropped as already seen, and the partition stalled. Here
+   the read mark moves only while messages can flow, or by a seek.
+5. ``Consumer._add_gap`` counted every offset the fetcher jumped over as acknowledged. Gaps
    are real only in compacted or transactional topics, which no agent here reads; a jump in
    these topics means messages were skipped, so it is no longer counted as processed.
 
@@ -29,7 +33,8 @@ so sinks drop the repeat.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import faust.streams as fs
@@ -94,6 +99,29 @@ def _new_offset(self: Any, tp: TP) -> int | None:  # pragma: no cover - exercise
     return offset
 
 
+class ReadOffsets(defaultdict[Any, int | None]):
+    """``Consumer._read_offset`` that ignores the fetch loop's writes while flow is stopped."""
+
+    def __init__(self, flowing: Callable[[], bool]) -> None:
+        super().__init__(lambda: None)
+        self.flowing = flowing
+
+    def __setitem__(self, tp: Any, offset: int | None) -> None:
+        if self.flowing():
+            super().__setitem__(tp, offset)
+
+    def force(self, tp: Any, offset: int | None) -> None:
+        super().__setitem__(tp, offset)
+
+
+def _consumer_init(orig: Callable[..., None]) -> Callable[..., None]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig(self, *args, **kwargs)
+        self._read_offset = ReadOffsets(lambda: bool(self.flow_active))
+
+    return __init__
+
+
 async def _perform_seek(self: Any) -> None:  # pragma: no cover - exercised in workers
     committed = await self.seek_to_committed()
     if not committed:
@@ -106,7 +134,11 @@ async def _perform_seek(self: Any) -> None:  # pragma: no cover - exercised in w
         if start != off or not off:
             await self.seek(tp, start)
         self._committed_offset[tp] = start
-        self._read_offset[tp] = start if start else None
+        read = self._read_offset
+        if isinstance(read, ReadOffsets):
+            read.force(tp, start if start else None)
+        else:
+            read[tp] = start if start else None
     log.debug(
         "positions after seek: %s",
         {f"{tp.topic}[{tp.partition}]": o for tp, o in self._committed_offset.items()},
@@ -128,4 +160,5 @@ def apply() -> None:
     fc.Consumer._new_offset = _new_offset  # type: ignore[method-assign]
     fc.Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]
     fc.Consumer._add_gap = _add_gap  # type: ignore[method-assign]
+    fc.Consumer.__init__ = _consumer_init(fc.Consumer.__init__)  # type: ignore[method-assign]
     _PATCHED = True
