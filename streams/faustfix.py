@@ -17,10 +17,13 @@ under load (``tests/test_rebalance.py`` reproduced them; they are fixed here, no
    from a commit that did not reach the broker. Here every assigned partition is sought to its
    committed offset, or to the earliest offset when there is none, and that is what the
    bookkeeping starts from.
-4. The fetch loop records a message as read even when flow control stopped it from being
-   delivered (during a rebalance); after the seek back to the committed offset, the messages
-   read again below that mark were dropped as already seen, and the partition stalled. Here
-   the read mark moves only while messages can flow, or by a seek.
+4. The fetch loop recorded a message as read even when flow control stopped it from being
+   delivered (during a rebalance), and records fetched before a seek could be delivered after
+   it; the messages read again from the sought position were then dropped as already seen,
+   and the partition stalled. Here each stream partition delivers strictly in offset order
+   from its position (``Admission``): a record is delivered only if it is the next one; and
+   when faust clears the streams' buffers (on every flow-control resume, which happens after
+   the seek of a rebalance), the partitions are rewound to their first unacknowledged offset.
 5. ``Consumer._add_gap`` counted every offset the fetcher jumped over as acknowledged. Gaps
    are real only in compacted or transactional topics, which no agent here reads; a jump in
    these topics means messages were skipped, so it is no longer counted as processed.
@@ -33,12 +36,12 @@ so sinks drop the repeat.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import faust.streams as fs
 import faust.transport.consumer as fc
+import mode.utils.queues as mq
 from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 
@@ -99,50 +102,159 @@ def _new_offset(self: Any, tp: TP) -> int | None:  # pragma: no cover - exercise
     return offset
 
 
-class ReadOffsets(defaultdict[Any, int | None]):
-    """``Consumer._read_offset`` that ignores the fetch loop's writes while flow is stopped."""
+class NoReadMark(dict[Any, int | None]):
+    """``Consumer._read_offset`` that never holds a mark, so the fetch loop drops nothing and
+    sees no gaps; ``Admission`` decides which records reach the agents instead."""
 
-    def __init__(self, flowing: Callable[[], bool]) -> None:
-        super().__init__(lambda: None)
-        self.flowing = flowing
+    def __getitem__(self, tp: Any) -> None:
+        return None
 
     def __setitem__(self, tp: Any, offset: int | None) -> None:
-        if self.flowing():
-            super().__setitem__(tp, offset)
+        pass
 
-    def force(self, tp: Any, offset: int | None) -> None:
-        super().__setitem__(tp, offset)
+
+class Admission:
+    """Per stream partition, the offset the agents must get next.
+
+    A record is delivered only if it is that offset (then the next one is expected), so a
+    record fetched before a seek can neither run ahead of the sought position nor repeat one
+    already delivered. While faust's flow control is suspended (a rebalance, the recovery of
+    tables) a delivered record would be skipped or cleared from the stream's buffer, so it is
+    held back instead: the fetcher is rewound to the first held record once flow resumes.
+    """
+
+    def __init__(self) -> None:
+        self.next: dict[Any, int] = {}
+        self.start: dict[Any, int] = {}
+        self.held: dict[Any, int] = {}
+        self.dropped = 0
+
+    def admit(self, tp: Any, offset: int, flowing: bool = True) -> bool:
+        expected = self.next.get(tp)
+        if not flowing:
+            if expected is None or offset >= expected:
+                self.held[tp] = min(offset, self.held.get(tp, offset))
+            return False
+        if expected is not None and offset != expected:
+            self.dropped += 1
+            return False
+        if expected is None:
+            self.start[tp] = offset
+        self.next[tp] = offset + 1
+        return True
+
+    def buffers_cleared(self, tp: Any, acked: Any, committed: int | None) -> None:
+        """faust dropped what the stream had buffered (it does on every flow-control resume):
+        everything delivered but not yet acknowledged is to be fetched again."""
+        base = committed if committed is not None else self.start.get(tp)
+        expected = self.next.get(tp)
+        if base is None or expected is None:
+            return
+        done = set(acked)
+        while base in done:
+            base += 1
+        if base < expected:
+            self.held[tp] = base
+
+    def rewinds(self) -> dict[Any, int]:
+        """Where to seek the held partitions; from then on they expect those offsets."""
+        held, self.held = self.held, {}
+        self.next.update(held)
+        return held
+
+    def sought(self, tp: Any, start: int, flowing: bool = False) -> None:
+        """The fetcher was positioned at ``start``. What was delivered while flow was active
+        beyond it stays delivered; anything else is expected again from ``start``."""
+        self.held.pop(tp, None)
+        self.start[tp] = start
+        if not flowing or self.next.get(tp, -1) < start:
+            self.next[tp] = start
+
+    def forget(self, tps: Any) -> None:
+        for tp in tps:
+            self.next.pop(tp, None)
+            self.start.pop(tp, None)
+            self.held.pop(tp, None)
 
 
 def _consumer_init(orig: Callable[..., None]) -> Callable[..., None]:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         orig(self, *args, **kwargs)
-        self._read_offset = ReadOffsets(lambda: bool(self.flow_active))
+        self._read_offset = NoReadMark()
+        self._fq_admission = admission = Admission()
+
+        def on_clear() -> None:
+            for tp in list(admission.next):
+                admission.buffers_cleared(tp, self._acked.get(tp, ()), self._committed_offset[tp])
+
+        listeners = getattr(self.app.flow_control, "fq_on_clear", None)
+        if listeners is None:
+            listeners = self.app.flow_control.fq_on_clear = []
+        listeners.append(on_clear)
 
     return __init__
+
+
+def _getmany(orig: Callable[..., Any]) -> Callable[..., Any]:
+    async def getmany(self: Any, timeout: float) -> AsyncIterator[Any]:
+        admission: Admission = self._fq_admission
+        is_changelog = self._is_changelog_tp
+        flowing = self.app.flow_control.is_active
+
+        async def rewind() -> None:
+            assigned = self.assignment()
+            moves = {tp: off for tp, off in admission.rewinds().items() if tp in assigned}
+            if moves:
+                await self.seek_wait(moves)
+
+        if admission.held and flowing():
+            await rewind()
+        async for tp, message in orig(self, timeout):
+            if is_changelog(tp):
+                yield tp, message
+                continue
+            active = flowing()
+            if active and admission.held:
+                await rewind()
+            if admission.admit(tp, message.offset, active):
+                yield tp, message
+
+    return getmany
+
+
+def _flow_clear(orig: Callable[..., None]) -> Callable[..., None]:
+    def clear(self: Any) -> None:
+        orig(self)
+        for listener in getattr(self, "fq_on_clear", ()):
+            listener()
+
+    return clear
+
+
+def _on_revoked(orig: Callable[..., Any]) -> Callable[..., Any]:
+    async def on_partitions_revoked(self: Any, revoked: Any) -> None:
+        self._fq_admission.forget(revoked)
+        await orig(self, revoked)
+
+    return on_partitions_revoked
 
 
 async def _perform_seek(self: Any) -> None:  # pragma: no cover - exercised in workers
     committed = await self.seek_to_committed()
     if not committed:
         return
-    tps = [fc.ensure_TP(tp) for tp in committed]
+    tps = [fc.ensure_TP(tp) for tp in committed if not self._is_changelog_tp(fc.ensure_TP(tp))]
     earliest = {fc.ensure_TP(tp): off for tp, off in (await self.earliest_offsets(*tps)).items()}
-    for tp, off in committed.items():
-        tp = fc.ensure_TP(tp)
+    moves: dict[TP, int] = {}
+    for tp in tps:
+        off = committed.get(tp)
         start = max(off or 0, earliest.get(tp) or 0)
         if start != off or not off:
-            await self.seek(tp, start)
+            moves[tp] = start
         self._committed_offset[tp] = start
-        read = self._read_offset
-        if isinstance(read, ReadOffsets):
-            read.force(tp, start if start else None)
-        else:
-            read[tp] = start if start else None
-    log.debug(
-        "positions after seek: %s",
-        {f"{tp.topic}[{tp.partition}]": o for tp, o in self._committed_offset.items()},
-    )
+        self._fq_admission.sought(tp, start, self.app.flow_control.is_active())
+    if moves:
+        await self.seek_wait(moves)
 
 
 async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
@@ -161,4 +273,9 @@ def apply() -> None:
     fc.Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]
     fc.Consumer._add_gap = _add_gap  # type: ignore[method-assign]
     fc.Consumer.__init__ = _consumer_init(fc.Consumer.__init__)  # type: ignore[method-assign]
+    fc.Consumer.getmany = _getmany(fc.Consumer.getmany)  # type: ignore[method-assign]
+    mq.FlowControlEvent.clear = _flow_clear(mq.FlowControlEvent.clear)  # type: ignore[method-assign]
+    fc.Consumer.on_partitions_revoked = _on_revoked(  # type: ignore[method-assign]
+        fc.Consumer.on_partitions_revoked
+    )
     _PATCHED = True

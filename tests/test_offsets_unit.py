@@ -1,8 +1,8 @@
-"""The commit rule that replaces faust 0.15's: commit only over what was processed, from the head."""
+"""The commit rule that replaces faust 0.15's: commit only over processed offsets, from the head."""
 
 from __future__ import annotations
 
-from streams.faustfix import new_offset
+from streams.faustfix import Admission, new_offset
 
 
 def test_run_from_the_committed_offset_is_committed() -> None:
@@ -28,3 +28,66 @@ def test_only_the_first_consecutive_run_counts() -> None:
     assert new_offset(acked, 0) == (3, 3)
     # offset 3 is still missing: the next call waits for it
     assert new_offset(acked[3:], 3) == (None, 0)
+
+
+def test_admission_delivers_each_partition_strictly_in_order_from_its_position() -> None:
+    a = Admission()
+    # a new assignment: the first record tells where the fetcher started
+    assert [a.admit("p0", o) for o in (13, 14, 15)] == [True, True, True]
+    # a seek back to the committed offset while flow is active: delivered stays delivered
+    a.sought("p0", 13, flowing=True)
+    assert [a.admit("p0", o) for o in (13, 14, 15, 16)] == [False, False, False, True]
+
+
+def test_records_fetched_before_a_seek_cannot_run_ahead_of_it() -> None:
+    a = Admission()
+    a.sought("p0", 39)
+    # 41.. were fetched before the seek (39 and 40 were in flight and never processed)
+    assert [a.admit("p0", o) for o in (41, 42)] == [False, False]
+    assert [a.admit("p0", o) for o in (39, 40, 41, 42)] == [True, True, True, True]
+    assert a.dropped == 2
+
+
+def test_records_arriving_while_flow_is_suspended_are_held_and_fetched_again() -> None:
+    a = Admission()
+    a.sought("p0", 12)
+    # recovery: faust would skip these or clear them from the stream's buffer on resume
+    assert [a.admit("p0", o, flowing=False) for o in (12, 13, 14)] == [False, False, False]
+    assert a.rewinds() == {"p0": 12}
+    assert a.rewinds() == {}
+    # the rest of the old batch is dropped; the refetch from 12 is delivered
+    assert [a.admit("p0", o) for o in (15, 12, 13, 14, 15)] == [False, True, True, True, True]
+
+
+def test_a_seek_during_suspended_flow_expects_the_sought_offset_again() -> None:
+    a = Admission()
+    assert [a.admit("p0", o) for o in (12, 13)] == [True, True]
+    a.sought("p0", 12)  # these deliveries were cleared with the stream's buffer
+    assert a.admit("p0", 12)
+
+
+def test_a_revoked_partition_starts_over() -> None:
+    a = Admission()
+    a.sought("p0", 5)
+    assert a.admit("p0", 5)
+    a.admit("p0", 6, flowing=False)
+    a.forget(["p0"])
+    assert a.rewinds() == {}
+    assert a.admit("p0", 3)  # the next owner's position, whatever it is
+
+
+def test_cleared_stream_buffers_are_fetched_again_from_the_first_unacknowledged() -> None:
+    a = Admission()
+    assert all(a.admit("p0", o) for o in range(12, 44))  # delivered 12..43
+    # faust resumed flow and cleared the buffers: 12..21 were processed, 22..43 were not
+    a.buffers_cleared("p0", acked=list(range(12, 22)), committed=12)
+    assert a.rewinds() == {"p0": 22}
+    assert [a.admit("p0", o) for o in (44, 22, 23)] == [False, True, True]
+
+
+def test_nothing_to_fetch_again_when_every_delivered_record_was_acknowledged() -> None:
+    a = Admission()
+    assert all(a.admit("p0", o) for o in range(5, 8))
+    a.buffers_cleared("p0", acked=[], committed=8)
+    a.buffers_cleared("p1", acked=[], committed=None)  # never delivered: nothing known
+    assert a.rewinds() == {}

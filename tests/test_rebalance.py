@@ -25,20 +25,11 @@ def _worker(s: Settings, tmp_path: Path, i: int) -> WorkerProcess:
         tmp_path / f"worker-{i}.log",
         extra_env={
             "FENGQIAO_WORKER_DATA_DIR": str(tmp_path / f"wd-{i}"),
-            "FENGQIAO_LOG_LIBRARIES": "1",  # keep faust's rebalance log for the defect hunt
+            "FENGQIAO_LOG_LIBRARIES": "1",  # faust's rebalance log, for whoever reads a failure
         },
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "KNOWN DEFECT (issue 8, open): with faust-streaming 0.15 a graceful stop of one of two "
-        "workers under load loses 1-14 of 3,000 intake messages in most runs (the messages are "
-        "on the intake topics at offsets the group has moved past, e.g. intake.wage-arrears p2 "
-        "offset 4); the cause is not found yet. The test keeps its full assertion."
-    ),
-)
 def test_stopping_one_of_two_workers_under_load_loses_nothing(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:

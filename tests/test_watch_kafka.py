@@ -239,15 +239,6 @@ def test_risk_burst_and_sla_on_stream_time(kafka_settings: Settings, tmp_path: P
         proc.stop()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "KNOWN DEFECT (issues 5 and 8, open): intake messages published while the worker is "
-        "stopping are sometimes never routed after the restart (CI run: 34 of 60); the same "
-        "loss as tests/test_rebalance.py. Table recovery itself passes; the test keeps every "
-        "assertion."
-    ),
-)
 def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> None:
     s = kafka_settings
     now = datetime.now(UTC) - timedelta(hours=1)
