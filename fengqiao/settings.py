@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     ruleset_path: Path | None = None
     catalogue_path: Path | None = None
     clock: str = Field(default="wall", pattern="^(wall|stream)$")
+    worker_uvloop: bool = Field(
+        default=True, description="Run the worker's event loop on uvloop (faster than asyncio's)."
+    )
+    intake_batch_max: int = Field(
+        default=500,
+        ge=1,
+        description="Most intake events handled as one batch (a batch is whatever the stream "
+        "has buffered, so light traffic is handled event by event).",
+    )
 
     # --- Store, API, gateway ------------------------------------------------------------
     database_url: str | None = None

@@ -8,7 +8,6 @@ being skipped by faust's decoder. Agents run with concurrency 1 (faust-streaming
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import pkgutil
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import faust
+import orjson
 
 from fengqiao.settings import Settings
 from schemas.topics import TOPICS
@@ -24,6 +24,7 @@ from streams.clock import StreamClock
 from streams.clock import wall_clock as wall_clock
 from streams.intake import IntakeProcessor, Out
 from streams.routing import Router, load_router
+from streams.watch import partition_of
 
 log = logging.getLogger("fengqiao.worker")
 
@@ -52,10 +53,28 @@ class WorkerContext:
         if self.stream_clock is not None:
             self.stream_clock.observe(t)
 
+    # logical names of the worker's internal topics: their messages are batched per partition
+    internal: set[str] = field(default_factory=set)
+
     async def publish(self, outs: list[Out]) -> None:
+        """Send ``outs``. Messages for an internal topic are grouped by the partition their key
+        hashes to (Kafka's default partitioner) and sent as one ``{"items": [...]}`` message
+        per partition, so the agent that owns that partition's table reads one message per
+        batch instead of one per case."""
+        grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        n = self.settings.topic_partitions
         for out in outs:
-            await self.topics[out.topic].send(
-                key=out.key.encode(), value=json.dumps(out.value, ensure_ascii=False).encode()
+            if out.topic in self.internal:
+                grouped.setdefault((out.topic, partition_of(out.key, n)), []).append(out.value)
+            else:
+                await self.topics[out.topic].send(
+                    key=out.key.encode(), value=orjson.dumps(out.value)
+                )
+        for (topic, partition), items in grouped.items():
+            await self.topics[topic].send(
+                key=None,
+                value=orjson.dumps({"items": items}),
+                partition=partition,
             )
 
 

@@ -35,8 +35,10 @@ so sinks drop the repeat.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import faust.streams as fs
@@ -279,3 +281,33 @@ def apply() -> None:
         fc.Consumer.on_partitions_revoked
     )
     _PATCHED = True
+
+
+async def batches(stream: Any, max_size: int) -> AsyncIterator[list[Any]]:
+    """The stream's events in batches: as many as are already buffered, at most ``max_size``.
+
+    A batch is yielded as soon as the stream's buffer runs empty, so a lone event waits for
+    nothing; under a backlog batches fill up. The events of a batch are acknowledged only when
+    the caller asks for the next batch, i.e. after it has finished with this one; a batch
+    interrupted by a stop or a crash is not acknowledged and is read again.
+    """
+    stream.enable_acks = False
+    queue = getattr(stream.channel, "queue", None)
+    batch: list[Any] = []
+    async for event in stream.events():
+        batch.append(event)
+        if len(batch) >= max_size or queue is None or queue.empty():
+            yield batch
+            for done in batch:
+                await stream.ack(done)
+            batch = []
+
+
+@contextlib.contextmanager
+def current(event: Any) -> Iterator[None]:
+    """Make ``event`` the one faust tables attribute writes to (its partition's changelog)."""
+    token = fs._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        fs._current_event.reset(token)

@@ -56,6 +56,12 @@ def register(app: typer.Typer) -> None:
         s = settings()
         if web_port is not None:
             s = s.model_copy(update={"worker_web_port": web_port})
+        if s.worker_uvloop:
+            import asyncio
+
+            import uvloop
+
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         app_, _ctx = create_app(s)
         Worker(app_, loglevel=loglevel, quiet=True).execute_from_commandline()
 

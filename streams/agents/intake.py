@@ -1,4 +1,8 @@
-"""The intake agent: validate raw bytes → dead letter | dedupe → Case → route → cases.routed."""
+"""The intake agent: validate raw bytes → dead letter | dedupe → Case → route → cases.routed.
+
+Events are handled in batches of what the stream has buffered (one event when traffic is
+light); the batch's outputs are sent, then its offsets acknowledged.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from typing import Any
 
 import faust
 
+from streams import faustfix
 from streams.app import WorkerContext
-from streams.intake import TOPIC_TYPES, IntakeProcessor
+from streams.intake import TOPIC_TYPES, IntakeProcessor, Out
 
 ORDER = 10
 log = logging.getLogger("fengqiao.worker.intake")
@@ -35,22 +40,26 @@ def register(ctx: WorkerContext) -> None:
 
     @app.agent(intake_topics, name="fengqiao.intake", concurrency=1)
     async def intake(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            msg = event.message
-            result = processor.handle(
-                event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.wall()
-            )
-            if result.rejected is not None:
-                log.warning(
-                    "dead letter %s[%s]@%s: %s",
-                    msg.topic,
-                    msg.partition,
-                    msg.offset,
-                    result.rejected.reason,
-                )
-            await ctx.publish(result.outs)
-            for hook in ctx.case_hooks:
-                await hook(result)
+        async for batch in faustfix.batches(stream, s.intake_batch_max):
+            outs: list[Out] = []
+            for event in batch:
+                msg = event.message
+                with faustfix.current(event):  # the dedupe table writes to its partition
+                    result = processor.handle(
+                        event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.wall()
+                    )
+                if result.rejected is not None:
+                    log.warning(
+                        "dead letter %s[%s]@%s: %s",
+                        msg.topic,
+                        msg.partition,
+                        msg.offset,
+                        result.rejected.reason,
+                    )
+                outs.extend(result.outs)
+                for hook in ctx.case_hooks:
+                    outs.extend(hook(result))
+            await ctx.publish(outs)
 
     @app.timer(interval=3600.0)
     async def expire_seen() -> None:

@@ -1,9 +1,10 @@
 """Agents for group incidents, stability risk and SLA clocks.
 
 The intake agent's partitions are keyed by street or employer, so it forwards each case to
-internal topics keyed like the tables that hold the state (``rule|key``, ``street/category``,
-case id); every table is then written only by an agent reading a topic co-partitioned with it,
-which keeps the tables correct when several workers share the partitions. A timer sends a tick
+internal topics, each item to the partition its table key (``rule|key``, ``street/category``,
+case id) hashes to, grouped into one message per partition and batch; every table is then
+written only by an agent reading a topic co-partitioned with it, which keeps the tables correct
+when several workers share the partitions. A timer sends a tick
 to every partition of the risk and SLA topics; the tick, handled in stream context, decays risk
 and checks deadlines for the rows that partition owns. Agents never raise on bad input.
 """
@@ -23,6 +24,7 @@ from streams.intake import IntakeResult, Out
 from streams.risk import RISK_INPUT, RiskTable, case_contribution
 from streams.sla import SlaClocks
 from streams.watch import TICK, incident_config, owned, risk_config, sla_config
+from streams.writeback import WriteBack
 
 ORDER = 20
 log = logging.getLogger("fengqiao.worker.watch")
@@ -57,13 +59,15 @@ def register(ctx: WorkerContext) -> None:
     sla = SlaClocks(app.Table("sla-clocks", default=None, partitions=n), sla_config(s, top))
     errors = {"incidents": 0, "risk": 0, "sla": 0}
 
-    async def forward(result: IntakeResult) -> None:
-        """Called by the intake agent for every message it handled."""
+    ctx.internal |= {INCIDENT_INPUT, RISK_INPUT, SLA_INPUT}
+
+    def forward(result: IntakeResult) -> list[Out]:
+        """Called by the intake agent for every message it handled: what to forward."""
         if result.parsed is not None:
             ctx.observe(result.parsed.envelope.time)
         case, decision = result.case, result.decision
         if case is None:
-            return
+            return []
         outs = [
             Out(
                 INCIDENT_INPUT,
@@ -85,7 +89,7 @@ def register(ctx: WorkerContext) -> None:
                 "time": case.time.timestamp(),
             }
             outs.append(Out(SLA_INPUT, case.case_id, {"routed": routed}))
-        await ctx.publish(outs)
+        return outs
 
     ctx.case_hooks.append(forward)
 
@@ -100,48 +104,80 @@ def register(ctx: WorkerContext) -> None:
         return owned(list(table.keys()), event.message.partition, n)
 
     def guarded_agent(
-        topic: faust.TopicT, label: str, handle: Callable[[dict[str, Any], Any], list[Out]]
+        topic: faust.TopicT,
+        label: str,
+        holder: Any,
+        attr: str,
+        on_item: Callable[[dict[str, Any]], list[Out]],
+        on_tick: Callable[[faust.EventT], list[Out]],
     ) -> None:
-        """An agent that decodes each message, hands it to ``handle`` and publishes its outs;
-        one bad message is counted and logged, never allowed to stop the agent."""
+        """An agent over an internal topic: a tick, or a batch of items for one partition.
+
+        The items are handled against a write-back view of the table (``holder.attr``), which
+        is flushed once at the end, so the table's changelog gets one message per row the
+        batch changed. One bad item is counted and logged, never allowed to stop the agent.
+        """
 
         @app.agent(topic, name=f"fengqiao.{label}", concurrency=1)
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
                 outs: list[Out] = []
-                try:
-                    msg = decode(event.value)
-                    if msg is None:
-                        raise ValueError("not a JSON object")
-                    outs = handle(msg, event)
-                except Exception:
+                msg = decode(event.value)
+                if msg is None:
                     errors[label] += 1
-                    log.exception("%s: message skipped at offset %s", label, event.message.offset)
+                    log.warning("%s: not a JSON object at offset %s", label, event.message.offset)
+                    continue
+                if msg.get("tick"):
+                    try:
+                        outs = on_tick(event)
+                    except Exception:
+                        errors[label] += 1
+                        log.exception("%s: tick failed at offset %s", label, event.message.offset)
+                else:
+                    table = getattr(holder, attr)
+                    view = WriteBack(table)
+                    setattr(holder, attr, view)
+                    try:
+                        for item in msg.get("items") or ():
+                            try:
+                                outs.extend(on_item(item))
+                            except Exception:
+                                errors[label] += 1
+                                log.exception(
+                                    "%s: item skipped at offset %s", label, event.message.offset
+                                )
+                    finally:
+                        setattr(holder, attr, table)
+                        view.flush()
                 await ctx.publish(outs)
 
     def time_known() -> bool:
         return ctx.stream_clock is None or ctx.stream_clock.known
 
-    def on_incident(msg: dict[str, Any], event: Any) -> list[Out]:
-        if msg.get("tick"):
-            detector.prune(ctx.clock(), keys_of(detector.state, event))
-            return []
-        return detector.handle(msg["rule_id"], msg["key"], msg["member"], ctx.clock())
+    def incident_tick(event: faust.EventT) -> list[Out]:
+        detector.prune(ctx.clock(), keys_of(detector.state, event))
+        return []
 
-    def on_risk(msg: dict[str, Any], event: Any) -> list[Out]:
-        if msg.get("tick"):
-            return risk.refresh(ctx.clock(), keys_of(risk.rows, event)) if time_known() else []
-        return risk.add(msg)
+    def risk_tick(event: faust.EventT) -> list[Out]:
+        return risk.refresh(ctx.clock(), keys_of(risk.rows, event)) if time_known() else []
 
-    def on_sla(msg: dict[str, Any], event: Any) -> list[Out]:
-        if msg.get("tick"):
-            return sla.check(ctx.clock(), keys_of(sla.rows, event)) if time_known() else []
+    def sla_tick(event: faust.EventT) -> list[Out]:
+        return sla.check(ctx.clock(), keys_of(sla.rows, event)) if time_known() else []
+
+    def sla_item(msg: dict[str, Any]) -> list[Out]:
         sla.routed(msg["routed"])
         return []
 
-    guarded_agent(incident_topic, "incidents", on_incident)
-    guarded_agent(risk_topic, "risk", on_risk)
-    guarded_agent(sla_topic, "sla", on_sla)
+    guarded_agent(
+        incident_topic,
+        "incidents",
+        detector,
+        "state",
+        lambda m: detector.handle(m["rule_id"], m["key"], m["member"], ctx.clock()),
+        incident_tick,
+    )
+    guarded_agent(risk_topic, "risk", risk, "rows", risk.add, risk_tick)
+    guarded_agent(sla_topic, "sla", sla, "rows", sla_item, sla_tick)
 
     @app.agent(ctx.topics["cases.lifecycle"], name="fengqiao.lifecycle", concurrency=1)
     async def lifecycle(stream: faust.StreamT) -> None:
