@@ -120,6 +120,7 @@ def create_app(
         web_enabled=True,
         table_cleanup_interval=60.0,
     )
+    _without_monitor_sensor(app)
     stream_clock = StreamClock() if clock is None and settings.clock == "stream" else None
     ctx = WorkerContext(
         settings=settings,
@@ -139,6 +140,20 @@ def create_app(
         log.info("worker ready: %d partitions assigned", len(assigned))
 
     return app, ctx
+
+
+def _without_monitor_sensor(app: faust.App) -> None:
+    """Keep faust's Monitor out of the sensors called for every message in and out: it keeps
+    per-message timing statistics that nothing here reads (the worker's own ``/stats`` and the
+    ``fengqiao metrics`` exporter count what matters), at about a tenth of the worker's CPU."""
+    sensors = app.sensors
+    add = sensors.add
+
+    def add_unless_monitor(sensor: Any) -> None:
+        if sensor is not app._monitor:
+            add(sensor)
+
+    sensors.add = add_unless_monitor  # type: ignore[method-assign]
 
 
 def default_features() -> tuple[Callable[[WorkerContext], None], ...]:
