@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -130,6 +131,8 @@ class Admission:
         self.start: dict[Any, int] = {}
         self.held: dict[Any, int] = {}
         self.dropped = 0
+        self.warned: dict[Any, float] = {}
+        self.gap_since: dict[Any, float] = {}
 
     def admit(self, tp: Any, offset: int, flowing: bool = True) -> bool:
         expected = self.next.get(tp)
@@ -139,11 +142,32 @@ class Admission:
             return False
         if expected is not None and offset != expected:
             self.dropped += 1
+            if offset > expected:
+                self._warn_gap(tp, expected, offset)
             return False
         if expected is None:
             self.start[tp] = offset
         self.next[tp] = offset + 1
+        self.gap_since.pop(tp, None)
         return True
+
+    def _warn_gap(self, tp: Any, expected: int, offset: int) -> None:
+        """Records fetched before a seek are dropped for a moment after every rebalance; a
+        minute of it means a real gap in the topic's offsets."""
+        now = time.monotonic()
+        since = self.gap_since.setdefault(tp, now)
+        if now - since < 60 or now - self.warned.get(tp, -1e9) < 60:
+            return
+        self.warned[tp] = now
+        log.warning(
+            "%s[%s]: waiting for offset %d for a minute, the fetcher returns %d: the topic has "
+            "a gap in its offsets (compaction or transactional producers), which the worker "
+            "does not read past. Use a plain topic.",
+            getattr(tp, "topic", tp),
+            getattr(tp, "partition", ""),
+            expected,
+            offset,
+        )
 
     def buffers_cleared(self, tp: Any, acked: Any, committed: int | None) -> None:
         """faust dropped what the stream had buffered (it does on every flow-control resume):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
+from streams import faustfix
 from streams.faustfix import Admission, new_offset
 
 
@@ -91,3 +96,23 @@ def test_nothing_to_fetch_again_when_every_delivered_record_was_acknowledged() -
     a.buffers_cleared("p0", acked=[], committed=8)
     a.buffers_cleared("p1", acked=[], committed=None)  # never delivered: nothing known
     assert a.rewinds() == {}
+
+
+def test_a_gap_that_lasts_a_minute_is_reported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(faustfix.time, "monotonic", lambda: clock[0])
+    a = Admission()
+    a.sought("p0", 10)
+    assert not a.admit("p0", 12)  # right after a seek: normal, not reported
+    clock[0] += 61
+    with caplog.at_level(logging.WARNING, logger="fengqiao.worker.offsets"):
+        assert not a.admit("p0", 13)
+    assert "gap in its offsets" in caplog.text
+    caplog.clear()
+    assert a.admit("p0", 10)  # the record arrived: the clock restarts
+    clock[0] += 61
+    with caplog.at_level(logging.WARNING, logger="fengqiao.worker.offsets"):
+        assert not a.admit("p0", 14)
+    assert caplog.text == ""
