@@ -262,6 +262,16 @@ def _write_config(paths: BrokerPaths, port: int, controller_port: int, partition
     paths.log4j.write_text(LOG4J2.format(log=paths.data_dir / "broker.log"))
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id (base64url of a random UUID) that does not start with ``-``: the
+    storage tool's argument parser would take such an id for an option (1 start in 64 failed
+    with its usage text). Kafka's own ``Uuid.randomUuid`` avoids it the same way."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def start(
     *,
     data_dir: Path,
@@ -305,7 +315,7 @@ def start(
         if not (paths.log_dir / "meta.properties").exists():
             if progress:
                 progress("formatting KRaft storage")
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = new_cluster_id()
             fmt = subprocess.run(
                 [
                     *base,

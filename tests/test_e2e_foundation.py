@@ -131,3 +131,10 @@ def test_settings_honour_standard_bootstrap_variable(monkeypatch) -> None:
     assert s.uses_external_cluster
     assert s.resolved_bootstrap() == "kafka-1:9092,kafka-2:9092"
     assert s.topic("cases.routed") == "prov.cases.routed"
+
+
+def test_cluster_ids_never_start_with_a_dash() -> None:
+    # the storage tool's parser took such an id for an option: 1 broker start in 64 failed
+    ids = [localkafka.new_cluster_id() for _ in range(5000)]
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
