@@ -25,6 +25,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
+from kafka.errors import KafkaError
 
 from fengqiao.admin import create_topics
 from fengqiao.settings import Settings
@@ -98,8 +99,11 @@ def _preload(
 
 def _count_until(
     s: Settings, topic: str, n: int, timeout_s: float, on_msg: Callable[[Any], None] | None = None
-) -> tuple[int, float, float]:
-    """Consume ``topic`` from the start until n messages; returns (count, first_ts, last_ts)."""
+) -> tuple[int, float, float, float]:
+    """Consume ``topic`` from the start until n messages.
+
+    Returns (count, first_ts, last_ts, rate): the rate counts what arrived after the first
+    poll over the time since it, and polls are small so the first one is a small part."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=s.resolved_bootstrap().split(","),
@@ -110,13 +114,15 @@ def _count_until(
         **s.kafka_client_config(),
     )
     count, first, last = 0, 0.0, 0.0
+    first_batch = 0
     deadline = time.monotonic() + timeout_s
     try:
         while count < n and time.monotonic() < deadline:
-            for msgs in consumer.poll(timeout_ms=200, max_records=5000).values():
+            for msgs in consumer.poll(timeout_ms=200, max_records=200).values():
                 now = time.monotonic()
                 if count == 0 and msgs:
                     first = now
+                    first_batch = len(msgs)
                 count += len(msgs)
                 last = now
                 if on_msg:
@@ -124,7 +130,7 @@ def _count_until(
                         on_msg(m)
     finally:
         consumer.close()
-    return count, first, last
+    return count, first, last, (count - first_batch) / max(last - first, 1e-3)
 
 
 # --- baseline ---------------------------------------------------------------------------------
@@ -184,11 +190,11 @@ def run_baseline(
         target=lambda: asyncio.run(_relay(s, src, dst, len(events), f"relay-{run}")), daemon=True
     )
     t.start()
-    count, first, last = _count_until(s, dst, len(events), timeout_s=600)
+    count, _first, _last, rate = _count_until(s, dst, len(events), timeout_s=600)
     t.join(timeout=30)
     if count < len(events):
         raise RuntimeError(f"baseline relayed only {count} of {len(events)} events")
-    return (count - 1) / max(last - first, 1e-6)
+    return rate
 
 
 # --- pipeline ---------------------------------------------------------------------------------
@@ -252,10 +258,14 @@ def wait_drained(s: Settings, timeout_s: float, poll_s: float = 0.25) -> float:
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            offsets = admin.list_group_offsets(s.app_id)
-            offsets = offsets.get(s.app_id, offsets)  # keyed by group in newer kafka-python
-            committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-            ends = consumer.end_offsets(list(committed)) if committed else {}
+            try:
+                offsets = admin.list_group_offsets(s.app_id)
+                offsets = offsets.get(s.app_id, offsets)  # keyed by group in newer kafka-python
+                committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+                ends = consumer.end_offsets(list(committed)) if committed else {}
+            except (KafkaError, KeyError):
+                # a topic the workers just created may not have its metadata everywhere yet
+                committed, ends = {}, {}
             if committed and all(ends.get(tp, 0) <= off for tp, off in committed.items()):
                 return time.monotonic()
             time.sleep(poll_s)
@@ -276,15 +286,17 @@ def run_pipeline(
     _preload(s, events, s.topic)
     progress(f"pipeline: starting {workers.k} worker(s)")
     workers.start()
-    count, first, last = _count_until(s, s.topic("cases.routed"), len(events), timeout_s=900)
+    count, first, last, routed_eps = _count_until(
+        s, s.topic("cases.routed"), len(events), timeout_s=900
+    )
     if count < len(events):
         raise RuntimeError(
             f"the pipeline routed only {count} of {len(events)} events; see {workers.log_dir}"
         )
-    routed_eps = (count - 1) / max(last - first, 1e-6)
     progress(f"pipeline: {routed_eps:,.0f} events/s routed; waiting for the downstream work")
     drained = wait_drained(s, timeout_s=900)
-    return (count - 1) / max(max(last, drained) - first, 1e-6), routed_eps
+    # the same rule as the routed rate, with the end moved to when the last work was committed
+    return routed_eps * (last - first) / max(max(last, drained) - first, 1e-3), routed_eps
 
 
 def run_latency(

@@ -1,0 +1,45 @@
+"""``fengqiao bench`` on the real broker: both rates, their ratio, latency percentiles, JSON.
+
+A small run that proves the command works end to end; the numbers themselves are reported,
+not asserted (speed is measured by the benchmark, not by timed tests).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fengqiao.settings import Settings
+from tests.kafkatools import settings_env
+
+pytestmark = pytest.mark.kafka
+
+
+def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "fengqiao", "bench", "--events", "600", "--rate", "50"]
+        + ["--seconds", "2", "--json", str(out)],
+        env=settings_env(kafka_settings) | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for label in ("baseline relay", "full pipeline", "cases.routed", "ratio", "latency p99"):
+        assert label in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["events"] == 600 and result["offered_rate"] == 50 and result["cores"] >= 1
+    assert result["baseline_eps"] > 0 and result["pipeline_eps"] > 0
+    assert result["ratio"] == pytest.approx(result["pipeline_eps"] / result["baseline_eps"], 1e-3)
+    # the whole pipeline includes the incident/risk/SLA work, so it is never faster than routing
+    assert result["pipeline_eps"] <= result["routed_eps"] * 1.001
+    lat = result["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
+    assert result["latency_events"] == 100  # every event offered came back routed
