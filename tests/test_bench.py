@@ -37,7 +37,9 @@ def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
     result = json.loads(out.read_text())
     assert result["events"] == 600 and result["offered_rate"] == 50 and result["cores"] >= 1
     assert result["baseline_eps"] > 0 and result["pipeline_eps"] > 0
-    assert result["ratio"] == pytest.approx(result["pipeline_eps"] / result["baseline_eps"], 1e-3)
+    # the JSON rounds the ratio to 4 decimals
+    ratio = result["pipeline_eps"] / result["baseline_eps"]
+    assert result["ratio"] == pytest.approx(ratio, abs=5e-5)
     # the whole pipeline includes the incident/risk/SLA work, so it is never faster than routing
     assert result["pipeline_eps"] <= result["routed_eps"] * 1.001
     lat = result["latency_ms"]
