@@ -40,7 +40,10 @@ from consumers.store import (
     DeadLetterRecord,
     HistoryEntry,
     Incoming,
+    TokenInfo,
     apply_batch,
+    check_token_id,
+    token_id_of,
 )
 from schemas.errors import FengqiaoError
 
@@ -430,6 +433,28 @@ class SqlStore:
         with self.engine.connect() as conn:
             r = conn.execute(select(a.c.committee_id).where(a.c.token_hash == token_hash))
             return r.scalar()
+
+    @staticmethod
+    def _token_info(row: Any) -> TokenInfo:
+        return TokenInfo(token_id_of(row.token_hash), row.committee_id, row.label, row.created_at)
+
+    def list_tokens(self) -> list[TokenInfo]:
+        a = t.api_tokens
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(a).order_by(a.c.committee_id, a.c.created_at))
+            return [self._token_info(r) for r in rows]
+
+    def revoke_token(self, token_id: str) -> TokenInfo | None:
+        a = t.api_tokens
+        token_id = check_token_id(token_id)
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(a).where(a.c.token_hash.startswith(token_id))).all()
+            if len(rows) > 1:
+                raise ValueError(f"{len(rows)} tokens start with {token_id}: give more characters")
+            if not rows:
+                return None
+            conn.execute(a.delete().where(a.c.token_hash == rows[0].token_hash))
+            return self._token_info(rows[0])
 
     def close(self) -> None:
         self.engine.dispose()

@@ -143,6 +143,12 @@ class CaseStore(Protocol):
     def event_ids(self) -> set[str]: ...
     def add_token(self, committee_id: str, token_hash: str, label: str | None) -> None: ...
     def committee_for_token(self, token_hash: str) -> str | None: ...
+    def list_tokens(self) -> list[TokenInfo]: ...
+    def revoke_token(self, token_id: str) -> TokenInfo | None:
+        """Delete the token whose id starts with ``token_id``; None when there is none.
+        ValueError when the id is malformed or names several tokens."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -363,6 +369,31 @@ def _lifecycle(tx: Tx, item: Incoming) -> None:
 # --- the in-memory store --------------------------------------------------------------------
 
 
+TOKEN_ID_LENGTH = 12
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as listed: never the token, only the start of its hash as an id."""
+
+    token_id: str
+    committee_id: str
+    label: str | None
+    created_at: datetime
+
+
+def token_id_of(token_hash: str) -> str:
+    return token_hash[:TOKEN_ID_LENGTH]
+
+
+def check_token_id(token_id: str) -> str:
+    """The id as given, stripped; at least 6 hex characters, so one id names one token."""
+    token_id = token_id.strip().lower()
+    if len(token_id) < 6 or any(c not in "0123456789abcdef" for c in token_id):
+        raise ValueError("a token id is the 6-12 hex characters `fengqiao tokens list` shows")
+    return token_id
+
+
 @dataclass
 class _Mem:
     processed: dict[str, str] = field(default_factory=dict)
@@ -372,7 +403,7 @@ class _Mem:
     escalations: dict[str, dict[str, Any]] = field(default_factory=dict)
     sla: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead: dict[str, DeadLetterRecord] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, TokenInfo] = field(default_factory=dict)
 
 
 class _MemTx:
@@ -490,10 +521,23 @@ class MemoryStore:
         return set(self._m.processed)
 
     def add_token(self, committee_id: str, token_hash: str, label: str | None) -> None:
-        self._m.tokens[token_hash] = committee_id
+        self._m.tokens[token_hash] = TokenInfo(
+            token_id_of(token_hash), committee_id, label, datetime.now(UTC)
+        )
 
     def committee_for_token(self, token_hash: str) -> str | None:
-        return self._m.tokens.get(token_hash)
+        info = self._m.tokens.get(token_hash)
+        return info.committee_id if info else None
+
+    def list_tokens(self) -> list[TokenInfo]:
+        return sorted(self._m.tokens.values(), key=lambda i: (i.committee_id, i.created_at))
+
+    def revoke_token(self, token_id: str) -> TokenInfo | None:
+        token_id = check_token_id(token_id)
+        found = [h for h in self._m.tokens if h.startswith(token_id)]
+        if len(found) > 1:
+            raise ValueError(f"{len(found)} tokens start with {token_id}: give more characters")
+        return self._m.tokens.pop(found[0]) if found else None
 
     def close(self) -> None:
         pass

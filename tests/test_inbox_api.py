@@ -201,3 +201,30 @@ def test_actions_flow_through_kafka_and_the_sink_moves_the_case(api: Api, tmp_pa
         assert b.post("/cases/m-1/accept").status_code == 409
     finally:
         sink.stop()
+
+
+def test_tokens_created_listed_and_revoked_from_the_cli_take_effect_at_once(api: Api) -> None:
+    from typer.testing import CliRunner
+
+    from fengqiao.cli import app as cli
+
+    env = {"FENGQIAO_DATABASE_URL": api.settings.effective_database_url(), "COLUMNS": "200"}
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["tokens", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    ids = {i.committee_id: i.token_id for i in api.store.list_tokens()}
+    assert ids["A"] in listed.output and ids["B"] in listed.output
+    assert api.tokens["A"] not in listed.output and api.tokens["B"] not in listed.output
+    assert api.client("B").get("/cases").status_code == 200
+
+    revoked = runner.invoke(cli, ["tokens", "revoke", ids["B"]], env=env)
+    assert revoked.exit_code == 0 and f"revoked token {ids['B']} of committee B" in revoked.output
+    assert api.client("B").get("/cases").status_code == 401  # no restart needed
+    assert api.client("A").get("/cases").status_code == 200
+
+    again = runner.invoke(cli, ["tokens", "revoke", ids["B"]], env=env)
+    assert again.exit_code == 1 and f"no token with id {ids['B']}" in again.output
+    bad = runner.invoke(cli, ["tokens", "revoke", "xyz"], env=env)
+    assert bad.exit_code == 1 and "6-12 hex" in bad.output and "Traceback" not in bad.output
+    only_a = runner.invoke(cli, ["tokens", "list", "--committee", "A"], env=env)
+    assert ids["A"] in only_a.output and ids["B"] not in only_a.output

@@ -213,6 +213,43 @@ def test_tokens_resolve_to_their_committee(store: CaseStore) -> None:
     assert store.committee_for_token(hash_token(tok + "x")) is None
 
 
+def test_tokens_are_listed_by_id_and_revoked(store: CaseStore) -> None:
+    from consumers.tokens import hash_token, new_token
+
+    tokens = [new_token() for _ in range(3)]
+    store.add_token("b", hash_token(tokens[0]), "desk 1")
+    store.add_token("a", hash_token(tokens[1]), None)
+    store.add_token("a", hash_token(tokens[2]), "night shift")
+    listed = store.list_tokens()
+    assert [(i.committee_id, i.label) for i in listed] == [
+        ("a", None),
+        ("a", "night shift"),
+        ("b", "desk 1"),
+    ]
+    assert [i.token_id for i in listed] == [hash_token(t)[:12] for t in tokens[1:] + tokens[:1]]
+    assert all(t not in repr(listed) for t in tokens)  # the tokens themselves never appear
+
+    gone = store.revoke_token(listed[0].token_id.upper())
+    assert gone is not None and gone.committee_id == "a"
+    assert store.committee_for_token(hash_token(tokens[1])) is None
+    assert store.committee_for_token(hash_token(tokens[2])) == "a"
+    assert store.revoke_token(listed[0].token_id) is None  # already gone
+    assert len(store.list_tokens()) == 2
+    with pytest.raises(ValueError, match="6-12 hex"):
+        store.revoke_token("abc")
+    with pytest.raises(ValueError, match="6-12 hex"):
+        store.revoke_token("not-hex!")
+
+
+def test_a_token_id_that_names_two_tokens_is_refused(store: CaseStore) -> None:
+    store.add_token("a", "abcdef0123" + "0" * 54, None)
+    store.add_token("a", "abcdef0124" + "0" * 54, None)
+    with pytest.raises(ValueError, match="2 tokens start with abcdef"):
+        store.revoke_token("abcdef")
+    assert len(store.list_tokens()) == 2
+    assert store.revoke_token("abcdef0124") is not None
+
+
 def test_one_batch_with_repeats_and_lifecycle_in_between(store: CaseStore) -> None:
     rerouted = routed("c1", "z")
     rerouted["id"] = "c1/routed-again"

@@ -1,4 +1,4 @@
-"""Case store commands: ``db upgrade``, ``sink``, ``api`` and ``tokens create``."""
+"""Case store commands: ``db upgrade``, ``sink``, ``api`` and ``tokens create/list/revoke``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,52 @@ def register(app: typer.Typer) -> None:
             store.close()
         console.print(f"token for committee [bold]{committee}[/] (shown once, keep it safe):")
         print(token)
+
+    @tokens.command("list")
+    def tokens_list(
+        committee: Annotated[str | None, typer.Option(help="Only this committee's")] = None,
+    ) -> None:
+        """List inbox tokens: id (start of the stored hash), committee, label, created."""
+        from rich.table import Table
+
+        from consumers.db import SqlStore
+        from fengqiao.cli import console, settings
+
+        store = SqlStore.open(settings().effective_database_url())
+        try:
+            infos = [i for i in store.list_tokens() if committee in (None, i.committee_id)]
+        finally:
+            store.close()
+        if not infos:
+            console.print("no tokens" + (f" for committee {committee}" if committee else ""))
+            return
+        table = Table("id", "committee", "label", "created (UTC)")
+        for i in infos:
+            table.add_row(
+                i.token_id, i.committee_id, i.label or "", i.created_at.strftime("%Y-%m-%d %H:%M")
+            )
+        console.print(table)
+
+    @tokens.command("revoke")
+    def tokens_revoke(
+        token_id: Annotated[str, typer.Argument(help="The id `fengqiao tokens list` shows")],
+    ) -> None:
+        """Revoke an inbox token: requests with it get 401 from then on."""
+        from consumers.db import SqlStore
+        from fengqiao.cli import console, fail, settings
+
+        store = SqlStore.open(settings().effective_database_url())
+        try:
+            try:
+                info = store.revoke_token(token_id)
+            except ValueError as err:
+                raise fail(str(err)) from None
+        finally:
+            store.close()
+        if info is None:
+            raise fail(f"no token with id {token_id.strip()} (see `fengqiao tokens list`)")
+        label = f" ({info.label})" if info.label else ""
+        console.print(f"revoked token {info.token_id} of committee {info.committee_id}{label}")
 
     @app.command("sink")
     def sink() -> None:
