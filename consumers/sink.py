@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,40 @@ class SinkStats:
         self.applied += r.applied
         self.duplicates += r.duplicates
         self.dead_letters += r.dead_letters
+
+
+class SinkCollector:
+    """Prometheus view of a running sink's ``SinkStats`` (read at scrape time, so the stats
+    stay the one count). Names carry the ``fengqiao_sink_`` prefix and no labels."""
+
+    HELP = {
+        "batches": "Polls applied to the case store in one transaction each.",
+        "applied": "Events applied to the case store.",
+        "duplicates": "Events already in the case store (same event id), changing nothing.",
+        "dead_letters": "Messages the sink could not decode or validate, stored as dead letters.",
+        "db_retries": "Retries of a batch while the database was unreachable.",
+        "commit_failures": "Kafka offset commits that failed after the database commit.",
+    }
+
+    def __init__(self, stats: SinkStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        for name, help_text in self.HELP.items():
+            yield CounterMetricFamily(
+                f"fengqiao_sink_{name}", help_text, value=getattr(self.stats, name)
+            )
+
+
+def serve_metrics(stats: SinkStats, host: str, port: int) -> None:
+    """Serve ``/metrics`` for the sink from a background thread."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SinkCollector(stats))
+    start_http_server(port, addr=host, registry=registry)
 
 
 class Stopping(Exception):  # noqa: N818 - a signal, not an error

@@ -186,6 +186,13 @@ class Settings(BaseSettings):
     sink_session_timeout_ms: int = Field(default=10_000, ge=6_000)
     sink_retry_initial_s: float = Field(default=0.2, gt=0)
     sink_retry_max_s: float = Field(default=5.0, gt=0)
+    sink_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve the sink's own counters on http://<metrics_host>:<port>/metrics "
+        "(unset: not served).",
+    )
     api_publish_timeout_s: float = Field(
         default=15.0, gt=0, description="How long an action waits for the broker's ack."
     )

@@ -143,3 +143,38 @@ def test_decode_never_raises() -> None:
     for raw in [None, b"", b"  ", b"[]", b"\x00\xff", b'{"id":"a"}', json.dumps({"x": 1}).encode()]:
         got = decode("cases.lifecycle", 0, 5, raw)
         assert got.reason and got.event_id == "sink-deadletter:cases.lifecycle:0:5"
+
+
+def test_the_sink_serves_its_counters_for_prometheus() -> None:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from consumers.sink import serve_metrics
+    from fengqiao.localkafka import free_port
+
+    log: list[str] = []
+    consumer, store = FakeConsumer(log), FlakyStore(log, outages=2)
+    sink = Sink(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.02), store)
+    port = free_port()
+    serve_metrics(sink.stats, "127.0.0.1", port)
+    sink.handle(consumer, _records())
+    sink.handle(consumer, _records())  # the same three events again: duplicates
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    values = {
+        s.name: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("fengqiao_sink_")
+    }
+    assert values == {
+        "fengqiao_sink_batches_total": 2.0,
+        "fengqiao_sink_applied_total": 3.0,
+        "fengqiao_sink_duplicates_total": 3.0,
+        "fengqiao_sink_dead_letters_total": 0.0,
+        "fengqiao_sink_db_retries_total": 2.0,
+        "fengqiao_sink_commit_failures_total": 0.0,
+    }
+    assert "# HELP fengqiao_sink_db_retries_total Retries of a batch" in text

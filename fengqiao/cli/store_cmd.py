@@ -101,8 +101,8 @@ def register(app: typer.Typer) -> None:
         import signal
 
         from consumers.db import SqlStore
-        from consumers.sink import SINK_TOPICS, Sink
-        from fengqiao.cli import console, settings
+        from consumers.sink import SINK_TOPICS, Sink, serve_metrics
+        from fengqiao.cli import console, fail, settings
 
         s = settings()
         store = SqlStore.open(s.effective_database_url())
@@ -110,6 +110,16 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
         signal.signal(signal.SIGINT, lambda *_: runner.stop.set())
         console.print(f"sink: {', '.join(s.topic(t) for t in SINK_TOPICS)} → {store.engine.url!r}")
+        if s.sink_metrics_port:
+            try:
+                serve_metrics(runner.stats, s.metrics_host, s.sink_metrics_port)
+            except OSError as err:
+                store.close()
+                raise fail(
+                    f"cannot serve the sink's metrics on {s.metrics_host}:{s.sink_metrics_port} "
+                    f"({err.strerror}); set FENGQIAO_SINK_METRICS_PORT to a free port"
+                ) from None
+            console.print(f"sink metrics: http://{s.metrics_host}:{s.sink_metrics_port}/metrics")
         try:
             stats = runner.run()
         finally:
