@@ -59,9 +59,12 @@ def register(app: typer.Typer) -> None:
         if s.worker_uvloop:
             import asyncio
 
-            import uvloop
-
-            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+            try:
+                import uvloop
+            except ImportError:  # not built for this platform: asyncio's own loop works too
+                pass
+            else:
+                asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         app_, _ctx = create_app(s)
         Worker(app_, loglevel=loglevel, quiet=True).execute_from_commandline()
 
