@@ -1,7 +1,8 @@
 """Fixes for faust-streaming 0.15's offset bookkeeping: never commit past a message not processed.
 
-Four defects, each of which lost intake messages when a worker stopped or the group rebalanced
-under load (``tests/test_rebalance.py`` reproduced them; they are fixed here, not worked around):
+Five defects, each of which lost or stalled intake messages when a worker stopped or the group
+rebalanced under load (``tests/test_rebalance.py`` and the restart test reproduced them; they
+are fixed here, not worked around):
 
 1. The stream iterator acknowledged messages it never handed to the agent body to completion:
    those skipped while flow control is suspended (a stop or a rebalance) and the one in flight
@@ -31,6 +32,10 @@ under load (``tests/test_rebalance.py`` reproduced them; they are fixed here, no
 What is not acknowledged stays uncommitted and is read again by whichever worker owns the
 partition next (at-least-once, as DESIGN.md promises); every output carries a deterministic id
 so sinks drop the repeat.
+
+Also here, because they rest on the same acknowledgement rule: ``batches`` (the intake agent's
+batching, acknowledged only after the batch's outputs are sent) and ``current`` (which event a
+table write belongs to).
 """
 
 from __future__ import annotations
