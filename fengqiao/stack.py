@@ -84,7 +84,13 @@ def services(settings: Settings, feed: Feed) -> list[Service]:
             (*cli, "gateway"),
             f"http://{settings.gateway_host}:{settings.gateway_port}/docs",
         ),
-        Service("sink", (*cli, "sink")),
+        Service(
+            "sink",
+            (*cli, "sink"),
+            f"http://{settings.metrics_host}:{settings.sink_metrics_port}/metrics"
+            if settings.sink_metrics_port
+            else None,
+        ),
         Service("api", (*cli, "api"), f"http://{settings.api_host}:{settings.api_port}/docs"),
         Service(
             "metrics",

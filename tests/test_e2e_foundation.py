@@ -138,3 +138,13 @@ def test_cluster_ids_never_start_with_a_dash() -> None:
     ids = [localkafka.new_cluster_id() for _ in range(5000)]
     assert not any(i.startswith("-") for i in ids)
     assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
+
+
+def test_up_shows_the_sink_metrics_url_only_when_the_sink_serves_them() -> None:
+    from fengqiao.stack import Feed, services
+
+    def sink_url(s: Settings) -> str | None:
+        return next(x.url for x in services(s, Feed()) if x.name == "sink")
+
+    assert sink_url(Settings()) is None
+    assert sink_url(Settings(sink_metrics_port=9465)) == "http://127.0.0.1:9465/metrics"
