@@ -249,29 +249,22 @@ def wait_drained(s: Settings, timeout_s: float, poll_s: float = 0.25) -> float:
     """Wait until the workers' consumer group has committed every message of every topic it
     reads (intake and the internal topics of incidents, risk and SLA); returns when, on the
     ``time.monotonic`` clock. Commits trail processing by at most ``broker_commit_interval``."""
-    admin = KafkaAdminClient(
-        bootstrap_servers=s.resolved_bootstrap().split(","), **s.kafka_client_config()
-    )
-    consumer = KafkaConsumer(
-        bootstrap_servers=s.resolved_bootstrap().split(","), **s.kafka_client_config()
-    )
+    from consumers.metrics import LagProbe
+
+    probe = LagProbe(s, s.app_id)
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
             try:
-                offsets = admin.list_group_offsets(s.app_id)
-                offsets = offsets.get(s.app_id, offsets)  # keyed by group in newer kafka-python
-                committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-                ends = consumer.end_offsets(list(committed)) if committed else {}
+                lag = probe.measure()
             except (KafkaError, KeyError):
                 # a topic the workers just created may not have its metadata everywhere yet
-                committed, ends = {}, {}
-            if committed and all(ends.get(tp, 0) <= off for tp, off in committed.items()):
+                lag = {}
+            if lag and not any(lag.values()):
                 return time.monotonic()
             time.sleep(poll_s)
     finally:
-        consumer.close()
-        admin.close()
+        probe.close()
     raise RuntimeError(f"the workers did not finish their backlog within {timeout_s:.0f} s")
 
 
