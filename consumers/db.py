@@ -43,6 +43,7 @@ from consumers.store import (
     TokenInfo,
     apply_batch,
     check_token_id,
+    only_token,
     token_id_of,
 )
 from schemas.errors import FengqiaoError
@@ -449,12 +450,11 @@ class SqlStore:
         token_id = check_token_id(token_id)
         with self.engine.begin() as conn:
             rows = conn.execute(select(a).where(a.c.token_hash.startswith(token_id))).all()
-            if len(rows) > 1:
-                raise ValueError(f"{len(rows)} tokens start with {token_id}: give more characters")
-            if not rows:
+            row = only_token(rows, token_id)
+            if row is None:
                 return None
-            conn.execute(a.delete().where(a.c.token_hash == rows[0].token_hash))
-            return self._token_info(rows[0])
+            conn.execute(a.delete().where(a.c.token_hash == row.token_hash))
+            return self._token_info(row)
 
     def close(self) -> None:
         self.engine.dispose()

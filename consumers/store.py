@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from consumers import casefile
 from consumers.casefile import CaseState
@@ -394,6 +394,16 @@ def check_token_id(token_id: str) -> str:
     return token_id
 
 
+T = TypeVar("T")
+
+
+def only_token(matches: Sequence[T], token_id: str) -> T | None:
+    """The one token an id names, None for none; ValueError when it names several."""
+    if len(matches) > 1:
+        raise ValueError(f"{len(matches)} tokens start with {token_id}: give more characters")
+    return matches[0] if matches else None
+
+
 @dataclass
 class _Mem:
     processed: dict[str, str] = field(default_factory=dict)
@@ -534,10 +544,8 @@ class MemoryStore:
 
     def revoke_token(self, token_id: str) -> TokenInfo | None:
         token_id = check_token_id(token_id)
-        found = [h for h in self._m.tokens if h.startswith(token_id)]
-        if len(found) > 1:
-            raise ValueError(f"{len(found)} tokens start with {token_id}: give more characters")
-        return self._m.tokens.pop(found[0]) if found else None
+        found = only_token([h for h in self._m.tokens if h.startswith(token_id)], token_id)
+        return self._m.tokens.pop(found) if found else None
 
     def close(self) -> None:
         pass
