@@ -47,14 +47,13 @@ class WorkerContext:
     intake: IntakeProcessor | None = None
     case_hooks: list[Callable[..., Any]] = field(default_factory=list)
     assigned_partitions: int = 0
+    # logical names of the worker's internal topics: their messages are batched per partition
+    internal: set[str] = field(default_factory=set)
 
     def observe(self, t: datetime) -> None:
         """An event time was seen: advances stream time when the rules run on it."""
         if self.stream_clock is not None:
             self.stream_clock.observe(t)
-
-    # logical names of the worker's internal topics: their messages are batched per partition
-    internal: set[str] = field(default_factory=set)
 
     async def publish(self, outs: list[Out]) -> None:
         """Send ``outs``. Messages for an internal topic are grouped by the partition their key
