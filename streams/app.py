@@ -7,16 +7,18 @@ being skipped by faust's decoder. Agents run with concurrency 1 (faust-streaming
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import faust
 import orjson
+from faust.streams import current_event
 
 from fengqiao.settings import Settings
 from schemas.topics import TOPICS
@@ -25,6 +27,7 @@ from streams.clock import wall_clock as wall_clock
 from streams.intake import IntakeProcessor, Out
 from streams.routing import Router, load_router
 from streams.watch import partition_of
+from streams.writeback import DELETED, WriteBack
 
 log = logging.getLogger("fengqiao.worker")
 
@@ -49,32 +52,91 @@ class WorkerContext:
     assigned_partitions: int = 0
     # logical names of the worker's internal topics: their messages are batched per partition
     internal: set[str] = field(default_factory=set)
+    _names: dict[str, str] = field(default_factory=dict)
 
     def observe(self, t: datetime) -> None:
         """An event time was seen: advances stream time when the rules run on it."""
         if self.stream_clock is not None:
             self.stream_clock.observe(t)
 
-    async def publish(self, outs: list[Out]) -> None:
-        """Send ``outs``. Messages for an internal topic are grouped by the partition their key
-        hashes to (Kafka's default partitioner) and sent as one ``{"items": [...]}`` message
-        per partition, so the agent that owns that partition's table reads one message per
-        batch instead of one per case."""
+    async def publish(self, outs: list[Out], tables: Sequence[WriteBack] = ()) -> None:
+        """Send ``outs`` and write the changes in ``tables`` (write-back views over faust
+        tables) to the tables and their changelogs, then wait until the broker has every
+        message: the caller acknowledges its input only after that.
+
+        Messages for an internal topic are grouped by the partition their key hashes to
+        (Kafka's default partitioner) and sent as one ``{"items": [...]}`` message per
+        partition, so the agent that owns that partition's table reads one message per batch
+        instead of one per case. Everything goes straight to the producer: faust's per-message
+        send path (futures, buffers, sensors) cost more than the rest of the send.
+        """
+        send = self.app.producer.send
+        sent: list[Awaitable[Any]] = []
         grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
         n = self.settings.topic_partitions
         for out in outs:
             if out.topic in self.internal:
                 grouped.setdefault((out.topic, partition_of(out.key, n)), []).append(out.value)
             else:
-                await self.topics[out.topic].send(
-                    key=out.key.encode(), value=orjson.dumps(out.value)
-                )
+                name = self.topic_name(out.topic)
+                value = orjson.dumps(out.value)
+                sent.append(await send(name, out.key.encode(), value, None, None, None))
         for (topic, partition), items in grouped.items():
-            await self.topics[topic].send(
-                key=None,
-                value=orjson.dumps({"items": items}),
-                partition=partition,
-            )
+            value = orjson.dumps({"items": items})
+            sent.append(await send(self.topic_name(topic), None, value, partition, None, None))
+        for view in tables:
+            sent.extend(await write_table(self.app, view))
+        if sent:
+            await asyncio.gather(*sent)
+
+    def topic_name(self, logical: str) -> str:
+        name = self._names.get(logical)
+        if name is None:
+            name = self._names[logical] = self.topics[logical].get_topic_name()
+        return name
+
+    def table_view(self, table: Any, partition_of: PartitionOf | None = None) -> WriteBack:
+        """A write-back view of a faust table for one batch: each change goes to the
+        partition ``partition_of(key, value)`` names, by default the current event's."""
+        return WriteBack(table, partition_of or _event_partition)
+
+
+PartitionOf = Callable[[str, Any], int]
+
+
+def _event_partition(key: str, value: Any) -> int:
+    event = current_event()
+    if event is None:
+        raise RuntimeError("a table was changed outside of a stream event")
+    return int(event.message.partition)
+
+
+async def write_table(app: faust.App, view: WriteBack) -> list[Awaitable[Any]]:
+    """Apply the view's changes to its faust table and send them to the table's changelog,
+    one message per changed key, as the table itself would (same key and value encoding, a
+    tombstone for a delete). Returns the delivery futures."""
+    table: Any = view.base  # a faust Table
+    topic = table.changelog_topic
+    name = topic.get_topic_name()
+    store = table.data
+    key_partition = getattr(store, "_key_partition", None)
+    send = app.producer.send
+    sent: list[Awaitable[Any]] = []
+    for key, value, partition in view.changes():
+        raw_key, _ = topic.prepare_key(key, table.key_serializer)
+        if value is DELETED:
+            store.pop(key, None)
+            raw_value = None
+            if key_partition is not None:
+                key_partition.pop(key, None)
+        else:
+            store[key] = value
+            raw_value, _ = topic.prepare_value(value, table.value_serializer)
+            if key_partition is not None and partition is not None:
+                # the memory store forgets rows of revoked partitions by this map
+                key_partition[key] = partition
+        sent.append(await send(name, raw_key, raw_value, partition, None, None))
+    return sent
 
 
 def _make_topics(app: faust.App, settings: Settings) -> dict[str, faust.TopicT]:

@@ -33,18 +33,15 @@ What is not acknowledged stays uncommitted and is read again by whichever worker
 partition next (at-least-once, as DESIGN.md promises); every output carries a deterministic id
 so sinks drop the repeat.
 
-Also here, because they rest on the same acknowledgement rule: ``batches`` (the intake agent's
-batching, acknowledged only after the batch's outputs are sent) and ``current`` (which event a
-table write belongs to).
+Also here, because it rests on the same acknowledgement rule: ``batches`` (the intake agent's
+batching, acknowledged only after the batch's outputs are sent).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import faust.streams as fs
@@ -330,13 +327,3 @@ async def batches(stream: Any, max_size: int) -> AsyncIterator[list[Any]]:
             for done in batch:
                 await stream.ack(done)
             batch = []
-
-
-@contextlib.contextmanager
-def current(event: Any) -> Iterator[None]:
-    """Make ``event`` the one faust tables attribute writes to (its partition's changelog)."""
-    token = fs._current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        fs._current_event.reset(token)

@@ -2,56 +2,77 @@
 
 A faust table sends one changelog message per assignment. A batch of cases that touches the
 same risk row or incident window fifty times should send one; the agents wrap their table in
-this view for the batch and flush it once at the end (before the batch is acknowledged).
+this view for the batch and write it back once at the end (before the batch is acknowledged).
+
+With ``partition_of`` the view also notes, for every key it changes, the partition the change
+belongs to (asked with the new value, or the old one for a delete), so the caller can write
+the changes to a partitioned changelog itself (``changes``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-_DELETED = object()
+DELETED: Any = object()
 _MISSING = object()
 
 
 class WriteBack(MutableMapping[str, Any]):
-    def __init__(self, base: MutableMapping[str, Any]) -> None:
+    def __init__(
+        self,
+        base: MutableMapping[str, Any],
+        partition_of: Callable[[str, Any], int] | None = None,
+    ) -> None:
         self.base = base
         self.dirty: dict[str, Any] = {}
+        self.partition_of = partition_of
+        self.partitions: dict[str, int] = {}
 
     def __getitem__(self, key: str) -> Any:
         value = self.dirty.get(key, _MISSING)
-        if value is _DELETED:
+        if value is DELETED:
             raise KeyError(key)
         if value is _MISSING:
             return self.base[key]
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if self.partition_of is not None:
+            self.partitions[key] = self.partition_of(key, value)
         self.dirty[key] = value
 
     def __delitem__(self, key: str) -> None:
-        self[key]  # KeyError when absent  # noqa: B018
-        self.dirty[key] = _DELETED
+        old = self[key]  # KeyError when absent
+        if self.partition_of is not None:
+            self.partitions[key] = self.partition_of(key, old)
+        self.dirty[key] = DELETED
 
     def __iter__(self) -> Iterator[str]:
         for key in self.base:
             if key not in self.dirty:
                 yield key
         for key, value in self.dirty.items():
-            if value is not _DELETED:
+            if value is not DELETED:
                 yield key
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def changes(self) -> Iterator[tuple[str, Any, int | None]]:
+        """Every changed key once, with its last value (``DELETED`` for a delete) and the
+        partition ``partition_of`` gave it; the view forgets them as they are taken."""
+        dirty, partitions = self.dirty, self.partitions
+        self.dirty, self.partitions = {}, {}
+        for key, value in dirty.items():
+            yield key, value, partitions.get(key)
+
     def flush(self) -> int:
         """Write every changed key to the mapping once; returns how many were written."""
         n = len(self.dirty)
-        for key, value in self.dirty.items():
-            if value is _DELETED:
+        for key, value, _partition in self.changes():
+            if value is DELETED:
                 self.base.pop(key, None)
             else:
                 self.base[key] = value
-        self.dirty.clear()
         return n

@@ -20,6 +20,11 @@ ORDER = 10
 log = logging.getLogger("fengqiao.worker.intake")
 
 
+def _origin_partition(key: str, first: list[Any]) -> int:
+    """The partition of a dedupe entry: that of the message first seen with the id."""
+    return int(first[2])
+
+
 def register(ctx: WorkerContext) -> None:
     """The intake agent: validate → dead letter | dedupe → case → route → cases.routed."""
     app, s = ctx.app, ctx.settings
@@ -42,28 +47,39 @@ def register(ctx: WorkerContext) -> None:
     async def intake(stream: faust.StreamT) -> None:
         async for batch in faustfix.batches(stream, s.intake_batch_max):
             outs: list[Out] = []
-            for event in batch:
-                msg = event.message
-                with faustfix.current(event):  # the dedupe table writes to its partition
+            # the dedupe ids the batch adds reach the table and its changelog once, with the
+            # batch's outputs (the stored origin [time, topic, partition, offset] names the
+            # partition)
+            view = processor.seen = ctx.table_view(seen, _origin_partition)
+            try:
+                for event in batch:
+                    msg = event.message
                     result = processor.handle(
                         event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.wall()
                     )
-                if result.rejected is not None:
-                    log.warning(
-                        "dead letter %s[%s]@%s: %s",
-                        msg.topic,
-                        msg.partition,
-                        msg.offset,
-                        result.rejected.reason,
-                    )
-                outs.extend(result.outs)
-                for hook in ctx.case_hooks:
-                    outs.extend(hook(result))
-            await ctx.publish(outs)
+                    if result.rejected is not None:
+                        log.warning(
+                            "dead letter %s[%s]@%s: %s",
+                            msg.topic,
+                            msg.partition,
+                            msg.offset,
+                            result.rejected.reason,
+                        )
+                    outs.extend(result.outs)
+                    for hook in ctx.case_hooks:
+                        outs.extend(hook(result))
+            finally:
+                processor.seen = seen
+            await ctx.publish(outs, [view])
 
     @app.timer(interval=3600.0)
     async def expire_seen() -> None:
-        dropped = processor.expire(ctx.clock())
+        view = processor.seen = ctx.table_view(seen, _origin_partition)
+        try:
+            dropped = processor.expire(ctx.clock())
+        finally:
+            processor.seen = seen
+        await ctx.publish([], [view])
         if dropped:
             log.info("dedupe: forgot %d ids older than the horizon", dropped)
 

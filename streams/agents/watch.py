@@ -122,6 +122,7 @@ def register(ctx: WorkerContext) -> None:
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
                 outs: list[Out] = []
+                views: list[WriteBack] = []
                 msg = decode(event.value)
                 if msg is None:
                     errors[label] += 1
@@ -135,7 +136,7 @@ def register(ctx: WorkerContext) -> None:
                         log.exception("%s: tick failed at offset %s", label, event.message.offset)
                 else:
                     table = getattr(holder, attr)
-                    view = WriteBack(table)
+                    view = ctx.table_view(table)
                     setattr(holder, attr, view)
                     try:
                         for item in msg.get("items") or ():
@@ -148,8 +149,8 @@ def register(ctx: WorkerContext) -> None:
                                 )
                     finally:
                         setattr(holder, attr, table)
-                        view.flush()
-                await ctx.publish(outs)
+                    views.append(view)
+                await ctx.publish(outs, views)
 
     def time_known() -> bool:
         return ctx.stream_clock is None or ctx.stream_clock.known
