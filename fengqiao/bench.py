@@ -10,6 +10,7 @@ fixed offered rate against warm workers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -147,9 +148,14 @@ async def _relay(s: Settings, src: str, dst: str, n: int, group: str) -> None:
         auto_offset_reset="earliest",
         enable_auto_commit=True,
         max_poll_records=1000,
+        **_aio_config(s),
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=servers, acks="all", linger_ms=5, max_batch_size=256 * 1024
+        bootstrap_servers=servers,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        **_aio_config(s),
     )
     await consumer.start()
     await producer.start()
@@ -295,65 +301,73 @@ def run_pipeline(
 def run_latency(
     s: Settings, rate: float, seconds: float, run: str, progress: Progress
 ) -> list[float]:
-    """Publish at ``rate``/s for ``seconds`` to warm workers; ms from send to routed consumed."""
+    """Publish at ``rate``/s for ``seconds`` to warm workers; ms from send to routed consumed.
+
+    The load generator and the reader are aiokafka clients on one event loop: on a small
+    machine they share the cores with the workers and the broker, and a heavier client would
+    measure itself.
+    """
     n = max(int(rate * seconds), 1)
     events = make_events(n, f"{run}-lat", seed=11)
+    progress(f"latency: publishing {n} events at {rate:.0f}/s")
+    return asyncio.run(_latency(s, events, rate))
+
+
+def _aio_config(s: Settings) -> dict[str, Any]:
+    """The Kafka security settings for aiokafka clients (which want an SSL context)."""
+    cfg: dict[str, Any] = dict(s.kafka_client_config())
+    if "SSL" in str(cfg.get("security_protocol", "")):
+        from aiokafka.helpers import create_ssl_context
+
+        cfg["ssl_context"] = create_ssl_context()
+    return cfg
+
+
+async def _latency(s: Settings, events: list[tuple[str, bytes, bytes]], rate: float) -> list[float]:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    servers = s.resolved_bootstrap()
     sent: dict[str, float] = {}
     latencies: list[float] = []
-    import threading
-
-    def on_msg(m: Any) -> None:
-        case_id = json.loads(m.value)["data"]["case_id"]
-        t0 = sent.get(case_id)
-        if t0 is not None:
-            latencies.append((time.monotonic() - t0) * 1000)
-
-    # a consumer positioned at the end before we publish
-    consumer = KafkaConsumer(
-        s.topic("cases.routed"),
-        bootstrap_servers=s.resolved_bootstrap().split(","),
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-        group_id=None,
-        fetch_max_wait_ms=20,
-        **s.kafka_client_config(),
+    routed = s.topic("cases.routed")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers, enable_auto_commit=False, fetch_max_wait_ms=20, **_aio_config(s)
     )
-    consumer.poll(timeout_ms=1000)
-    while not consumer.assignment():
-        consumer.poll(timeout_ms=200)
-    consumer.seek_to_end()
-    for tp in consumer.assignment():
-        consumer.position(tp)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", **_aio_config(s))
+    await consumer.start()
+    await producer.start()
+    try:
+        # the reader is positioned at the end before anything is published
+        partitions = await producer.partitions_for(routed)  # waits for the metadata
+        tps = [TopicPartition(routed, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:
+            await consumer.position(tp)
 
-    stop = threading.Event()
+        async def read() -> None:
+            while len(latencies) < len(events):
+                for msgs in (await consumer.getmany(timeout_ms=100)).values():
+                    now = time.monotonic()
+                    for m in msgs:
+                        t0 = sent.get(json.loads(m.value)["data"]["case_id"])
+                        if t0 is not None:
+                            latencies.append((now - t0) * 1000)
 
-    def consume() -> None:
-        while not stop.is_set():
-            for msgs in consumer.poll(timeout_ms=100).values():
-                for m in msgs:
-                    on_msg(m)
-
-    th = threading.Thread(target=consume, daemon=True)
-    th.start()
-    prod = _producer(s, linger_ms=0)
-    progress(f"latency: publishing {n} events at {rate:.0f}/s")
-    start = time.monotonic()
-    for i, (topic, key, value) in enumerate(events):
-        due = start + i / rate
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        case_id = json.loads(value)["id"]
-        sent[case_id] = time.monotonic()
-        prod.send(s.topic(topic), key=key, value=value)
-    prod.flush()
-    deadline = time.monotonic() + 60
-    while len(latencies) < n and time.monotonic() < deadline:
-        time.sleep(0.2)
-    stop.set()
-    th.join(timeout=5)
-    consumer.close()
-    prod.close()
+        reader = asyncio.ensure_future(read())
+        start = time.monotonic()
+        for i, (topic, key, value) in enumerate(events):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[json.loads(value)["id"]] = time.monotonic()
+            await producer.send(s.topic(topic), value, key=key)
+        await producer.flush()
+        with contextlib.suppress(TimeoutError):  # the caller reports how many came back
+            await asyncio.wait_for(reader, timeout=60)
+    finally:
+        await producer.stop()
+        await consumer.stop()
     return latencies
 
 
