@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
                 workers=workers,
                 latency_seconds=seconds,
                 progress=lambda m: console.print(m),
+                warm_up=started_dir is not None,
             )
         finally:
             if started_dir is not None:
