@@ -106,7 +106,8 @@ def _count_until(
     measured.
 
     Returns (count, first_ts, last_ts, rate): ``first_ts`` is when messages were first seen,
-    ``last_ts`` when the n-th was, and the rate counts what arrived after the first look."""
+    ``last_ts`` when the n-th was, and the rate counts what arrived after the first look (or,
+    when a small run arrived all between two looks, all of it since the last empty look)."""
     consumer = KafkaConsumer(
         bootstrap_servers=s.resolved_bootstrap().split(","),
         enable_auto_commit=False,
@@ -114,7 +115,8 @@ def _count_until(
         **s.kafka_client_config(),
     )
     count, first, last, first_count = 0, 0.0, 0.0, 0
-    deadline = time.monotonic() + timeout_s
+    empty = time.monotonic()  # the last look that found nothing
+    deadline = empty + timeout_s
     try:
         partitions = None
         while not partitions and time.monotonic() < deadline:
@@ -129,7 +131,9 @@ def _count_until(
                 time.sleep(poll_s)
                 continue
             now = time.monotonic()
-            if seen and not count:
+            if not seen:
+                empty = now
+            elif not count:
                 first, first_count = now, seen
             if seen != count:
                 last, count = now, seen
@@ -137,7 +141,11 @@ def _count_until(
                 time.sleep(poll_s)
     finally:
         consumer.close()
-    return count, first, last, (count - first_count) / max(last - first, 1e-3)
+    if count > first_count:
+        rate = (count - first_count) / max(last - first, 1e-3)
+    else:  # everything arrived between two looks
+        rate = count / max(last - empty, 1e-3)
+    return count, first, last, rate
 
 
 # --- baseline ---------------------------------------------------------------------------------
