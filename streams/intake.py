@@ -145,7 +145,6 @@ class IntakeProcessor:
             self.stats.consultations += 1
             return IntakeResult([], parsed=parsed)
         decision = self.router.route(case)
-        routed = decision.to_event(case)
         out = Out(
             "cases.routed",
             decision.committee_id,
@@ -153,7 +152,7 @@ class IntakeProcessor:
                 f"{case.case_id}/routed",
                 "case.routed.v1",
                 case.time,
-                dump(routed),
+                decision.routed_data(case),
                 subject=case.case_id,
             ),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -224,6 +224,38 @@ def test_decision_becomes_case_routed_event(router) -> None:
         "reason": "Street 'haibin' (海滨街道) is in the 龙湾区 catalogue.",
     }
     assert datetime.fromisoformat(data["deadline"]) == T0 + timedelta(days=30)
+
+
+@pytest.mark.parametrize("fields", [p[0] for p in POLICY], ids=POLICY_IDS)
+def test_routed_data_is_the_dump_of_the_event_for_every_policy_row(router, fields) -> None:
+    c = case(**fields)
+    decision = router.route(c)
+    assert decision.routed_data(c) == dump(decision.to_event(c))
+
+
+def test_routed_data_is_the_dump_of_the_event_for_generated_cases_and_time_zones(router) -> None:
+    import random
+
+    from producers.sample import random_event
+    from schemas.parse import parse_event
+    from streams.cases import case_from_event
+
+    rng = random.Random(3)
+    shanghai = timezone(timedelta(hours=8))
+    checked = 0
+    for i in range(400):
+        _kind, ev = random_event(rng, i, when=T0, run="rd")
+        c = case_from_event(parse_event(ev))
+        if c is None:
+            continue
+        decision = router.route(c)
+        assert decision.routed_data(c) == dump(decision.to_event(c))
+        local = replace(
+            decision, deadline=decision.deadline.astimezone(shanghai).replace(microsecond=i)
+        )
+        assert local.routed_data(c) == dump(local.to_event(c))
+        checked += 1
+    assert checked > 300
 
 
 def test_catalogue_has_the_longwan_sample() -> None:
