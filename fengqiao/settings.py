@@ -66,6 +66,15 @@ class Settings(BaseSettings):
         description="Most intake events handled as one batch (a batch is whatever the stream "
         "has buffered, so light traffic is handled event by event).",
     )
+    worker_standby_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="Standby copies of each table partition kept by other workers (faust's "
+        "table_standby_replicas): a standby takes over a partition without replaying its "
+        "changelog, but every worker then also reads the other workers' changelogs (with two "
+        "workers on two cores: 1,414 events/s with one standby, 1,914 without). Kafka "
+        "Streams' default is 0 too.",
+    )
 
     # --- Store, API, gateway ------------------------------------------------------------
     database_url: str | None = None

@@ -180,6 +180,7 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         web_enabled=True,
         table_cleanup_interval=60.0,
+        table_standby_replicas=settings.worker_standby_replicas,
     )
     _without_monitor_sensor(app)
     stream_clock = StreamClock() if clock is None and settings.clock == "stream" else None
