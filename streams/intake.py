@@ -158,11 +158,3 @@ class IntakeProcessor:
         )
         self.stats.routed += 1
         return IntakeResult([out], case=case, decision=decision, parsed=parsed)
-
-    def expire(self, now: datetime) -> int:
-        """Forget ids first seen (by event time) longer than the horizon ago."""
-        cutoff = (now - self.horizon).timestamp()
-        old = [k for k, first in list(self.seen.items()) if first[0] < cutoff]
-        for k in old:
-            del self.seen[k]
-        return len(old)

@@ -7,6 +7,7 @@ light); the batch's outputs are sent, then its offsets acknowledged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,20 +16,19 @@ import faust
 from streams import faustfix
 from streams.app import WorkerContext
 from streams.intake import TOPIC_TYPES, IntakeProcessor, Out
+from streams.seen import SeenIds, row_partition
 
 ORDER = 10
 log = logging.getLogger("fengqiao.worker.intake")
 
 
-def _origin_partition(key: str, first: list[Any]) -> int:
-    """The partition of a dedupe entry: that of the message first seen with the id."""
-    return int(first[2])
-
-
 def register(ctx: WorkerContext) -> None:
     """The intake agent: validate → dead letter | dedupe → case → route → cases.routed."""
     app, s = ctx.app, ctx.settings
-    seen = app.Table("intake-seen", default=None, partitions=s.topic_partitions)
+    table = app.Table("intake-seen", default=None, partitions=s.topic_partitions)
+    seen = SeenIds(table)
+    # recovery loads rows and a rebalance drops those of revoked partitions: index them again
+    table.on_recover(_async(seen.invalidate))
     processor = IntakeProcessor(
         ctx.router,
         seen,
@@ -47,42 +47,58 @@ def register(ctx: WorkerContext) -> None:
     async def intake(stream: faust.StreamT) -> None:
         async for batch in faustfix.batches(stream, s.intake_batch_max):
             outs: list[Out] = []
-            # the dedupe ids the batch adds reach the table and its changelog once, with the
-            # batch's outputs (the stored origin [time, topic, partition, offset] names the
-            # partition)
-            view = processor.seen = ctx.table_view(seen, _origin_partition)
-            try:
-                for event in batch:
-                    msg = event.message
-                    result = processor.handle(
-                        event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.wall()
+            for event in batch:
+                msg = event.message
+                result = processor.handle(
+                    event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.wall()
+                )
+                if result.rejected is not None:
+                    log.warning(
+                        "dead letter %s[%s]@%s: %s",
+                        msg.topic,
+                        msg.partition,
+                        msg.offset,
+                        result.rejected.reason,
                     )
-                    if result.rejected is not None:
-                        log.warning(
-                            "dead letter %s[%s]@%s: %s",
-                            msg.topic,
-                            msg.partition,
-                            msg.offset,
-                            result.rejected.reason,
-                        )
-                    outs.extend(result.outs)
-                    for hook in ctx.case_hooks:
-                        outs.extend(hook(result))
-            finally:
-                processor.seen = seen
-            await ctx.publish(outs, [view])
+                outs.extend(result.outs)
+                for hook in ctx.case_hooks:
+                    outs.extend(hook(result))
+            # the ids the batch saw first reach the table and its changelog as one row per
+            # partition, with the batch's outputs
+            rows = ctx.table_view(table, row_partition)
+            for key, row in seen.take():
+                rows[key] = row
+            await ctx.publish(outs, [rows])
 
     @app.timer(interval=3600.0)
     async def expire_seen() -> None:
-        view = processor.seen = ctx.table_view(seen, _origin_partition)
-        try:
-            dropped = processor.expire(ctx.clock())
-        finally:
-            processor.seen = seen
-        await ctx.publish([], [view])
+        cutoff = (ctx.clock() - processor.horizon).timestamp()
+        keys, dropped = seen.expire(cutoff)
+        rows = ctx.table_view(table, row_partition)
+        for key in keys:
+            del rows[key]
+        await ctx.publish([], [rows])
         if dropped:
             log.info("dedupe: forgot %d ids older than the horizon", dropped)
 
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        seen.invalidate()
+
     @app.page("/stats")
     async def stats(web: Any, request: Any) -> Any:
-        return web.json({**processor.stats.__dict__, "assigned": ctx.assigned_partitions})
+        return web.json(
+            {
+                **processor.stats.__dict__,
+                "assigned": ctx.assigned_partitions,
+                "dedupe_ids": len(seen.index),
+                "dedupe_index_rebuilds": seen.rebuilds,
+            }
+        )
+
+
+def _async(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def call() -> None:
+        fn()
+
+    return call
