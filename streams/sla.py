@@ -163,22 +163,25 @@ class SlaClocks:
                 continue
             if not row.get("routed"):
                 continue
-            changed = False
-            new = {**row, "clocks": {k: dict(v) for k, v in row["clocks"].items()}}
+            new: dict[str, Any] | None = None  # copied only when a clock changes
             for name in CLOCKS:
-                c = new["clocks"][name]
+                c = row["clocks"][name]
                 if c["state"] != "running":
                     continue
-                span = max(1.0, c["due"] - c["start"])
-                if at >= c["due"]:
+                frac = (at - c["start"]) / max(1.0, c["due"] - c["start"])
+                breach = at >= c["due"]
+                if not breach and (c["warned"] or frac < self.cfg.warn_fraction):
+                    continue
+                if new is None:
+                    new = {**row, "clocks": {k: dict(v) for k, v in row["clocks"].items()}}
+                c = new["clocks"][name]
+                if breach:
                     outs += self._breach(new, name, c)
                     c["state"], c["warned"] = "breached", True
-                    changed = True
-                elif not c["warned"] and (at - c["start"]) / span >= self.cfg.warn_fraction:
-                    outs.append(self._warning(new, name, c, (at - c["start"]) / span))
+                else:
+                    outs.append(self._warning(new, name, c, frac))
                     c["warned"] = True
-                    changed = True
-            if changed:
+            if new is not None:
                 self.rows[cid] = new
         return outs
 
