@@ -116,3 +116,57 @@ def test_a_gap_that_lasts_a_minute_is_reported(
     with caplog.at_level(logging.WARNING, logger="fengqiao.worker.offsets"):
         assert not a.admit("p0", 14)
     assert caplog.text == ""
+
+
+def test_rest_finishes_a_coroutine_that_suspended_and_passes_cancellation_on() -> None:
+    import asyncio
+
+    from streams.faustfix import _Rest
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        gate: asyncio.Future[int] = loop.create_future()
+        log: list[str] = []
+
+        async def deliver() -> str:
+            log.append("start")
+            value = await gate
+            await asyncio.sleep(0)  # a second suspension, a bare yield
+            log.append(f"got {value}")
+            return "done"
+
+        coro = deliver()
+        pending = coro.send(None)  # runs to the first await, as the fetch loop does
+        assert log == ["start"] and pending is gate
+        task = asyncio.ensure_future(_Rest(coro, pending))
+        await asyncio.sleep(0)
+        assert not task.done()
+        gate.set_result(7)
+        assert await task == "done" and log == ["start", "got 7"]
+
+        # a coroutine that completes at once raises StopIteration on the first send
+        async def immediate() -> int:
+            return 1
+
+        with pytest.raises(StopIteration):
+            immediate().send(None)
+
+        # cancelling the task cancels the coroutine it continues
+        stuck: asyncio.Future[int] = loop.create_future()
+        cleaned: list[bool] = []
+
+        async def blocked() -> None:
+            try:
+                await stuck
+            finally:
+                cleaned.append(True)
+
+        coro2 = blocked()
+        task2 = asyncio.ensure_future(_Rest(coro2, coro2.send(None)))
+        await asyncio.sleep(0)
+        task2.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task2
+        assert cleaned == [True] and stuck.cancelled()
+
+    asyncio.run(main())

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from streams.writeback import WriteBack
+from streams.writeback import DELETED, WriteBack
 
 
 class CountingDict(dict[str, Any]):
@@ -52,3 +52,20 @@ def test_a_key_deleted_then_set_again_is_written() -> None:
     assert dict(view) == {"a": 5}
     view.flush()
     assert base == {"a": 5}
+
+
+def test_changes_name_each_key_once_with_its_partition_and_are_taken_once() -> None:
+    base = {"old": [0, "t", 3, 1]}
+    view = WriteBack(base, partition_of=lambda key, value: value[2])
+    view["x"] = [1, "t", 0, 5]
+    view["x"] = [2, "t", 1, 6]  # the last write decides the value and the partition
+    del view["old"]  # a delete is placed by the value it removes
+    changes = sorted(view.changes(), key=lambda c: c[0])
+    assert changes == [("old", DELETED, 3), ("x", [2, "t", 1, 6], 1)]
+    assert list(view.changes()) == [] and base == {"old": [0, "t", 3, 1]}
+
+
+def test_without_partition_of_changes_have_no_partition() -> None:
+    view = WriteBack({})
+    view["k"] = 1
+    assert list(view.changes()) == [("k", 1, None)]
