@@ -70,6 +70,24 @@ class WorkerContext:
         instead of one per case. Everything goes straight to the producer: faust's per-message
         send path (futures, buffers, sensors) cost more than the rest of the send.
         """
+        try:
+            sent = await self._send(outs, tables)
+            if sent:
+                await asyncio.gather(*sent)
+        except Exception as exc:
+            # The producer has retried until its delivery timeout. Carrying on would leave
+            # this batch unacknowledged behind the ones that follow, stalling the partition's
+            # commits; stopping lets the next start (or another worker) read it again.
+            log.error(
+                "the broker did not take a batch's output (%s: %s); stopping the worker, the "
+                "batch is not acknowledged and will be read again",
+                type(exc).__name__,
+                exc,
+            )
+            await self.app.crash(exc)
+            raise
+
+    async def _send(self, outs: list[Out], tables: Sequence[WriteBack]) -> list[Awaitable[Any]]:
         send = self.app.producer.send
         sent: list[Awaitable[Any]] = []
         grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -86,8 +104,7 @@ class WorkerContext:
             sent.append(await send(self.topic_name(topic), None, value, partition, None, None))
         for view in tables:
             sent.extend(await write_table(self.app, view))
-        if sent:
-            await asyncio.gather(*sent)
+        return sent
 
     def topic_name(self, logical: str) -> str:
         name = self._names.get(logical)

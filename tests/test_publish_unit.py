@@ -1,0 +1,123 @@
+"""WorkerContext.publish against a recording producer: grouping, table changes, failure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from kafka.errors import KafkaTimeoutError
+
+from fengqiao.settings import Settings
+from streams.app import WorkerContext
+from streams.intake import Out
+from streams.watch import partition_of
+
+
+class Producer:
+    def __init__(self, fail_topic: str | None = None) -> None:
+        self.sent: list[tuple[str, Any, Any, int | None]] = []
+        self.fail_topic = fail_topic
+
+    async def send(self, topic: str, key: Any, value: Any, partition: Any, *_: Any) -> Any:
+        self.sent.append((topic, key, value, partition))
+        fut = asyncio.get_running_loop().create_future()
+        if topic == self.fail_topic:
+            fut.set_exception(KafkaTimeoutError("no ack in time"))
+        else:
+            fut.set_result(None)
+        return fut
+
+
+class App:
+    def __init__(self, producer: Producer) -> None:
+        self.producer = producer
+        self.crashed: list[BaseException] = []
+
+    async def crash(self, exc: BaseException) -> None:
+        self.crashed.append(exc)
+
+
+class Topic:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_topic_name(self) -> str:
+        return self.name
+
+    def prepare_key(self, key: Any, serializer: Any) -> tuple[bytes, None]:
+        return json.dumps(key).encode(), None
+
+    def prepare_value(self, value: Any, serializer: Any) -> tuple[bytes, None]:
+        return json.dumps(value).encode(), None
+
+
+class Store(dict[str, Any]):
+    def __init__(self, *a: Any) -> None:
+        super().__init__(*a)
+        self._key_partition: dict[str, int] = {}
+
+
+class Table(dict[str, Any]):
+    """What write_table uses of a faust table: its store, changelog topic and serializers."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.data = store
+        self.changelog_topic = Topic("app-sla-changelog")
+        self.key_serializer = self.value_serializer = "json"
+
+
+def context(producer: Producer) -> tuple[WorkerContext, App]:
+    app = App(producer)
+    ctx = WorkerContext(
+        settings=Settings(topic_partitions=4),
+        app=app,  # type: ignore[arg-type]
+        topics={"cases.routed": Topic("p.cases.routed"), "internal.sla": Topic("p.sla")},  # type: ignore[dict-item]
+        router=None,  # type: ignore[arg-type]
+        clock=lambda: datetime.now(UTC),
+        internal={"internal.sla"},
+    )
+    return ctx, app
+
+
+def test_internal_items_go_as_one_message_per_partition_and_the_rest_one_by_one() -> None:
+    producer = Producer()
+    ctx, app = context(producer)
+    keys = [f"case-{i}" for i in range(12)]
+    outs = [Out("internal.sla", k, {"k": k}) for k in keys]
+    outs += [Out("cases.routed", "committee-1", {"id": "r1"})]
+    asyncio.run(ctx.publish(outs))
+    routed = [m for m in producer.sent if m[0] == "p.cases.routed"]
+    assert routed == [("p.cases.routed", b"committee-1", b'{"id":"r1"}', None)]
+    internal = {m[3]: json.loads(m[2])["items"] for m in producer.sent if m[0] == "p.sla"}
+    expected: dict[int, list[dict[str, str]]] = {}
+    for k in keys:
+        expected.setdefault(partition_of(k, 4), []).append({"k": k})
+    assert internal == expected and len(internal) > 1
+    assert app.crashed == []
+
+
+def test_table_changes_reach_the_store_and_the_changelog_with_their_partitions() -> None:
+    producer = Producer()
+    ctx, _app = context(producer)
+    table = Table(Store({"gone": {"v": 0}}))
+    view = ctx.table_view(table, lambda key, value: 3 if key == "gone" else 1)
+    view["new"] = {"v": 1}
+    del view["gone"]
+    asyncio.run(ctx.publish([], [view]))
+    assert dict(table.data) == {"new": {"v": 1}}
+    assert table.data._key_partition == {"new": 1}
+    assert sorted(producer.sent, key=lambda m: m[1]) == [
+        ("app-sla-changelog", b'"gone"', None, 3),  # a tombstone
+        ("app-sla-changelog", b'"new"', b'{"v": 1}', 1),
+    ]
+
+
+def test_an_undelivered_batch_stops_the_worker_and_is_not_acknowledged() -> None:
+    ctx, app = context(Producer(fail_topic="p.cases.routed"))
+    with pytest.raises(KafkaTimeoutError):
+        asyncio.run(ctx.publish([Out("cases.routed", "c", {"id": "r"})]))
+    assert len(app.crashed) == 1 and isinstance(app.crashed[0], KafkaTimeoutError)
