@@ -24,7 +24,6 @@ from streams.intake import IntakeResult, Out
 from streams.risk import RISK_INPUT, RiskTable, case_contribution
 from streams.sla import SlaClocks
 from streams.watch import TICK, incident_config, owned, risk_config, sla_config
-from streams.writeback import WriteBack
 
 ORDER = 20
 log = logging.getLogger("fengqiao.worker.watch")
@@ -100,8 +99,15 @@ def register(ctx: WorkerContext) -> None:
             return None
         return value if isinstance(value, dict) else None
 
-    def keys_of(table: Any, event: faust.EventT) -> list[str]:
-        return owned(list(table.keys()), event.message.partition, n)
+    def keys_of(table: Any, partition: int) -> list[str]:
+        """The table's rows in ``partition``. The memory store notes the partition of every
+        row it recovers and ``write_table`` of every row written (all writes go through it),
+        so this reads that map instead of hashing every key of every partition on each
+        tick (a stall of a few hundred ms every tick round with 40,000 rows)."""
+        known = getattr(table.data, "_key_partition", None)
+        if known is None:
+            return owned(list(table.keys()), partition, n)
+        return [k for k, p in known.items() if p == partition]
 
     def guarded_agent(
         topic: faust.TopicT,
@@ -109,61 +115,58 @@ def register(ctx: WorkerContext) -> None:
         holder: Any,
         attr: str,
         on_item: Callable[[dict[str, Any]], list[Out]],
-        on_tick: Callable[[faust.EventT], list[Out]],
+        on_tick: Callable[[list[str]], list[Out]],
     ) -> None:
         """An agent over an internal topic: a tick, or a batch of items for one partition.
 
-        The items are handled against a write-back view of the table (``holder.attr``), which
-        is flushed once at the end, so the table's changelog gets one message per row the
-        batch changed. One bad item is counted and logged, never allowed to stop the agent.
+        Either is handled against a write-back view of the table (``holder.attr``), which is
+        written back once at the end, so the table's changelog gets one message per row the
+        message changed. A tick gets the keys of the rows in its partition. One bad item is
+        counted and logged, never allowed to stop the agent.
         """
+        table = getattr(holder, attr)
 
         @app.agent(topic, name=f"fengqiao.{label}", concurrency=1)
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
                 outs: list[Out] = []
-                views: list[WriteBack] = []
                 msg = decode(event.value)
+                offset = event.message.offset
                 if msg is None:
                     errors[label] += 1
-                    log.warning("%s: not a JSON object at offset %s", label, event.message.offset)
+                    log.warning("%s: not a JSON object at offset %s", label, offset)
                     continue
-                if msg.get("tick"):
-                    try:
-                        outs = on_tick(event)
-                    except Exception:
-                        errors[label] += 1
-                        log.exception("%s: tick failed at offset %s", label, event.message.offset)
-                else:
-                    table = getattr(holder, attr)
-                    view = ctx.table_view(table)
-                    setattr(holder, attr, view)
-                    try:
-                        for item in msg.get("items") or ():
-                            try:
-                                outs.extend(on_item(item))
-                            except Exception:
-                                errors[label] += 1
-                                log.exception(
-                                    "%s: item skipped at offset %s", label, event.message.offset
-                                )
-                    finally:
-                        setattr(holder, attr, table)
-                    views.append(view)
-                await ctx.publish(outs, views)
+                view = ctx.table_view(table)
+                setattr(holder, attr, view)
+                try:
+                    if msg.get("tick"):
+                        try:
+                            outs = on_tick(keys_of(table, event.message.partition))
+                        except Exception:
+                            errors[label] += 1
+                            log.exception("%s: tick failed at offset %s", label, offset)
+                    for item in msg.get("items") or ():
+                        try:
+                            outs.extend(on_item(item))
+                        except Exception:
+                            errors[label] += 1
+                            log.exception("%s: item skipped at offset %s", label, offset)
+                finally:
+                    setattr(holder, attr, table)
+                await ctx.publish(outs, [view])
 
     def time_known() -> bool:
         return ctx.stream_clock is None or ctx.stream_clock.known
 
-    def incident_tick(event: faust.EventT) -> list[Out]:
-        detector.prune(ctx.clock(), keys_of(detector.state, event))
+    def incident_tick(keys: list[str]) -> list[Out]:
+        detector.prune(ctx.clock(), keys)
         return []
 
-    def risk_tick(event: faust.EventT) -> list[Out]:
-        return risk.refresh(ctx.clock(), keys_of(risk.rows, event)) if time_known() else []
+    def risk_tick(keys: list[str]) -> list[Out]:
+        return risk.refresh(ctx.clock(), keys) if time_known() else []
 
-    def sla_tick(event: faust.EventT) -> list[Out]:
-        return sla.check(ctx.clock(), keys_of(sla.rows, event)) if time_known() else []
+    def sla_tick(keys: list[str]) -> list[Out]:
+        return sla.check(ctx.clock(), keys) if time_known() else []
 
     def sla_item(msg: dict[str, Any]) -> list[Out]:
         sla.routed(msg["routed"])
@@ -184,7 +187,9 @@ def register(ctx: WorkerContext) -> None:
     async def lifecycle(stream: faust.StreamT) -> None:
         from datetime import datetime
 
+        rows = sla.rows
         async for event in stream.events():
+            view = sla.rows = ctx.table_view(rows)
             try:
                 msg = decode(event.value)
                 if msg is None or msg.get("type") not in LIFECYCLE_TYPES:
@@ -196,6 +201,9 @@ def register(ctx: WorkerContext) -> None:
             except Exception:
                 errors["sla"] += 1
                 log.warning("lifecycle: message skipped at offset %s", event.message.offset)
+            finally:
+                sla.rows = rows
+            await ctx.publish([], [view])
 
     @app.timer(interval=s.watch_tick_seconds)
     async def tick() -> None:
