@@ -233,6 +233,9 @@ def _without_monitor_sensor(app: faust.App) -> None:
             add(sensor)
 
     sensors.add = add_unless_monitor  # type: ignore[method-assign]
+    # With no sensor at all faust warns "Missing sensor state for rebalance" on every
+    # rebalance; faust's base Sensor does nothing (an empty call per hook).
+    add(faust.Sensor())
 
 
 def default_features() -> tuple[Callable[[WorkerContext], None], ...]:
