@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -168,5 +169,43 @@ def test_rest_finishes_a_coroutine_that_suspended_and_passes_cancellation_on() -
         with pytest.raises(asyncio.CancelledError):
             await task2
         assert cleaned == [True] and stuck.cancelled()
+
+    asyncio.run(main())
+
+
+class _Stream:
+    """What ``batches`` uses of a faust stream: its channel's queue, events() and ack()."""
+
+    def __init__(self) -> None:
+        import asyncio
+        from types import SimpleNamespace
+
+        self.q: asyncio.Queue[int] = asyncio.Queue()
+        self.channel = SimpleNamespace(queue=self.q)
+        self.acked: list[int] = []
+        self.enable_acks = True
+
+    async def events(self) -> Any:
+        while True:
+            yield await self.q.get()
+
+    async def ack(self, event: int) -> None:
+        self.acked.append(event)
+
+
+def test_batches_take_what_is_buffered_up_to_the_maximum_and_ack_after_use() -> None:
+    import asyncio
+
+    async def main() -> None:
+        s = _Stream()
+        for i in range(7):
+            s.q.put_nowait(i)
+        got: list[list[int]] = []
+        async for batch in faustfix.batches(s, max_size=3):
+            assert s.acked == [e for b in got for e in b]  # earlier batches only
+            got.append(list(batch))
+            if len(got) == 3:
+                break
+        assert got == [[0, 1, 2], [3, 4, 5], [6]] and s.enable_acks is False
 
     asyncio.run(main())
