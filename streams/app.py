@@ -88,51 +88,23 @@ class WorkerContext:
             raise
 
     async def _send(self, outs: list[Out], tables: Sequence[WriteBack]) -> list[Awaitable[Any]]:
-        """Every message, grouped by topic and partition, as one record batch each."""
-        groups: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
+        send = self.app.producer.send
+        sent: list[Awaitable[Any]] = []
         grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
         n = self.settings.topic_partitions
-        counts: dict[str, int] = {}
         for out in outs:
             if out.topic in self.internal:
                 grouped.setdefault((out.topic, partition_of(out.key, n)), []).append(out.value)
-                continue
-            name = self.topic_name(out.topic)
-            count = counts.get(name)
-            if count is None:
-                count = counts[name] = await self._partition_count(name)
-            # the partition Kafka's default partitioner gives the key, as a keyed send would
-            key = out.key.encode()
-            groups.setdefault((name, partition_of(out.key, count)), []).append(
-                (key, orjson.dumps(out.value))
-            )
+            else:
+                name = self.topic_name(out.topic)
+                value = orjson.dumps(out.value)
+                sent.append(await send(name, out.key.encode(), value, None, None, None))
         for (topic, partition), items in grouped.items():
-            groups.setdefault((self.topic_name(topic), partition), []).append(
-                (None, orjson.dumps({"items": items}))
-            )
+            value = orjson.dumps({"items": items})
+            sent.append(await send(self.topic_name(topic), None, value, partition, None, None))
         for view in tables:
-            for log_topic, log_partition, log_key, log_value in table_records(view):
-                groups.setdefault((log_topic, log_partition), []).append((log_key, log_value))
-        producer = self.app.producer
-        raw = producer._ensure_producer()  # type: ignore[attr-defined]
-        sent: list[Awaitable[Any]] = []
-        for (topic, partition), records in groups.items():
-            batch = raw.create_batch()
-            rest = 0
-            for rec_key, rec_value in records:
-                if batch.append(key=rec_key, value=rec_value, timestamp=None) is None:
-                    break
-                rest += 1
-            if batch.record_count():
-                sent.append(await raw.send_batch(batch, topic, partition=partition))
-            # what did not fit follows, in order, through the producer's own batching
-            for rec_key, rec_value in records[rest:]:
-                sent.append(await producer.send(topic, rec_key, rec_value, partition, None, None))
+            sent.extend(await write_table(self.app, view))
         return sent
-
-    async def _partition_count(self, topic: str) -> int:
-        raw = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
-        return len(await raw.partitions_for(topic))
 
     def topic_name(self, logical: str) -> str:
         name = self._names.get(logical)
@@ -156,19 +128,18 @@ def _event_partition(key: str, value: Any) -> int:
     return int(event.message.partition)
 
 
-def table_records(view: WriteBack) -> list[tuple[str, int, Any, Any]]:
-    """Apply the view's changes to its faust table and return them as changelog records
-    (topic, partition, key, value), encoded as the table itself would (a tombstone for a
-    delete), one per changed key."""
+async def write_table(app: faust.App, view: WriteBack) -> list[Awaitable[Any]]:
+    """Apply the view's changes to its faust table and send them to the table's changelog,
+    one message per changed key, as the table itself would (same key and value encoding, a
+    tombstone for a delete). Returns the delivery futures."""
     table: Any = view.base  # a faust Table
     topic = table.changelog_topic
     name = topic.get_topic_name()
     store = table.data
     key_partition = getattr(store, "_key_partition", None)
-    records: list[tuple[str, int, Any, Any]] = []
+    send = app.producer.send
+    sent: list[Awaitable[Any]] = []
     for key, value, partition in view.changes():
-        if partition is None:
-            raise ValueError("a table view without partition_of cannot be written")
         raw_key, _ = topic.prepare_key(key, table.key_serializer)
         if value is DELETED:
             store.pop(key, None)
@@ -178,11 +149,11 @@ def table_records(view: WriteBack) -> list[tuple[str, int, Any, Any]]:
         else:
             store[key] = value
             raw_value, _ = topic.prepare_value(value, table.value_serializer)
-            if key_partition is not None:
+            if key_partition is not None and partition is not None:
                 # the memory store forgets rows of revoked partitions by this map
                 key_partition[key] = partition
-        records.append((name, partition, raw_key, raw_value))
-    return records
+        sent.append(await send(name, raw_key, raw_value, partition, None, None))
+    return sent
 
 
 def _make_topics(app: faust.App, settings: Settings) -> dict[str, faust.TopicT]:
@@ -220,7 +191,6 @@ def create_app(
         datadir=str(datadir),
         producer_acks=-1,
         producer_linger=0.01,
-        producer_max_batch_size=512 * 1024,
         stream_wait_empty=False,
         broker_commit_every=200,
         broker_commit_interval=1.0,

@@ -16,57 +16,19 @@ from streams.intake import Out
 from streams.watch import partition_of
 
 
-class Batch:
-    """aiokafka's BatchBuilder as far as publish uses it; holds ``room`` records."""
-
-    def __init__(self, room: int) -> None:
-        self.records: list[tuple[Any, Any]] = []
-        self.room = room
-
-    def append(self, *, key: Any, value: Any, timestamp: Any) -> Any:
-        if len(self.records) >= self.room:
-            return None
-        self.records.append((key, value))
-        return object()
-
-    def record_count(self) -> int:
-        return len(self.records)
-
-
 class Producer:
-    """faust's producer and the aiokafka producer under it, recording what they are given."""
-
-    def __init__(self, fail_topic: str | None = None, batch_room: int = 1000) -> None:
+    def __init__(self, fail_topic: str | None = None) -> None:
         self.sent: list[tuple[str, Any, Any, int | None]] = []
-        self.batches = 0
         self.fail_topic = fail_topic
-        self.batch_room = batch_room
 
-    def _ensure_producer(self) -> Producer:
-        return self
-
-    def _future(self, topic: str) -> Any:
+    async def send(self, topic: str, key: Any, value: Any, partition: Any, *_: Any) -> Any:
+        self.sent.append((topic, key, value, partition))
         fut = asyncio.get_running_loop().create_future()
         if topic == self.fail_topic:
             fut.set_exception(KafkaTimeoutError("no ack in time"))
         else:
             fut.set_result(None)
         return fut
-
-    async def send(self, topic: str, key: Any, value: Any, partition: Any, *_: Any) -> Any:
-        self.sent.append((topic, key, value, partition))
-        return self._future(topic)
-
-    def create_batch(self) -> Batch:
-        return Batch(self.batch_room)
-
-    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> Any:
-        self.batches += 1
-        self.sent.extend((topic, k, v, partition) for k, v in batch.records)
-        return self._future(topic)
-
-    async def partitions_for(self, topic: str) -> set[int]:
-        return {0, 1, 2, 3}
 
 
 class App:
@@ -99,7 +61,7 @@ class Store(dict[str, Any]):
 
 
 class Table(dict[str, Any]):
-    """What table_records uses of a faust table: its store, changelog topic and serializers."""
+    """What write_table uses of a faust table: its store, changelog topic and serializers."""
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
@@ -129,25 +91,13 @@ def test_internal_items_go_as_one_message_per_partition_and_the_rest_one_by_one(
     outs += [Out("cases.routed", "committee-1", {"id": "r1"})]
     asyncio.run(ctx.publish(outs))
     routed = [m for m in producer.sent if m[0] == "p.cases.routed"]
-    # keyed as the default partitioner would, over the topic's partitions
-    assert routed == [
-        ("p.cases.routed", b"committee-1", b'{"id":"r1"}', partition_of("committee-1", 4))
-    ]
+    assert routed == [("p.cases.routed", b"committee-1", b'{"id":"r1"}', None)]
     internal = {m[3]: json.loads(m[2])["items"] for m in producer.sent if m[0] == "p.sla"}
     expected: dict[int, list[dict[str, str]]] = {}
     for k in keys:
         expected.setdefault(partition_of(k, 4), []).append({"k": k})
     assert internal == expected and len(internal) > 1
-    assert app.crashed == [] and producer.batches == len(internal) + 1
-
-
-def test_records_that_overflow_the_batch_follow_it_one_by_one_in_order() -> None:
-    producer = Producer(batch_room=2)
-    ctx, _app = context(producer)
-    key = "committee-9"
-    asyncio.run(ctx.publish([Out("cases.routed", key, {"n": i}) for i in range(5)]))
-    assert [json.loads(m[2])["n"] for m in producer.sent] == [0, 1, 2, 3, 4]
-    assert {m[3] for m in producer.sent} == {partition_of(key, 4)} and producer.batches == 1
+    assert app.crashed == []
 
 
 def test_table_changes_reach_the_store_and_the_changelog_with_their_partitions() -> None:
