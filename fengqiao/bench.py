@@ -191,6 +191,22 @@ async def _relay(s: Settings, src: str, dst: str, n: int, group: str) -> None:
         await consumer.stop()
 
 
+def _wait_for_leaders(admin: KafkaAdminClient, topics: list[str], timeout_s: float = 30.0) -> None:
+    """Until every partition of the just-created ``topics`` has a leader: a client that
+    asks earlier logs "not found in cluster metadata" errors while it waits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        described = admin.describe_topics(topics)
+        if len(described) == len(topics) and all(
+            t.get("error_code") == 0
+            and t.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in t["partitions"])
+            for t in described
+        ):
+            return
+        time.sleep(0.1)
+
+
 def run_baseline(
     s: Settings, events: list[tuple[str, bytes, bytes]], partitions: int, progress: Progress
 ) -> float:
@@ -200,6 +216,7 @@ def run_baseline(
         bootstrap_servers=s.resolved_bootstrap().split(","), **s.kafka_client_config()
     )
     admin.create_topics([NewTopic(t, partitions, s.topic_replication) for t in (src, dst)])
+    _wait_for_leaders(admin, [src, dst])
     admin.close()
     progress(f"baseline: pre-loading {len(events)} events")
     _preload(s, events, lambda _t: src)
