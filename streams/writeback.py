@@ -1,12 +1,13 @@
-"""A write-back view of a mapping: reads see the writes, which reach the mapping on ``flush``.
+"""A write-back view of a mapping: reads see the writes, which the caller takes (``changes``)
+and writes back itself, once per changed key.
 
 A faust table sends one changelog message per assignment. A batch of cases that touches the
 same risk row or incident window fifty times should send one; the agents wrap their table in
-this view for the batch and write it back once at the end (before the batch is acknowledged).
+this view for the batch, and ``streams.app.write_table`` writes the changes to the table and
+its changelog once at the end (before the batch is acknowledged).
 
 With ``partition_of`` the view also notes, for every key it changes, the partition the change
-belongs to (asked with the new value, or the old one for a delete), so the caller can write
-the changes to a partitioned changelog itself (``changes``).
+belongs to (asked with the new value, or the old one for a delete).
 """
 
 from __future__ import annotations
@@ -66,13 +67,3 @@ class WriteBack(MutableMapping[str, Any]):
         self.dirty, self.partitions = {}, {}
         for key, value in dirty.items():
             yield key, value, partitions.get(key)
-
-    def flush(self) -> int:
-        """Write every changed key to the mapping once; returns how many were written."""
-        n = len(self.dirty)
-        for key, value, _partition in self.changes():
-            if value is DELETED:
-                self.base.pop(key, None)
-            else:
-                self.base[key] = value
-        return n

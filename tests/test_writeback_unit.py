@@ -19,19 +19,24 @@ class CountingDict(dict[str, Any]):
         super().__setitem__(key, value)
 
 
-def test_reads_see_writes_and_the_base_sees_them_once_after_flush() -> None:
+def _taken(view: WriteBack) -> dict[str, Any]:
+    return {key: value for key, value, _partition in view.changes()}
+
+
+def test_reads_see_writes_and_each_changed_key_is_taken_once_with_its_last_value() -> None:
     base = CountingDict({"a": 1, "b": 2})
     view = WriteBack(base)
     for i in range(50):
         view["a"] = view["a"] + 1
         view[f"n{i % 3}"] = i
     assert view["a"] == 51 and base["a"] == 1 and base.writes == 0
-    assert view.flush() == 4
-    assert base == {"a": 51, "b": 2, "n0": 48, "n1": 49, "n2": 47}
-    assert base.writes == 4
+    changes = list(view.changes())
+    assert len(changes) == 4
+    assert {k: v for k, v, _p in changes} == {"a": 51, "n0": 48, "n1": 49, "n2": 47}
+    assert base == {"a": 1, "b": 2} and base.writes == 0  # the caller writes them back
 
 
-def test_deletes_hide_keys_until_flushed_then_remove_them() -> None:
+def test_deletes_hide_keys_and_are_taken_as_deleted() -> None:
     base = {"a": 1, "b": 2}
     view = WriteBack(base)
     del view["a"]
@@ -40,8 +45,7 @@ def test_deletes_hide_keys_until_flushed_then_remove_them() -> None:
     with pytest.raises(KeyError):
         del view["a"]
     view["c"] = 3
-    view.flush()
-    assert base == {"b": 2, "c": 3}
+    assert _taken(view) == {"a": DELETED, "c": 3}
 
 
 def test_a_key_deleted_then_set_again_is_written() -> None:
@@ -50,8 +54,7 @@ def test_a_key_deleted_then_set_again_is_written() -> None:
     del view["a"]
     view["a"] = 5
     assert dict(view) == {"a": 5}
-    view.flush()
-    assert base == {"a": 5}
+    assert _taken(view) == {"a": 5}
 
 
 def test_changes_name_each_key_once_with_its_partition_and_are_taken_once() -> None:
