@@ -119,6 +119,6 @@ class SeenIds(MutableMapping[str, Entry]):
             keys.append(key)
             for event_id, entry in row_ids(key, row).items():
                 dropped += 1
-                if index.get(event_id) is entry or index.get(event_id) == entry:
+                if index.get(event_id) == entry:
                     del index[event_id]
         return keys, dropped
