@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from fengqiao.settings import Settings
+
 
 def register(app: typer.Typer) -> None:
     topics = typer.Typer(help="Manage the topic catalogue.", no_args_is_help=True)
@@ -56,15 +58,7 @@ def register(app: typer.Typer) -> None:
         s = settings()
         if web_port is not None:
             s = s.model_copy(update={"worker_web_port": web_port})
-        if s.worker_uvloop:
-            import asyncio
-
-            try:
-                import uvloop
-            except ImportError:  # not built for this platform: asyncio's own loop works too
-                pass
-            else:
-                asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        configure_runtime(s)
         app_, _ctx = create_app(s)
         Worker(app_, loglevel=loglevel, quiet=True).execute_from_commandline()
 
@@ -107,3 +101,19 @@ def register(app: typer.Typer) -> None:
         from fengqiao.stack import Feed, run_stack
 
         raise typer.Exit(run_stack(settings(), Feed.fresh(speed, seed)))
+
+
+def configure_runtime(s: Settings) -> None:
+    """The worker process's event loop and garbage collector, as the settings say."""
+    if s.worker_uvloop:
+        import asyncio
+
+        try:
+            import uvloop
+        except ImportError:  # not built for this platform: asyncio's own loop works too
+            pass
+        else:
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    import gc
+
+    gc.set_threshold(*s.worker_gc_threshold)
