@@ -67,6 +67,21 @@ class Settings(BaseSettings):
         "collector scan every live row again and again: about 3 s of collection per 30,000 "
         "events and pauses of 250 ms; with these, 0.3 s and no full collection.",
     )
+    worker_fetch_max_wait_ms: int = Field(
+        default=50,
+        ge=0,
+        description="How long the broker may hold a worker's fetch to gather "
+        "worker_fetch_min_bytes. Under steady traffic every fetch otherwise returns with the "
+        "few records just arrived, and each fetch costs the worker CPU for every partition it "
+        "reads: at 500 events/s one worker used 78 % of a core with a 1-byte minimum and 45 % "
+        "with 50 ms / 64 KiB, for p99 latency 70 → 90 ms.",
+    )
+    worker_fetch_min_bytes: int = Field(
+        default=65_536,
+        ge=1,
+        description="Bytes the broker gathers for a worker's fetch before it answers (or "
+        "worker_fetch_max_wait_ms passes).",
+    )
     intake_batch_max: int = Field(
         default=500,
         ge=1,

@@ -200,6 +200,7 @@ def create_app(
         table_standby_replicas=settings.worker_standby_replicas,
     )
     _without_monitor_sensor(app)
+    app.fq_fetch = (settings.worker_fetch_min_bytes, settings.worker_fetch_max_wait_ms)  # type: ignore[attr-defined]
     stream_clock = StreamClock() if clock is None and settings.clock == "stream" else None
     ctx = WorkerContext(
         settings=settings,

@@ -209,3 +209,34 @@ def test_batches_take_what_is_buffered_up_to_the_maximum_and_ack_after_use() -> 
         assert got == [[0, 1, 2], [3, 4, 5], [6]] and s.enable_acks is False
 
     asyncio.run(main())
+
+
+def test_the_worker_consumer_gets_the_fetch_settings_of_the_app() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from aiokafka import AIOKafkaConsumer
+
+    async def build() -> Any:
+        # a real aiokafka consumer (not started): the wrapper sets the attributes its start()
+        # hands to the Fetcher, so a rename in aiokafka fails here
+        def orig(self: Any, transport: Any) -> Any:
+            return AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1500)
+
+        thread = SimpleNamespace(app=SimpleNamespace(fq_fetch=(65_536, 50)))
+        plain = SimpleNamespace(app=SimpleNamespace())
+        create = faustfix._fetch_settings(orig)
+        return create(thread, None), create(plain, None)
+
+    tuned, untouched = asyncio.run(build())
+    assert (tuned._fetch_min_bytes, tuned._fetch_max_wait_ms) == (65_536, 50)
+    assert (untouched._fetch_min_bytes, untouched._fetch_max_wait_ms) == (1, 1500)
+
+
+def test_create_app_passes_the_fetch_settings_on() -> None:
+    from fengqiao.settings import Settings
+    from streams.app import create_app
+
+    s = Settings(worker_fetch_min_bytes=1000, worker_fetch_max_wait_ms=7)
+    app, _ctx = create_app(s, features=())
+    assert app.fq_fetch == (1000, 7)  # type: ignore[attr-defined]
