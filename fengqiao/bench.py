@@ -80,11 +80,13 @@ def make_events(n: int, run: str, seed: int = 7) -> list[tuple[str, bytes, bytes
     return out
 
 
-def _producer(s: Settings, **kw: Any) -> KafkaProducer:
-    options: dict[str, Any] = {"acks": "all", "linger_ms": 5, "batch_size": 256 * 1024}
-    options.update(kw)
+def _producer(s: Settings) -> KafkaProducer:
     return KafkaProducer(
-        bootstrap_servers=s.resolved_bootstrap().split(","), **s.kafka_client_config(), **options
+        bootstrap_servers=s.resolved_bootstrap().split(","),
+        **s.kafka_client_config(),
+        acks="all",
+        linger_ms=5,
+        batch_size=256 * 1024,
     )
 
 
