@@ -17,11 +17,19 @@ from streams.watch import partition_of
 
 
 class Producer:
-    def __init__(self, fail_topic: str | None = None) -> None:
+    """What publish uses of the aiokafka producer; topics have ``partitions`` partitions."""
+
+    def __init__(self, fail_topic: str | None = None, partitions: int = 6) -> None:
         self.sent: list[tuple[str, Any, Any, int | None]] = []
         self.fail_topic = fail_topic
+        self.partitions = partitions
 
-    async def send(self, topic: str, key: Any, value: Any, partition: Any, *_: Any) -> Any:
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partitions))
+
+    async def send(
+        self, topic: str, value: Any = None, key: Any = None, partition: int | None = None
+    ) -> Any:
         self.sent.append((topic, key, value, partition))
         fut = asyncio.get_running_loop().create_future()
         if topic == self.fail_topic:
@@ -31,9 +39,17 @@ class Producer:
         return fut
 
 
-class App:
+class FaustProducer:
     def __init__(self, producer: Producer) -> None:
         self.producer = producer
+
+    def _ensure_producer(self) -> Producer:
+        return self.producer
+
+
+class App:
+    def __init__(self, producer: Producer) -> None:
+        self.producer = FaustProducer(producer)
         self.crashed: list[BaseException] = []
 
     async def crash(self, exc: BaseException) -> None:
@@ -91,7 +107,9 @@ def test_internal_items_go_as_one_message_per_partition_and_the_rest_one_by_one(
     outs += [Out("cases.routed", "committee-1", {"id": "r1"})]
     asyncio.run(ctx.publish(outs))
     routed = [m for m in producer.sent if m[0] == "p.cases.routed"]
-    assert routed == [("p.cases.routed", b"committee-1", b'{"id":"r1"}', None)]
+    # keyed: the partition of the key over the topic's real count (6), not the setting (4)
+    part = partition_of("committee-1", 6)
+    assert routed == [("p.cases.routed", b"committee-1", b'{"id":"r1"}', part)]
     internal = {m[3]: json.loads(m[2])["items"] for m in producer.sent if m[0] == "p.sla"}
     expected: dict[int, list[dict[str, str]]] = {}
     for k in keys:
@@ -121,3 +139,14 @@ def test_an_undelivered_batch_stops_the_worker_and_is_not_acknowledged() -> None
     with pytest.raises(KafkaTimeoutError):
         asyncio.run(ctx.publish([Out("cases.routed", "c", {"id": "r"})]))
     assert len(app.crashed) == 1 and isinstance(app.crashed[0], KafkaTimeoutError)
+
+
+def test_keyed_outputs_get_the_partition_the_producers_partitioner_would_give() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    keys = [f"committee-{i}" for i in range(200)] + ["龙湾区人民调解委员会", ""]
+    for n in (1, 4, 6, 12):
+        parts = list(range(n))
+        assert [partition_of(k, n) for k in keys] == [
+            DefaultPartitioner()(k.encode(), parts, parts) for k in keys
+        ]

@@ -11,12 +11,12 @@ and checks deadlines for the rows that partition owns. Agents never raise on bad
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import faust
+import orjson
 
 from streams.app import WorkerContext
 from streams.incidents import IncidentDetector, candidates, member_from_case, state_key
@@ -94,7 +94,7 @@ def register(ctx: WorkerContext) -> None:
 
     def decode(raw: Any) -> dict[str, Any] | None:
         try:
-            value = json.loads(raw)
+            value = orjson.loads(raw)  # what publish wrote with orjson
         except (TypeError, ValueError):
             return None
         return value if isinstance(value, dict) else None
