@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         description="Bytes the broker gathers for a worker's fetch before it answers (or "
         "worker_fetch_max_wait_ms passes).",
     )
+    worker_delivery_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest the worker waits for the broker to take a batch's output (Kafka's "
+        "own delivery.timeout.ms default). It logs the producer's queues after 10 s; past this "
+        "it stops, the batch unacknowledged, to be read again by the next start.",
+    )
     intake_batch_max: int = Field(
         default=500,
         ge=1,

@@ -7,10 +7,11 @@ being skipped by faust's decoder. Agents run with concurrency 1 (faust-streaming
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import pkgutil
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from fengqiao.settings import Settings
 from schemas.topics import TOPICS
 from streams.clock import StreamClock
 from streams.clock import wall_clock as wall_clock
+from streams.diagnose import producer_state
 from streams.intake import IntakeProcessor, Out
 from streams.routing import Router, load_router
 from streams.watch import partition_of
@@ -31,6 +33,13 @@ from streams.writeback import DELETED, WriteBack
 log = logging.getLogger("fengqiao.worker")
 
 Clock = Callable[[], datetime]
+
+# a delivery still waiting after this long gets the producer's queues logged
+SLOW_DELIVERY_S = 10.0
+
+
+class DeliveryTimeout(Exception):
+    """The broker did not take a batch's output within ``worker_delivery_timeout_s``."""
 
 
 @dataclass
@@ -74,7 +83,10 @@ class WorkerContext:
             # one by one: they resolve a producer batch at a time, so nearly all are done
             # when reached (asyncio.gather cost 1.5 µs per future, this 0.1)
             for delivered in await self._send(outs, tables):
-                await delivered
+                if delivered.done():
+                    delivered.result()
+                else:
+                    await self._delivered(delivered)
         except Exception as exc:
             # The producer has retried until its delivery timeout. Carrying on would leave
             # this batch unacknowledged behind the ones that follow, stalling the partition's
@@ -88,9 +100,30 @@ class WorkerContext:
             await self.app.crash(exc)
             raise
 
-    async def _send(self, outs: list[Out], tables: Sequence[WriteBack]) -> list[Awaitable[Any]]:
+    async def _delivered(self, delivered: asyncio.Future[Any]) -> None:
+        """Wait for one delivery, logging the producer's queues when it is slow and raising
+        ``DeliveryTimeout`` past ``worker_delivery_timeout_s``."""
+        timeout = self.settings.worker_delivery_timeout_s
+        slow = min(SLOW_DELIVERY_S, timeout)
+        done, _ = await asyncio.wait({delivered}, timeout=slow)
+        if not done:
+            log.warning(
+                "a batch's delivery has waited %g s: %s",
+                slow,
+                producer_state(kafka_producer(self.app)),
+            )
+            done, _ = await asyncio.wait({delivered}, timeout=timeout - slow)
+            if not done:
+                raise DeliveryTimeout(
+                    f"not delivered in {timeout:g} s: {producer_state(kafka_producer(self.app))}"
+                )
+        delivered.result()
+
+    async def _send(
+        self, outs: list[Out], tables: Sequence[WriteBack]
+    ) -> list[asyncio.Future[Any]]:
         producer = kafka_producer(self.app)
-        sent: list[Awaitable[Any]] = []
+        sent: list[asyncio.Future[Any]] = []
         grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
         n = self.settings.topic_partitions
         counts: dict[str, int] = {}
@@ -137,7 +170,7 @@ def _event_partition(key: str, value: Any) -> int:
     return int(event.message.partition)
 
 
-async def write_table(app: faust.App, view: WriteBack) -> list[Awaitable[Any]]:
+async def write_table(app: faust.App, view: WriteBack) -> list[asyncio.Future[Any]]:
     """Apply the view's changes to its faust table and send them to the table's changelog,
     one message per changed key, as the table itself would (same key and value encoding, a
     tombstone for a delete). Returns the delivery futures."""
@@ -147,7 +180,7 @@ async def write_table(app: faust.App, view: WriteBack) -> list[Awaitable[Any]]:
     store = table.data
     key_partition = getattr(store, "_key_partition", None)
     send = kafka_producer(app).send
-    sent: list[Awaitable[Any]] = []
+    sent: list[asyncio.Future[Any]] = []
     for key, value, partition in view.changes():
         raw_key, _ = topic.prepare_key(key, table.key_serializer)
         if value is DELETED:

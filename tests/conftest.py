@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,22 @@ def worker(kafka_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed real-tier test's report ends with its workers' logs (tails), after the live
+    ones have logged their threads and tasks: the broker and the test's temporary directory
+    are gone by the time anyone reads a CI run."""
+    report = yield
+    if call.when == "call" and report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        live = funcargs.get("worker")
+        if isinstance(live, WorkerProcess):
+            live.dump_tasks()
+        tmp = funcargs.get("tmp_path")
+        if isinstance(tmp, Path):
+            for log in sorted(tmp.glob("**/worker*.log")):
+                text = log.read_text(errors="replace")
+                report.sections.append((f"worker log {log.name} (last 30000 chars)", text[-30000:]))
+    return report

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from kafka.errors import KafkaTimeoutError
 
+import streams.app
 from fengqiao.settings import Settings
-from streams.app import WorkerContext
+from streams.app import DeliveryTimeout, WorkerContext
+from streams.diagnose import producer_state
 from streams.intake import Out
 from streams.watch import partition_of
 
@@ -19,9 +21,12 @@ from streams.watch import partition_of
 class Producer:
     """What publish uses of the aiokafka producer; topics have ``partitions`` partitions."""
 
-    def __init__(self, fail_topic: str | None = None, partitions: int = 6) -> None:
+    def __init__(
+        self, fail_topic: str | None = None, partitions: int = 6, stall_topic: str | None = None
+    ) -> None:
         self.sent: list[tuple[str, Any, Any, int | None]] = []
         self.fail_topic = fail_topic
+        self.stall_topic = stall_topic
         self.partitions = partitions
 
     async def partitions_for(self, topic: str) -> set[int]:
@@ -34,6 +39,8 @@ class Producer:
         fut = asyncio.get_running_loop().create_future()
         if topic == self.fail_topic:
             fut.set_exception(KafkaTimeoutError("no ack in time"))
+        elif topic == self.stall_topic:
+            pass  # never delivered
         else:
             fut.set_result(None)
         return fut
@@ -86,10 +93,10 @@ class Table(dict[str, Any]):
         self.key_serializer = self.value_serializer = "json"
 
 
-def context(producer: Producer) -> tuple[WorkerContext, App]:
+def context(producer: Producer, **settings: Any) -> tuple[WorkerContext, App]:
     app = App(producer)
     ctx = WorkerContext(
-        settings=Settings(topic_partitions=4),
+        settings=Settings(topic_partitions=4, **settings),
         app=app,  # type: ignore[arg-type]
         topics={"cases.routed": Topic("p.cases.routed"), "internal.sla": Topic("p.sla")},  # type: ignore[dict-item]
         router=None,  # type: ignore[arg-type]
@@ -139,6 +146,37 @@ def test_an_undelivered_batch_stops_the_worker_and_is_not_acknowledged() -> None
     with pytest.raises(KafkaTimeoutError):
         asyncio.run(ctx.publish([Out("cases.routed", "c", {"id": "r"})]))
     assert len(app.crashed) == 1 and isinstance(app.crashed[0], KafkaTimeoutError)
+
+
+def test_a_stalled_delivery_is_logged_then_stops_the_worker(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(streams.app, "SLOW_DELIVERY_S", 0.05)
+    ctx, app = context(Producer(stall_topic="p.cases.routed"), worker_delivery_timeout_s=0.3)
+    with (
+        caplog.at_level("WARNING", logger="fengqiao.worker"),
+        pytest.raises(DeliveryTimeout, match="not delivered in 0.3 s"),
+    ):
+        asyncio.run(ctx.publish([Out("cases.routed", "c", {"id": "r"})]))
+    assert len(app.crashed) == 1 and isinstance(app.crashed[0], DeliveryTimeout)
+    slow = [r.getMessage() for r in caplog.records if "has waited" in r.getMessage()]
+    assert len(slow) == 1 and "producer internals not readable" in slow[0]
+
+
+def test_producer_state_reads_a_real_aiokafka_producer() -> None:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.structs import TopicPartition
+
+    async def state() -> str:
+        producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9")  # never started
+        acc = producer._message_accumulator
+        for _ in range(3):
+            await acc.add_message(TopicPartition("fq.cases.routed", 1), b"k", b"v", timeout=1)
+        return producer_state(producer)
+
+    line = asyncio.run(state())
+    assert line.startswith("queued=['fq.cases.routed[1]:1b/3r/0.0s'] in_flight_batches=0 ")
+    assert "in_flight_nodes=[] muted=0 sender=none" in line
 
 
 def test_keyed_outputs_get_the_partition_the_producers_partitioner_would_give() -> None:

@@ -50,10 +50,9 @@ def register(app: typer.Typer) -> None:
         web_port: Annotated[int | None, typer.Option(help="Worker HTTP port")] = None,
     ) -> None:
         """Run the stream worker (faust): intake, routing, incidents, risk, SLA."""
-        from faust.worker import Worker
-
         from fengqiao.cli import settings
         from streams.app import create_app
+        from streams.worker import Worker
 
         s = settings()
         if web_port is not None:
