@@ -111,7 +111,9 @@ def dump(app: Any) -> str:
     )
     if isinstance(thread_loop, asyncio.AbstractEventLoop):
         text += "\n" + "\n".join(_tasks(thread_loop, "consumer thread task"))
-    text += "\nconsumer: " + consumer_state(getattr(app, "consumer", None))
+    consumer = getattr(app, "consumer", None)
+    text += "\nconsumer: " + consumer_state(consumer)
+    text += "\nfetch: " + fetch_state(consumer)
     try:
         producer = app.producer._ensure_producer()
         state = producer_state(producer)
@@ -137,3 +139,31 @@ def consumer_state(consumer: Any) -> str:
         f"assigned={assigned} active={tps('_active_partitions')} "
         f"paused={tps('_paused_partitions')} buffered={tps('_buffered_partitions')}"
     )
+
+
+def fetch_state(consumer: Any) -> str:
+    """Per partition the worker streams from: the aiokafka consumer's fetch position and last
+    known high watermark, and the offset ``faustfix.Admission`` expects next (plus any held
+    offset): a position past ``next`` with nothing held is a stalled partition."""
+    try:
+        client = consumer._thread._consumer
+        assignment = client._subscription.subscription.assignment
+        admission = consumer._fq_admission
+    except AttributeError as exc:
+        return f"(not readable: {exc})"
+    if assignment is None:
+        return "(no assignment)"
+    rows = []
+    for tp in sorted(assignment.tps, key=lambda tp: (tp.topic, tp.partition)):
+        if consumer._is_changelog_tp(tp):
+            continue
+        st = assignment.state_value(tp)
+        pos = st._position
+        row = f"{tp.topic}[{tp.partition}] pos={pos} hw={st.highwater}"
+        row += f" next={admission.next.get(tp)}"
+        if tp in admission.held:
+            row += f" held={admission.held[tp]}"
+        if st.paused:
+            row += " paused"
+        rows.append(row)
+    return f"dropped={admission.dropped} " + "; ".join(rows)
