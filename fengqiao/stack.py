@@ -227,6 +227,9 @@ def run_stack(settings: Settings, feed: Feed | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _term)
+    # Ctrl-C stops the stack even when started from a shell that ignores SIGINT for background
+    # jobs (nohup, `cmd &` in a script): Python then leaves SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         bootstrap = stack.start_broker()
         created, _ = create_topics(settings)

@@ -71,6 +71,9 @@ def test_up_shows_cases_flowing_and_ctrl_c_stops_everything(tmp_path: Path) -> N
             proc.wait(timeout=90)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            broker = localkafka.running_pid(home / "kafka")  # in a session of its own
+            if broker is not None:
+                os.kill(broker, signal.SIGKILL)
             raise
     text = log.read_text(errors="replace")
     assert proc.returncode == 0, text[-3000:]
