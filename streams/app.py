@@ -61,6 +61,8 @@ class WorkerContext:
     # logical names of the worker's internal topics: their messages are batched per partition
     internal: set[str] = field(default_factory=set)
     _names: dict[str, str] = field(default_factory=dict)
+    # the producer whose metadata tracks every topic the worker sends to (see track_topic)
+    _tracked_by: Any = None
 
     def observe(self, t: datetime) -> None:
         """An event time was seen: advances stream time when the rules run on it."""
@@ -123,6 +125,8 @@ class WorkerContext:
         self, outs: list[Out], tables: Sequence[WriteBack]
     ) -> list[asyncio.Future[Any]]:
         producer = kafka_producer(self.app)
+        if producer is not self._tracked_by:
+            self._track_all(producer)
         sent: list[asyncio.Future[Any]] = []
         grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
         n = self.settings.topic_partitions
@@ -134,6 +138,7 @@ class WorkerContext:
             name = self.topic_name(out.topic)
             count = counts.get(name)
             if count is None:
+                track_topic(producer, name)
                 count = counts[name] = len(await producer.partitions_for(name))
             # the partition the producer's own (murmur2) partitioner would give the key, over
             # the topic's real partition count; from a cache, since keys repeat (committees)
@@ -147,6 +152,15 @@ class WorkerContext:
         for view in tables:
             sent.extend(await write_table(self.app, view))
         return sent
+
+    def _track_all(self, producer: Any) -> None:
+        """Track every topic the worker sends to in the producer's metadata before the first
+        send: its topics and its tables' changelogs (see ``track_topic``)."""
+        for logical in self.topics:
+            track_topic(producer, self.topic_name(logical))
+        for table in getattr(self.app, "tables", {}).values():
+            track_topic(producer, table.changelog_topic.get_topic_name())
+        self._tracked_by = producer
 
     def topic_name(self, logical: str) -> str:
         name = self._names.get(logical)
@@ -179,7 +193,9 @@ async def write_table(app: faust.App, view: WriteBack) -> list[asyncio.Future[An
     name = topic.get_topic_name()
     store = table.data
     key_partition = getattr(store, "_key_partition", None)
-    send = kafka_producer(app).send
+    producer = kafka_producer(app)
+    track_topic(producer, name)
+    send = producer.send
     sent: list[asyncio.Future[Any]] = []
     for key, value, partition in view.changes():
         raw_key, _ = topic.prepare_key(key, table.key_serializer)
@@ -196,6 +212,19 @@ async def write_table(app: faust.App, view: WriteBack) -> list[asyncio.Future[An
                 key_partition[key] = partition
         sent.append(await send(name, raw_value, key=raw_key, partition=partition))
     return sent
+
+
+def track_topic(producer: Any, name: str) -> None:
+    """Have the aiokafka producer keep ``name`` in its metadata: call before sending to it.
+
+    The producer starts with metadata for every topic and tracks none; the first send to a
+    topic it does not know yet (a changelog faust just created) tracks that one, and from then
+    on every refresh asks for the tracked topics only and forgets the rest. A batch queued for
+    a forgotten topic then waits for a leader until its TTL (faust: 1,200 s): a worker stalled
+    so in CI (``tests/test_producer_metadata_kafka.py`` shows it on a real broker)."""
+    client = producer.client
+    if name not in client._topics:
+        client.add_topic(name)
 
 
 def kafka_producer(app: faust.App) -> Any:

@@ -18,6 +18,18 @@ from streams.intake import Out
 from streams.watch import partition_of
 
 
+class Client:
+    """The producer's metadata client: which topics it tracks."""
+
+    def __init__(self, log: list[tuple[str, str]]) -> None:
+        self._topics: set[str] = set()
+        self.log = log
+
+    def add_topic(self, topic: str) -> None:
+        self.log.append(("track", topic))
+        self._topics.add(topic)
+
+
 class Producer:
     """What publish uses of the aiokafka producer; topics have ``partitions`` partitions."""
 
@@ -25,6 +37,8 @@ class Producer:
         self, fail_topic: str | None = None, partitions: int = 6, stall_topic: str | None = None
     ) -> None:
         self.sent: list[tuple[str, Any, Any, int | None]] = []
+        self.log: list[tuple[str, str]] = []  # ("track" | "send", topic) in order
+        self.client = Client(self.log)
         self.fail_topic = fail_topic
         self.stall_topic = stall_topic
         self.partitions = partitions
@@ -36,6 +50,7 @@ class Producer:
         self, topic: str, value: Any = None, key: Any = None, partition: int | None = None
     ) -> Any:
         self.sent.append((topic, key, value, partition))
+        self.log.append(("send", topic))
         fut = asyncio.get_running_loop().create_future()
         if topic == self.fail_topic:
             fut.set_exception(KafkaTimeoutError("no ack in time"))
@@ -177,6 +192,19 @@ def test_producer_state_reads_a_real_aiokafka_producer() -> None:
     line = asyncio.run(state())
     assert line.startswith("queued=['fq.cases.routed[1]:1b/3r/0.0s'] in_flight_batches=0 ")
     assert "in_flight_nodes=[] muted=0 sender=none" in line
+
+
+def test_every_topic_is_tracked_by_the_producer_before_the_first_send_to_it() -> None:
+    producer = Producer()
+    ctx, app = context(producer)
+    app.tables = {"sla": Table(Store())}  # type: ignore[attr-defined]
+    asyncio.run(ctx.publish([Out("cases.routed", "c", {"id": "r"}), Out("internal.sla", "k", {})]))
+    tracked = [t for what, t in producer.log if what == "track"]
+    assert sorted(tracked) == ["app-sla-changelog", "p.cases.routed", "p.sla"]
+    first_send = next(i for i, (what, _) in enumerate(producer.log) if what == "send")
+    assert all(what == "track" for what, _ in producer.log[:3]) and first_send == 3
+    asyncio.run(ctx.publish([Out("cases.routed", "c", {"id": "r"})]))
+    assert len([1 for what, _ in producer.log if what == "track"]) == 3  # once each
 
 
 def test_keyed_outputs_get_the_partition_the_producers_partitioner_would_give() -> None:
