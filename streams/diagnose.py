@@ -166,4 +166,4 @@ def fetch_state(consumer: Any) -> str:
         if st.paused:
             row += " paused"
         rows.append(row)
-    return f"dropped={admission.dropped} refetches={admission.refetches} " + "; ".join(rows)
+    return f"dropped={admission.dropped} " + "; ".join(rows)

@@ -22,9 +22,7 @@ are fixed here, not worked around):
    delivered (during a rebalance), and records fetched before a seek could be delivered after
    it; the messages read again from the sought position were then dropped as already seen,
    and the partition stalled. Here each stream partition delivers strictly in offset order
-   from its position (``Admission``): a record is delivered only if it is the next one (when
-   the fetcher is found past the next one, faust dropped fetched records without a seek, and
-   the fetcher is sent back once); and
+   from its position (``Admission``): a record is delivered only if it is the next one; and
    when faust clears the streams' buffers (on every flow-control resume, which happens after
    the seek of a rebalance), the partitions are rewound to their first unacknowledged offset.
 5. ``Consumer._add_gap`` counted every offset the fetcher jumped over as acknowledged. Gaps
@@ -139,10 +137,6 @@ class Admission:
         self.start: dict[Any, int] = {}
         self.held: dict[Any, int] = {}
         self.dropped = 0
-        # per partition, the offset the fetcher was last sent back to; and how many times
-        # that was not right after a seek
-        self.refetched: dict[Any, int] = {}
-        self.refetches = 0
         self.warned: dict[Any, float] = {}
         self.gap_since: dict[Any, float] = {}
 
@@ -155,8 +149,6 @@ class Admission:
         if expected is not None and offset != expected:
             self.dropped += 1
             if offset > expected:
-                if self.refetched.get(tp) != expected:
-                    self._refetch(tp, expected, offset)
                 self._warn_gap(tp, expected, offset)
             return False
         if expected is None:
@@ -164,26 +156,6 @@ class Admission:
         self.next[tp] = offset + 1
         self.gap_since.pop(tp, None)
         return True
-
-    def _refetch(self, tp: Any, expected: int, offset: int) -> None:
-        """The fetcher is past ``expected`` but the agents never got it. Right after a seek
-        those are records fetched before it; otherwise faust dropped fetched records without
-        a seek (it does when flow stops or a partition is paused in the middle of a fetched
-        batch). Either way the fetcher is sent back to ``expected``, once: if the records are
-        still not there, the topic has a real gap (see ``_warn_gap``)."""
-        self.refetched[tp] = expected
-        self.held[tp] = expected
-        if self.start.get(tp) != expected:
-            self.refetches += 1
-            log.info(
-                "%s[%s]: fetched up to %d but offset %d never reached the agents; fetching "
-                "again from %d",
-                getattr(tp, "topic", tp),
-                getattr(tp, "partition", ""),
-                offset,
-                expected,
-                expected,
-            )
 
     def _warn_gap(self, tp: Any, expected: int, offset: int) -> None:
         """Records fetched before a seek are dropped for a moment after every rebalance; a
@@ -235,7 +207,6 @@ class Admission:
             self.next.pop(tp, None)
             self.start.pop(tp, None)
             self.held.pop(tp, None)
-            self.refetched.pop(tp, None)
 
 
 def _consumer_init(orig: Callable[..., None]) -> Callable[..., None]:

@@ -54,38 +54,6 @@ def test_records_fetched_before_a_seek_cannot_run_ahead_of_it() -> None:
     assert a.dropped == 2
 
 
-def test_records_faust_dropped_without_a_seek_are_fetched_again_once(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    a = Admission()
-    assert [a.admit("p0", o) for o in (5, 6)] == [True, True]
-    # 7 and 8 were fetched but faust dropped them (flow stopped mid-batch), no seek followed
-    with caplog.at_level(logging.INFO, logger="fengqiao.worker.offsets"):
-        assert not a.admit("p0", 9)
-    assert "offset 7 never reached the agents" in caplog.text
-    assert a.rewinds() == {"p0": 7}
-    assert not a.admit("p0", 10)  # the rest of the batch fetched before the rewind
-    assert a.rewinds() == {}  # sent back once, not for every record of it
-    assert [a.admit("p0", o) for o in (7, 8, 9, 10)] == [True, True, True, True]
-    assert a.refetches == 1
-    # a real gap (compaction): after one refetch the record is still missing, no more seeks
-    assert not a.admit("p0", 13)
-    assert a.rewinds() == {"p0": 11}
-    assert not a.admit("p0", 13)
-    assert a.rewinds() == {}
-
-
-def test_records_fetched_before_a_seek_send_the_fetcher_back_quietly(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    a = Admission()
-    a.sought("p0", 39)
-    with caplog.at_level(logging.INFO, logger="fengqiao.worker.offsets"):
-        assert not a.admit("p0", 41)
-    assert a.rewinds() == {"p0": 39}  # harmless: the fetcher is already there
-    assert a.refetches == 0 and caplog.text == ""
-
-
 def test_records_arriving_while_flow_is_suspended_are_held_and_fetched_again() -> None:
     a = Admission()
     a.sought("p0", 12)
