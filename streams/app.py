@@ -217,9 +217,10 @@ async def write_table(app: faust.App, view: WriteBack) -> list[asyncio.Future[An
 def track_topic(producer: Any, name: str) -> None:
     """Have the aiokafka producer keep ``name`` in its metadata: call before sending to it.
 
-    The producer starts with metadata for every topic and tracks none; the first send to a
-    topic it does not know yet (a changelog faust just created) tracks that one, and from then
-    on every refresh asks for the tracked topics only and forgets the rest. A batch queued for
+    The producer starts tracking no topic, and a metadata refresh then asks for all of them;
+    sending to a topic it knows so does not track it. The first send to a topic it does not
+    know yet (a changelog faust just created) tracks that one, and from then on every refresh
+    asks for the tracked topics only and forgets the rest. A batch queued for
     a forgotten topic then waits for a leader until its TTL (faust: 1,200 s): a worker stalled
     so in CI (``tests/test_producer_metadata_kafka.py`` shows it on a real broker)."""
     client = producer.client

@@ -1,12 +1,12 @@
 """aiokafka's producer forgets topics it never tracked, and their queued batches wait forever.
 
-The producer starts with metadata for every topic and tracks none. Sending to a topic it knows
-does not track it; the first send to a topic it does not know (one created since) tracks that
-topic, and from then on each metadata refresh asks for the tracked topics only and replaces the
-whole picture: a batch queued for an untracked topic has no leader any more, and the sender
-asks for metadata again and again until the batch's TTL (faust: 1,200 s). This stalled a
-worker's batch in CI. ``streams.app.track_topic`` tracks every topic before the worker's first
-send to it.
+The producer starts tracking no topic, and a metadata refresh then asks for all of them.
+Sending to a topic it knows so does not track it; the first send to a topic it does not know
+(one created since) tracks that topic, and from then on each metadata refresh asks for the
+tracked topics only and replaces the whole picture: a batch queued for an untracked topic has
+no leader any more, and the sender asks for metadata again and again until the batch's TTL
+(faust: 1,200 s). This stalled a worker's batch in CI. ``streams.app.track_topic`` tracks every
+topic before the worker's first send to it.
 """
 
 from __future__ import annotations
