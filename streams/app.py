@@ -138,7 +138,6 @@ class WorkerContext:
             name = self.topic_name(out.topic)
             count = counts.get(name)
             if count is None:
-                track_topic(producer, name)
                 count = counts[name] = len(await producer.partitions_for(name))
             # the partition the producer's own (murmur2) partitioner would give the key, over
             # the topic's real partition count; from a cache, since keys repeat (committees)
@@ -150,12 +149,13 @@ class WorkerContext:
             value = orjson.dumps({"items": items})
             sent.append(await producer.send(self.topic_name(topic), value, partition=partition))
         for view in tables:
-            sent.extend(await write_table(self.app, view))
+            sent.extend(await write_table(producer, view))
         return sent
 
     def _track_all(self, producer: Any) -> None:
         """Track every topic the worker sends to in the producer's metadata before the first
-        send: its topics and its tables' changelogs (see ``track_topic``)."""
+        send: its topics and its tables' changelogs (see ``track_topic``). Every name ``_send``
+        and ``write_table`` send to is one of these."""
         for logical in self.topics:
             track_topic(producer, self.topic_name(logical))
         for table in getattr(self.app, "tables", {}).values():
@@ -184,8 +184,9 @@ def _event_partition(key: str, value: Any) -> int:
     return int(event.message.partition)
 
 
-async def write_table(app: faust.App, view: WriteBack) -> list[asyncio.Future[Any]]:
-    """Apply the view's changes to its faust table and send them to the table's changelog,
+async def write_table(producer: Any, view: WriteBack) -> list[asyncio.Future[Any]]:
+    """Apply the view's changes to its faust table and send them to the table's changelog
+    with the aiokafka ``producer`` (which tracks the changelog: ``WorkerContext._track_all``),
     one message per changed key, as the table itself would (same key and value encoding, a
     tombstone for a delete). Returns the delivery futures."""
     table: Any = view.base  # a faust Table
@@ -193,8 +194,6 @@ async def write_table(app: faust.App, view: WriteBack) -> list[asyncio.Future[An
     name = topic.get_topic_name()
     store = table.data
     key_partition = getattr(store, "_key_partition", None)
-    producer = kafka_producer(app)
-    track_topic(producer, name)
     send = producer.send
     sent: list[asyncio.Future[Any]] = []
     for key, value, partition in view.changes():

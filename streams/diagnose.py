@@ -105,13 +105,11 @@ def dump(app: Any) -> str:
     """Every thread's and task's stack, then the producer's queues: what the worker logs on
     SIGUSR1."""
     text = stacks()
+    consumer = getattr(app, "consumer", None)
     # faust reads Kafka in a thread with its own event loop
-    thread_loop = getattr(
-        getattr(getattr(app, "consumer", None), "_thread", None), "thread_loop", None
-    )
+    thread_loop = getattr(getattr(consumer, "_thread", None), "thread_loop", None)
     if isinstance(thread_loop, asyncio.AbstractEventLoop):
         text += "\n" + "\n".join(_tasks(thread_loop, "consumer thread task"))
-    consumer = getattr(app, "consumer", None)
     text += "\nconsumer: " + consumer_state(consumer)
     text += "\nfetch: " + fetch_state(consumer)
     try:

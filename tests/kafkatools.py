@@ -87,9 +87,10 @@ class WorkerProcess:
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        if sys.exc_info()[1] is not None and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
-            # stopped because the test failed: first have the worker log its threads and tasks
-            # (mode's SIGUSR1 handler), for the report's worker log section (conftest)
+        failing = sys.exc_info()[1]
+        if failing is not None and not isinstance(failing, KeyboardInterrupt):
+            # stopped because the test failed: first have the worker log its stacks and queues
+            # (its SIGUSR1 handler), for the report's worker log section (conftest)
             self.dump_tasks()
         try:
             os.killpg(self.proc.pid, sig)
@@ -101,7 +102,7 @@ class WorkerProcess:
             pass
 
     def dump_tasks(self, wait_s: float = 2.0) -> None:
-        """Have the worker write every thread's stack and asyncio task to its log."""
+        """Have the worker write its stacks, consumer and producer state to its log."""
         if self.proc is None or self.proc.poll() is not None:
             return
         try:
