@@ -60,7 +60,7 @@ def create_app(
 
 def build(settings: Any) -> tuple[MetricsSink, CollectorRegistry]:
     """The sink with its own registry; the clock follows ``settings.clock``."""
-    from streams.catalogue import load_catalogue
+    from schemas.reference.catalogue import load_catalogue
 
     catalogue = load_catalogue(settings.catalogue_path)
     streets = {

@@ -29,9 +29,9 @@ CHANNELS = ("hotline", "miniapp", "walkin", "referral")
 
 
 def credit_code(rng: random.Random) -> str:
-    from schemas.validators import _USCC_CHARS, credit_code_check_char
+    from schemas.validators import USCC_CHARS, credit_code_check_char
 
-    body = "91330303" + "".join(rng.choice(_USCC_CHARS) for _ in range(9))
+    body = "91330303" + "".join(rng.choice(USCC_CHARS) for _ in range(9))
     return body + credit_code_check_char(body)
 
 

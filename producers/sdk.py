@@ -13,7 +13,7 @@ from typing import Any
 from schemas.errors import FengqiaoError
 from schemas.events import INTAKE_KINDS, INTAKE_TYPES
 from schemas.parse import ParsedEvent, parse_event
-from streams.cases import org_key
+from schemas.reference.keys import org_key
 
 
 class PublishError(FengqiaoError):

@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from schemas.validators import _USCC_CHARS, credit_code_check_char
-from streams.cases import org_key
+from schemas.reference.keys import org_key
+from schemas.validators import USCC_CHARS, credit_code_check_char
 
 GENERATOR_VERSION = 1
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")  # China has had no DST since 1991
@@ -303,7 +303,7 @@ class _Names:
 
     def credit_code(self) -> str:
         while True:
-            body = "91330303" + "".join(self.rng.choice(_USCC_CHARS) for _ in range(9))
+            body = "91330303" + "".join(self.rng.choice(USCC_CHARS) for _ in range(9))
             code = body + credit_code_check_char(body)
             if code not in self.codes:
                 self.codes.add(code)

@@ -9,7 +9,7 @@ import re
 from datetime import date
 
 # GB 32100-2015 unified social credit code (统一社会信用代码).
-_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 # GB 11643-1999 citizen identification number (居民身份证号码).
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -20,15 +20,15 @@ _SERVICE = re.compile(r"^(1\d{4}|[48]00\d{7})$")  # 12348, 400/800 numbers
 
 
 def credit_code_check_char(first17: str) -> str:
-    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
-    return _USCC_CHARS[(31 - total % 31) % 31]
+    total = sum(USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return USCC_CHARS[(31 - total % 31) % 31]
 
 
 def check_credit_code(value: str) -> str:
     code = value.strip().upper()
     if len(code) != 18:
         raise ValueError("unified social credit code must be 18 characters")
-    if any(c not in _USCC_CHARS for c in code):
+    if any(c not in USCC_CHARS for c in code):
         raise ValueError("unified social credit code has a character outside GB 32100-2015's set")
     if credit_code_check_char(code[:17]) != code[17]:
         raise ValueError("unified social credit code check character is wrong")

@@ -5,8 +5,6 @@ One module maps validated wire events to this domain object, so the rules never 
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +12,7 @@ from typing import Any
 
 from schemas.events import DisputeReported, PetitionFiled, WageArrearsReported
 from schemas.parse import ParsedEvent
+from schemas.reference.keys import org_key
 
 KIND_BY_TYPE = {
     "dispute.reported.v1": "dispute",
@@ -40,22 +39,6 @@ class Case:
     target_agency: str | None = None
     employer_key: str | None = None
     respondent_keys: tuple[str, ...] = field(default_factory=tuple)
-
-
-_PUNCT = re.compile(r"[\s\u3000()（）\[\]【】,，.。·•\-_/\\'\"“”‘’]+")
-
-
-def normalise_name(name: str) -> str:
-    """Organisation names as typed by clerks vary in width, spaces and brackets."""
-    return _PUNCT.sub("", unicodedata.normalize("NFKC", name)).lower()
-
-
-def org_key(name: str | None, credit_code: str | None) -> str | None:
-    if credit_code:
-        return f"uscc:{credit_code}"
-    if name:
-        return f"name:{normalise_name(name)}"
-    return None
 
 
 def case_id_for(envelope_id: str, subject: str | None) -> str:

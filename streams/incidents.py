@@ -16,7 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.events import EscalationRaised, IncidentDetected, dump
-from streams.cases import Case, normalise_name
+from schemas.reference.keys import normalise_name
+from streams.cases import Case
 from streams.intake import Out, envelope
 from streams.risk import contribution
 

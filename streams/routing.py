@@ -21,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from schemas.errors import FengqiaoError
 from schemas.events import CaseKind, CaseRouted, Channel, DisputeCategory, PetitionCategory
 from schemas.events import RejectedRule as RejectedRuleModel
-from streams.cases import Case
-from streams.catalogue import (
+from schemas.reference.catalogue import (
     COMMITTEE_TYPES,
     Catalogue,
     Committee,
@@ -33,6 +32,7 @@ from streams.catalogue import (
     pydantic_problems,
     read_json,
 )
+from streams.cases import Case
 
 __all__ = [
     "Decision",
@@ -661,5 +661,5 @@ def build_router(data: Any, catalogue: Catalogue, where: str = "ruleset") -> Rou
 def load_router(ruleset: Path | None = None, catalogue: Path | None = None) -> Router:
     """The router for a ruleset file and a catalogue file (``None``: the packaged defaults)."""
     cat = load_catalogue(catalogue)
-    data, where = read_json(ruleset, "ruleset.json", "ruleset")
+    data, where = read_json(ruleset, "ruleset.json", "ruleset", "streams.data")
     return build_router(data, cat, where)

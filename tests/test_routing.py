@@ -15,8 +15,8 @@ import pytest
 
 from schemas.errors import FengqiaoError
 from schemas.events import CaseRouted, dump
+from schemas.reference.catalogue import RoutingConfigError, build_catalogue, load_catalogue
 from streams.cases import Case
-from streams.catalogue import RoutingConfigError, build_catalogue, load_catalogue
 from streams.routing import Router, build_router, load_router
 from streams.whatif import compare
 
@@ -42,7 +42,9 @@ def default_ruleset() -> dict[str, Any]:
 
 
 def default_catalogue() -> dict[str, Any]:
-    return json.loads(resources.files("streams.data").joinpath("catalogue.json").read_text())
+    return json.loads(
+        resources.files("schemas.reference.data").joinpath("catalogue.json").read_text()
+    )
 
 
 def case(**kw: Any) -> Case:

@@ -15,7 +15,7 @@ from fengqiao.cli.simulate_cmd import Pacer, parse_speed
 from producers.groundtruth import MISMATCH, OK, Observed, compare, ok, run_pattern
 from producers.sdk import validate
 from producers.simulator import CST, Simulation, profile, simulate
-from streams.cases import org_key
+from schemas.reference.keys import org_key
 
 WEEK = timedelta(days=7)
 

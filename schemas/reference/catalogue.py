@@ -183,10 +183,12 @@ def pydantic_problems(err: ValidationError, data: Any) -> list[str]:
     return out
 
 
-def read_json(path: Path | None, default: str, what: str) -> tuple[Any, str]:
+def read_json(
+    path: Path | None, default: str, what: str, package: str = "schemas.reference.data"
+) -> tuple[Any, str]:
     """(parsed JSON, description of where it came from) for a file or the packaged default."""
     if path is None:
-        text = resources.files("streams.data").joinpath(default).read_text(encoding="utf-8")
+        text = resources.files(package).joinpath(default).read_text(encoding="utf-8")
         where = f"default {what} ({default})"
     else:
         try:
