@@ -52,8 +52,10 @@ chromium_path() {
 
 # Debian keeps the server binaries off the PATH; the PostgreSQL tests look in both places.
 initdb_path() {
-  local found
-  found="$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)"
+  local found="" candidate
+  for candidate in /usr/lib/postgresql/*/bin/initdb; do
+    [ -x "$candidate" ] && found="$candidate"
+  done
   [ -n "$found" ] || found="$(command -v initdb 2>/dev/null || true)"
   [ -n "$found" ] && echo "$found"
 }
@@ -63,7 +65,10 @@ cjk_font() {
     fc-list :lang=zh family 2>/dev/null | head -n 1 | cut -d, -f1
   else
     # Without fontconfig's tools, look for the font file that fonts-wqy-microhei installs.
-    ls /usr/share/fonts/truetype/wqy/*.ttc 2>/dev/null | head -n 1
+    local file
+    for file in /usr/share/fonts/truetype/wqy/*.ttc; do
+      [ -f "$file" ] && echo "$file" && return 0
+    done
   fi
 }
 
@@ -117,49 +122,49 @@ describe() {
 
 # --- main ------------------------------------------------------------------------------------
 
-need="$(missing_packages)"
+missing="$(missing_packages)"
 
 if [ "$mode" = "describe" ]; then
-  if [ -n "$need" ]; then
-    echo "missing system packages: $need (run deploy/bootstrap.sh)" >&2
+  if [ -n "$missing" ]; then
+    echo "missing system packages: $missing (run deploy/bootstrap.sh)" >&2
     exit 1
   fi
   describe
   exit 0
 fi
 
-if [ -z "$need" ]; then
+if [ -z "$missing" ]; then
   echo "all system packages present"
   exit 0
 fi
 
-apt_line="apt-get update && apt-get install -y --no-install-recommends $need"
+apt_line="apt-get update && apt-get install -y --no-install-recommends $missing"
 
 if [ "$mode" = "check" ]; then
-  echo "missing system packages: $need; would run: $apt_line"
+  echo "missing system packages: $missing; would run: $apt_line"
   exit 1
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "This machine lacks $need and has no apt-get: install them with its package manager" \
+  echo "This machine lacks $missing and has no apt-get: install them with its package manager" \
     "(on Debian or Ubuntu: $apt_line), then run make again." >&2
   exit 1
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "This machine lacks $need: run \`sudo sh -c '$apt_line'\`, then run make again." >&2
+  echo "This machine lacks $missing: run \`sudo sh -c '$apt_line'\`, then run make again." >&2
   exit 1
 fi
 
-echo "installing system packages: $need"
+echo "installing system packages: $missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# shellcheck disable=SC2086  # $need is a list of package names, split on purpose
-apt-get install -y -qq --no-install-recommends $need >/dev/null
+# shellcheck disable=SC2086  # $missing is a list of package names, split on purpose
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
 
 still="$(missing_packages)"
 if [ -n "$still" ]; then
-  echo "apt-get installed $need, but these are still not usable: $still" >&2
+  echo "apt-get installed $missing, but these are still not usable: $still" >&2
   exit 1
 fi
-echo "installed: $need"
+echo "installed: $missing"
