@@ -32,8 +32,11 @@ $(BIN)/python:
 # Reinstalls whenever the lock or pyproject.toml changes. `pip check` catches a lock that no
 # longer satisfies pyproject.toml (a dependency added or a pin changed without `make lock`).
 $(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	@# setuptools warns on every editable install that a folder named like the package may
+	@# shadow it; here that folder is the package itself.
+	PYTHONWARNINGS='ignore:Editable installation' \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
 	  echo "$(LOCK) does not satisfy pyproject.toml: run make lock"; exit 1; }
 	@touch $@
