@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages that Fengqiao's stack and tests need and this machine lacks:
-# Java 17+ and Maven (the local Kafka broker), PostgreSQL, Prometheus with promtool, headless
-# Chromium, a CJK font for the dashboard, and Python's venv module. `make test`, `make up` and
+# make, Java 17+ and Maven (the local Kafka broker), PostgreSQL, Prometheus with promtool,
+# headless Chromium, a CJK font for the dashboard, and Python's venv module. `make test`, `make up` and
 # .ci/run call it; a run on a machine that has everything changes nothing and prints one line.
 #
 #   deploy/bootstrap.sh             install what is missing (as root, with apt), or name the
@@ -78,6 +78,8 @@ have_python_venv() {
 
 missing_packages() {
   local need=()
+  # make runs everything else; .ci/run calls this script before make, so it can bring make too.
+  command -v make >/dev/null 2>&1 || need+=(make)
   have_java || need+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || need+=(maven)
   chromium_path >/dev/null || need+=(chromium)

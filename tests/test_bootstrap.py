@@ -1,9 +1,9 @@
 """deploy/bootstrap.sh on made-up machines: what it finds missing, what it asks apt for.
 
 Each test runs the real script with a PATH of its own: the shell tools it needs, and stand-ins
-for java, mvn, chromium, prometheus, promtool, fc-list, initdb, python, id and apt-get, so a
-test decides what the machine has, whether it is root and what apt-get "installs", without
-touching this machine's packages. PostgreSQL is also looked for under /usr/lib/postgresql,
+for make, java, mvn, chromium, prometheus, promtool, fc-list, initdb, python, id and apt-get,
+so a test decides what the machine has, whether it is root and what apt-get "installs",
+without touching this machine's packages. PostgreSQL is also looked for under /usr/lib/postgresql,
 which a test cannot hide, so no test here asks for it to be missing.
 """
 
@@ -20,6 +20,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "bootstrap.sh"
 SHELL_TOOLS = ("bash", "sed", "head", "tail", "cut", "ls", "sort", "dirname", "awk", "cat", "chmod")
 
 STUBS = {
+    "make": "true",
     "java": "echo 'openjdk version \"17.0.15\" 2025-04-15' >&2",
     "mvn": "true",
     "chromium": "echo 'Chromium 156.0.8078.114'",
@@ -33,6 +34,7 @@ STUBS = {
 
 # What each package brings, for the stand-in apt-get.
 PROVIDES = {
+    "make": ["make"],
     "openjdk-17-jre-headless": ["java"],
     "maven": ["mvn"],
     "chromium": ["chromium"],
@@ -130,11 +132,11 @@ def test_not_root_names_the_exact_command_and_exits_1(machine: Machine) -> None:
 
 
 def test_no_apt_names_the_packages_and_exits_1(machine: Machine) -> None:
-    machine.remove("apt-get", "mvn")
+    machine.remove("apt-get", "mvn", "make")
     out = machine.run()
     assert out.returncode == 1
-    assert "lacks maven and has no apt-get" in out.stderr
-    assert "apt-get install -y --no-install-recommends maven)" in out.stderr
+    assert "lacks make maven and has no apt-get" in out.stderr
+    assert "apt-get install -y --no-install-recommends make maven)" in out.stderr
 
 
 def test_check_reports_and_never_installs(machine: Machine) -> None:
