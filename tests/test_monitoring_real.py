@@ -178,6 +178,11 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             30,
             f"exporter consuming:\n{exporter_proc.log_tail()}",
         )
+        # readiness says the same, with its reason
+        assert json.loads(http_get(f"{exporter.base}/readyz")) == {
+            "ready": True,
+            "reason": "consuming",
+        }
         now = datetime.now(UTC) - timedelta(seconds=5)
         rng = random.Random(11)
         with Publisher(s) as pub:
