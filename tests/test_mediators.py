@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from producers.groundtruth import Observed, compare, ok
+from producers.manifest import MediatorsRun, Publishing
 from producers.mediators import ACCEPT_AFTER, MediatorPlan, Mediators
 from producers.simulator import profile, simulate
 
@@ -65,9 +66,11 @@ class FakeInbox:
 
 def test_mediators_accept_and_conclude_every_case_as_planned() -> None:
     sim = simulate(profile(scale=0.02), 4)
-    manifest = dict(sim.manifest)  # 168 disputes round to 0 without agreement: plant one
-    manifest["disputes"] = {**manifest["disputes"], "no_agreement_case_ids": [
-        sim.manifest["case_ids"]["dispute"][5]]}  # fmt: skip
+    # 168 disputes round to 0 without agreement: plant one
+    planted = sim.manifest.disputes.model_copy(
+        update={"no_agreement_case_ids": (sim.manifest.case_ids["dispute"][5],)}
+    )
+    manifest = sim.manifest.model_copy(update={"disputes": planted})
     plan = MediatorPlan.from_simulation(sim.events, manifest)
     committees = [f"street-{i}" for i in range(3)]
     inbox = FakeInbox({cid: committees[i % 3] for i, cid in enumerate(sorted(plan.cases))})
@@ -92,7 +95,7 @@ def test_mediators_accept_and_conclude_every_case_as_planned() -> None:
     assert crew.finished()
     assert set(inbox.concluded) == set(plan.cases)
     no_agreement = {c for c, b in inbox.concluded.items() if b["outcome"] == "no_agreement"}
-    assert no_agreement == {sim.manifest["case_ids"]["dispute"][5]}
+    assert no_agreement == {sim.manifest.case_ids["dispute"][5]}
     for cid, body in inbox.concluded.items():
         amount = plan.cases[cid].amount_yuan
         if body["outcome"] == "agreement" and plan.cases[cid].kind != "petition" and amount:
@@ -115,7 +118,8 @@ def test_plan_is_deterministic_and_within_the_sla() -> None:
 
 def test_report_checks_conclusions_when_mediators_ran() -> None:
     sim = simulate(profile(scale=0.02), 4)
-    m = {**sim.manifest, "publishing": {"mediators": {"url": "http://inbox"}}}
+    ran = Publishing(mediators=MediatorsRun(url="http://inbox"))
+    m = sim.manifest.model_copy(update={"publishing": ran})
     plan = MediatorPlan.from_simulation(sim.events, m)
     obs = Observed(run=sim.run, incident_agent=False)
     kinds = {"dispute": "dispute", "petition": "petition", "wage-arrears": "wage_arrears"}
