@@ -7,12 +7,15 @@ import json
 import time
 import urllib.request
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from producers.groundtruth import INTAKE_TOPIC_KIND, Observed
 from producers.manifest import Manifest
+
+if TYPE_CHECKING:
+    from fengqiao.settings import Settings
 
 READ_TOPICS = (*INTAKE_TOPIC_KIND, "cases.routed", "incidents", "escalations",
                "intake.deadletter", "cases.lifecycle")  # fmt: skip
@@ -21,7 +24,7 @@ READ_TOPICS = (*INTAKE_TOPIC_KIND, "cases.routed", "incidents", "escalations",
 class Readback:
     """Reads the topics from the beginning, incrementally, into an ``Observed``."""
 
-    def __init__(self, settings: Any, obs: Observed) -> None:
+    def __init__(self, settings: Settings, obs: Observed) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
         self.settings, self.obs = settings, obs
@@ -101,7 +104,7 @@ def incident_detection_present() -> bool:
 
 
 def collect(
-    settings: Any,
+    settings: Settings,
     manifest: Manifest,
     *,
     wait_s: float = 0.0,

@@ -18,8 +18,8 @@ import typer
 if TYPE_CHECKING:
     from fengqiao.settings import Settings
     from producers.manifest import Manifest
-    from producers.mediators import Mediators
-    from producers.simulator import Simulation
+    from producers.mediators import CommitteeTokens, Mediators
+    from producers.simulator import SimEvent, Simulation
 
 FLUSH_EVERY = 500
 LINE_EVERY_S = 5.0
@@ -67,8 +67,8 @@ class Pacer:
 
 
 def publish(
-    settings: Any,
-    events: list[Any],
+    settings: Settings,
+    events: list[SimEvent],
     speed: float | None,
     on_progress: Callable[[int, datetime], None],
 ) -> tuple[int, int]:
@@ -262,7 +262,7 @@ def register(app: typer.Typer) -> None:
 class _Crew:
     """The mediators' thread."""
 
-    def __init__(self, mediators: Mediators, tokens: Any) -> None:
+    def __init__(self, mediators: Mediators, tokens: CommitteeTokens) -> None:
         import threading
 
         self.mediators, self.tokens = mediators, tokens
