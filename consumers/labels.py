@@ -1,7 +1,7 @@
 """Display names for the command-center dashboard (Chinese), and the fixed row/column order.
 
-Codes stay the wire contract; these are only what a person reads. Unknown codes are shown as
-they are, so a new street or category never breaks the page.
+Codes stay the wire contract; these are only what a person reads. A code outside the catalogue
+and the contracts reaches the page as ``unknown`` (未知), never as the value that was sent.
 """
 
 from __future__ import annotations
