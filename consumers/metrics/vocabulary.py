@@ -1,8 +1,9 @@
 """The codes a metric label or a dashboard key may take, and the names a person reads for them.
 
-Streets, communities and committees come from the district's catalogue; categories, kinds and
-channels from the contracts' enums. Every other value becomes ``unknown``: a field sent with an
-id number or a phone number in it must never reach ``/metrics``, the dashboard or Prometheus.
+Streets and committees (community committees included) come from the district's catalogue;
+categories, kinds, channels and tiers from the contracts' enums; rules from the known rule set.
+Every other value becomes ``unknown``: a field sent with an id number or a phone number in it
+must never reach ``/metrics``, the dashboard or Prometheus.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class Vocabulary:
 
     streets: Mapping[str, str]  # in the catalogue's order, which is the dashboard's row order
     committees: Mapping[str, str]
-    communities: frozenset[str] = frozenset()
     categories: frozenset[str] = field(default=CATEGORIES)
     kinds: frozenset[str] = field(default=KINDS)
     channels: frozenset[str] = field(default=CHANNELS)
@@ -58,11 +58,8 @@ class Vocabulary:
             code: labels.STREETS.get(code, street.name)
             for code, street in catalogue.streets.items()
         }
-        communities = frozenset(
-            code for street in catalogue.streets.values() for code in street.communities
-        )
         committees = {cid: c.name for cid, c in catalogue.committees.items()}
-        return cls(streets=streets, committees=committees, communities=communities)
+        return cls(streets=streets, committees=committees)
 
     @classmethod
     def default(cls) -> Vocabulary:
@@ -74,9 +71,6 @@ class Vocabulary:
 
     def committee(self, value: object) -> str:
         return _only(self.committees, value)
-
-    def community(self, value: object) -> str:
-        return _only(self.communities, value)
 
     def category(self, value: object) -> str:
         return _only(self.categories, value)
