@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 from producers.manifest import (
     Disputes,
@@ -22,8 +22,15 @@ from producers.manifest import (
 from producers.simulator.calibration import GENERATOR_VERSION, REPORT_2022, Profile
 from producers.simulator.planted import PlantedGroup
 from producers.simulator.sampling import yuan
+from schemas.events import INTAKE_KINDS, CaseKind
 
-CASE_KINDS = {"dispute": "dispute", "petition": "petition", "wage-arrears": "wage_arrears"}
+# SDK kind -> the case kind routing decisions carry (wage-arrears -> wage_arrears); a
+# consultation opens no case.
+CASE_KINDS = {
+    kind: kind.replace("-", "_")
+    for kind in INTAKE_KINDS
+    if kind.replace("-", "_") in get_args(CaseKind)
+}
 # Every group-incident rule: the year plants wage_employer incidents and nothing else.
 INCIDENT_RULES = (
     "wage_employer",
