@@ -308,15 +308,13 @@ def _start_mediators(
 ) -> _Crew:
     import httpx
 
+    from fengqiao.metrics_wiring import kafka_access
     from producers.groundtruth import run_pattern
     from producers.mediators import CommitteeTokens, MediatorPlan, Mediators, RoutedFeed
 
     pattern = run_pattern(sim.run)
-    feed = RoutedFeed(
-        topic=settings.topic("cases.routed"),
-        bootstrap_servers=tuple(settings.resolved_bootstrap().split(",")),
-        client_config=settings.kafka_client_config(),
-    )
+    kafka = kafka_access(settings)
+    feed = RoutedFeed(kafka.topic("cases.routed"), kafka.bootstrap_servers, kafka.client_config)
     tokens = CommitteeTokens(
         feed, lambda cid: bool(pattern.match(cid)), store_mint(settings), tokens_file
     )
