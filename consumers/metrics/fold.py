@@ -303,7 +303,7 @@ class MetricsSink:
         self.state.tally(env.time, "escalations")
         rule = self.incident_rule.get(esc.incident_id or "")
         if rule is not None:
-            cause = labels.INCIDENT_RULES.get(rule, "")
+            cause = labels.INCIDENT_RULES.get(rule, UNKNOWN_NAME)
         elif esc.case_id is not None:
             cause = "超时未办结"
         else:
