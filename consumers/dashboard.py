@@ -1,4 +1,5 @@
-"""One small HTTP server for the command center: ``/metrics``, ``/dashboard`` and its JSON.
+"""One small HTTP server for the command center: ``/metrics``, ``/dashboard`` and its JSON,
+``/healthz`` (the process is alive) and ``/readyz`` (it is consuming from Kafka).
 
 Every asset is served from this package (the bureau's network has no internet). The page
 polls ``/api/dashboard`` every second, so it updates by itself without a reload.
@@ -11,9 +12,8 @@ import logging
 import signal
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -21,16 +21,31 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from consumers import labels
-from consumers.metrics import MetricsSink
+from consumers.metrics.config import FeedConfig, FoldConfig
+from consumers.metrics.fold import MetricsSink
+from consumers.metrics.health import ConsumerHealth
+from consumers.metrics.vocabulary import Vocabulary
 
 log = logging.getLogger("fengqiao.metrics")
 STATIC = Path(__file__).parent / "static"
 
 
+@dataclass(frozen=True)
+class DashboardConfig:
+    """Where the command center listens, which catalogue names its streets and committees,
+    how events are folded and where they are read from."""
+
+    host: str
+    port: int
+    fold: FoldConfig
+    feed: FeedConfig
+    catalogue_path: Path | None = None
+
+
 def create_app(
-    sink: MetricsSink, registry: CollectorRegistry, ready: threading.Event | None = None
+    sink: MetricsSink, registry: CollectorRegistry, health: ConsumerHealth | None = None
 ) -> FastAPI:
+    """The app; without ``health`` (a sink fed in-process) it is always ready."""
     app = FastAPI(title="Fengqiao command center", docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -48,8 +63,19 @@ def create_app(
         return JSONResponse(sink.snapshot(), headers={"Cache-Control": "no-store"})
 
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        return {"ok": True, "consuming": bool(ready is None or ready.is_set())}
+    def healthz() -> dict[str, bool]:
+        return {"ok": True, "consuming": health is None or health.consuming}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        if health is None:
+            return JSONResponse({"ready": True, "reason": "fed in process"})
+        r = health.readiness()
+        return JSONResponse(
+            {"ready": r.ready, "reason": r.reason},
+            status_code=200 if r.ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
 
     @app.get("/")
     def root() -> RedirectResponse:
@@ -58,25 +84,13 @@ def create_app(
     return app
 
 
-def build(settings: Any) -> tuple[MetricsSink, CollectorRegistry]:
-    """The sink with its own registry; the clock follows ``settings.clock``."""
+def build(config: DashboardConfig) -> tuple[MetricsSink, CollectorRegistry]:
+    """The sink with its own registry and the district's catalogue as its vocabulary."""
     from schemas.reference.catalogue import load_catalogue
 
-    catalogue = load_catalogue(settings.catalogue_path)
-    streets = {
-        code: labels.STREETS.get(code, street.name) for code, street in catalogue.streets.items()
-    }
+    vocabulary = Vocabulary.from_catalogue(load_catalogue(config.catalogue_path))
     registry = CollectorRegistry()
-    sink = MetricsSink(
-        registry,
-        clock=(lambda: datetime.now(UTC)) if settings.clock == "wall" else None,
-        dedupe_horizon=timedelta(days=settings.dedupe_horizon_days),
-        utc_offset=timedelta(hours=settings.metrics_utc_offset_hours),
-        feed_size=settings.metrics_feed_size,
-        street_names=streets,
-        committee_names={cid: c.name for cid, c in catalogue.committees.items()},
-    )
-    return sink, registry
+    return MetricsSink.from_config(registry, config.fold, vocabulary), registry
 
 
 class _Server(uvicorn.Server):
@@ -93,21 +107,22 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(settings: Any) -> int:
+def serve(config: DashboardConfig) -> int:
     """Consume in a background thread, serve HTTP in this one; SIGTERM/Ctrl-C stop both.
 
     Returns the exit code: 1 when the consumer stopped on an error (stale numbers must not
     look live, so the server stops with it), else 0.
     """
-    from consumers.metrics import run_consumer
+    from consumers.metrics.feed import run_consumer
 
-    sink, registry = build(settings)
-    stop, ready, failed = threading.Event(), threading.Event(), threading.Event()
+    sink, registry = build(config)
+    stop, failed = threading.Event(), threading.Event()
+    health = ConsumerHealth(config.feed.stale_after_s)
     server = _Server(
         uvicorn.Config(
-            create_app(sink, registry, ready),
-            host=settings.metrics_host,
-            port=settings.metrics_port,
+            create_app(sink, registry, health),
+            host=config.host,
+            port=config.port,
             log_level="warning",
             access_log=False,
         )
@@ -115,11 +130,14 @@ def serve(settings: Any) -> int:
 
     def consume() -> None:
         try:
-            run_consumer(settings, sink, stop, ready=ready)
-        except Exception:
+            run_consumer(config.feed, sink, stop, health)
+        except Exception as err:
             log.exception("the metrics consumer stopped")
+            health.stopped(err)
             failed.set()
             server.should_exit = True
+        else:
+            health.stopped()
 
     consumer = threading.Thread(target=consume, name="metrics-consumer", daemon=True)
     consumer.start()

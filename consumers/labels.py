@@ -1,7 +1,7 @@
 """Display names for the command-center dashboard (Chinese), and the fixed row/column order.
 
-Codes stay the wire contract; these are only what a person reads. Unknown codes are shown as
-they are, so a new street or category never breaks the page.
+Codes stay the wire contract; these are only what a person reads. A code outside the catalogue
+and the contracts reaches the page as ``unknown`` (未知), never as the value that was sent.
 """
 
 from __future__ import annotations
@@ -71,35 +71,3 @@ KINDS: dict[str, str] = {
     "wage_arrears": "欠薪",
     "consultation": "法律咨询",
 }
-
-DISTRICT_COMMITTEES: dict[str, str] = {
-    "district_center": "区矛调中心",
-    "center": "区矛调中心",
-    "medical": "医疗纠纷调委会",
-    "traffic": "交通事故调委会",
-    "labor": "劳动争议调委会",
-    "labour": "劳动争议调委会",
-    "family": "婚姻家庭调委会",
-    "petition_bureau": "区信访局",
-    "petition": "区信访局",
-    "city": "市级",
-}
-
-
-COMMITTEE_SUFFIXES: dict[str, str] = {
-    "street": "街道调委会",
-    "petition-desk": "访调对接",
-    "petition_desk": "访调对接",
-}
-
-
-def committee_name(committee_id: str) -> str:
-    """Best effort: ``haibin-street`` → ``海滨街道调委会``; the id is kept when nothing matches."""
-    for code, name in STREETS.items():
-        if committee_id.startswith(code + "-") or committee_id.startswith(code + "_"):
-            rest = committee_id[len(code) + 1 :]
-            return name + COMMITTEE_SUFFIXES.get(rest, " " + rest)
-    for code, name in DISTRICT_COMMITTEES.items():
-        if committee_id in (code, f"district-{code}", f"district_{code}"):
-            return name
-    return committee_id

@@ -288,9 +288,10 @@ def wait_drained(s: Settings, timeout_s: float, poll_s: float = 0.25) -> float:
     """Wait until the workers' consumer group has committed every message of every topic it
     reads (intake and the internal topics of incidents, risk and SLA); returns when, on the
     ``time.monotonic`` clock. Commits trail processing by at most ``broker_commit_interval``."""
-    from consumers.metrics import LagProbe
+    from consumers.metrics.lag import LagProbe
+    from fengqiao.metrics_wiring import kafka_access
 
-    probe = LagProbe(s, s.app_id)
+    probe = LagProbe(kafka_access(s), s.app_id)
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:

@@ -13,16 +13,14 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
+
+from producers.manifest import Manifest
+from schemas.events import INTAKE_KINDS, CaseKind
 
 OK, MISMATCH, INFO = "ok", "MISMATCH", "info"
-CASE_KINDS = ("dispute", "petition", "wage_arrears")
-INTAKE_TOPIC_KIND = {
-    "intake.disputes": "dispute",
-    "intake.petitions": "petition",
-    "intake.wage-arrears": "wage-arrears",
-    "intake.consultations": "consultation",
-}
+CASE_KINDS: tuple[str, ...] = get_args(CaseKind)
+INTAKE_TOPIC_KIND = {topic: kind for kind, (_type, topic) in INTAKE_KINDS.items()}
 INCIDENT_RULES = (
     "wage_employer",
     "dispute_collective",
@@ -139,19 +137,19 @@ def _row(check: str, published: Any, truth: Any, counted: Any, status: str | Non
     return Row(check, _n(published), _n(truth), _n(counted), status)
 
 
-def compare(manifest: dict[str, Any], obs: Observed) -> list[Row]:
+def compare(manifest: Manifest, obs: Observed) -> list[Row]:
     """Rows of the report; any MISMATCH means the pipeline disagrees with the ground truth."""
-    pub = manifest.get("published_figures", {})
-    full = manifest.get("scale", 1) == 1
+    pub = manifest.published_figures
+    full = manifest.scale == 1
     rows: list[Row] = []
-    by_kind = manifest["cases"]["by_kind"]
-    events_by_kind = manifest["events"]["by_kind"]
+    by_kind = manifest.cases.by_kind
+    events_by_kind = manifest.events.by_kind
     labels = {"dispute": "disputes", "petition": "petitions", "wage_arrears": "wage claims"}
     for kind in CASE_KINDS:
         counted = len(obs.routed.get(kind, {}))
         published = pub.get("disputes") if kind == "dispute" and full else None
         rows.append(_row(f"{labels[kind]} routed", published, by_kind.get(kind, 0), counted))
-    planted = {cid for ids in manifest["case_ids"].values() for cid in ids}
+    planted = {cid for ids in manifest.case_ids.values() for cid in ids}
     seen = {cid for c in obs.routed.values() for cid in c}
     rows.append(_row("planted cases never routed", None, 0, len(planted - seen)))
     rows.append(_row("routed cases not planted", None, 0, len(seen - planted)))
@@ -165,14 +163,14 @@ def compare(manifest: dict[str, Any], obs: Observed) -> list[Row]:
         _row(
             "consultations counted by the worker",
             pub.get("consultations") if full else None,
-            manifest.get("consultations"),
+            manifest.consultations,
             obs.consultations_counted,
             INFO,
         )
     )
     rows.append(_row("dead letters", None, 0, obs.dead_letters))
 
-    inc = manifest["incidents"]
+    inc = manifest.incidents
     by_rule = Counter(i.get("rule_id", "?") for i in obs.incidents.values())
     people = sum(
         int(i.get("people", 0))
@@ -184,7 +182,7 @@ def compare(manifest: dict[str, Any], obs: Observed) -> list[Row]:
         _row(
             "group wage incidents",
             pub.get("group_wage_incidents") if full else None,
-            inc["group_wage"],
+            inc.group_wage,
             by_rule.get("wage_employer", 0),
             status,
         )
@@ -193,29 +191,27 @@ def compare(manifest: dict[str, Any], obs: Observed) -> list[Row]:
         _row(
             "workers in group wage incidents",
             pub.get("group_wage_workers") if full else None,
-            inc["group_wage_workers"],
+            inc.group_wage_workers,
             people,
             status,
         )
     )
     exact = 0
-    for g in inc["planted"]:
-        claims = set(g["case_ids"])
+    for g in inc.planted:
+        claims = set(g.case_ids)
         hits = [i for i in obs.incidents.values() if claims & set(i.get("case_ids", []))]
         if (
             len(hits) == 1
             and set(hits[0]["case_ids"]) == claims
-            and int(hits[0].get("people", -1)) == g["workers"]
+            and int(hits[0].get("people", -1)) == g.workers
             and hits[0].get("rule_id") == "wage_employer"
         ):
             exact += 1
-    rows.append(
-        _row("planted incidents found exactly once", None, len(inc["planted"]), exact, status)
-    )
+    rows.append(_row("planted incidents found exactly once", None, len(inc.planted), exact, status))
     for rule in INCIDENT_RULES:
         if rule == "wage_employer":
             continue
-        expected = inc["expected_by_rule"].get(rule, 0)
+        expected = inc.expected_by_rule.get(rule, 0)
         rows.append(_row(f"incidents {rule}", None, expected, by_rule.get(rule, 0)))
     unknown = sum(n for r, n in by_rule.items() if r not in INCIDENT_RULES)
     if unknown:
@@ -225,7 +221,7 @@ def compare(manifest: dict[str, Any], obs: Observed) -> list[Row]:
             "escalations (district / city)",
             None,
             "/".join(
-                str(sum(1 for g in inc["planted"] if g["escalation"] == lvl))
+                str(sum(1 for g in inc.planted if g.escalation == lvl))
                 for lvl in ("district", "city")
             )
             + " from incidents",
@@ -234,13 +230,13 @@ def compare(manifest: dict[str, Any], obs: Observed) -> list[Row]:
         )
     )
 
-    disputes = manifest["disputes"]
+    disputes = manifest.disputes
     rows.append(
         _row(
             "amount at stake in disputes (yuan)",
             f"≈{int(pub['dispute_amount_yuan']):,}" if full and pub.get("dispute_amount_yuan")
             else None,
-            f"{float(disputes['amount_yuan']):,.0f}",
+            f"{float(disputes.amount_yuan):,.0f}",
             None,
             INFO,
         )
@@ -255,21 +251,19 @@ def compare(manifest: dict[str, Any], obs: Observed) -> list[Row]:
         _row(
             "disputes settled by agreement",
             f"{pub.get('settled_pct')} %" if full else None,
-            f"{disputes['settled_pct']} %",
+            f"{disputes.settled_pct} %",
             settled,
             INFO,
         )
     )
-    if manifest.get("publishing", {}).get("mediators"):
+    if manifest.mediators_ran:
         # Simulated mediators ran: every case is concluded, as planned.
-        rows.append(
-            _row("cases concluded", None, manifest["cases"]["total"], sum(obs.outcomes.values()))
-        )
+        rows.append(_row("cases concluded", None, manifest.cases.total, sum(obs.outcomes.values())))
         rows.append(
             _row(
                 "disputes without agreement",
                 None,
-                len(disputes["no_agreement_case_ids"]),
+                len(disputes.no_agreement_case_ids),
                 obs.outcomes.get("no_agreement", 0),
             )
         )

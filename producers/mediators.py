@@ -1,4 +1,4 @@
-"""Simulated mediators: they work each committee's inbox through the inbox API (issue 6).
+"""Simulated mediators: they work each committee's inbox through the inbox API, as people do.
 
 Optional and separate from the event generator: ``fengqiao simulate --mediators URL`` runs
 them beside the publisher. ``MediatorPlan`` (pure) decides when a case is accepted and
@@ -6,19 +6,27 @@ concluded, in simulated time, and with which outcome (the manifest names the dis
 end without agreement); ``Mediators`` polls ``GET /cases`` per committee with that
 committee's bearer token and posts ``accept`` / ``conclude``. A 409 (the case moved on, or
 the store has not caught up) is not an error: the case is simply looked at again later.
+``CommitteeTokens`` learns the committees from ``cases.routed`` and gets each a token from
+the ``mint`` it is given (the composition root decides how tokens are issued).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import httpx
+
+from producers.manifest import Manifest
 
 log = logging.getLogger("fengqiao.mediators")
 
@@ -49,7 +57,7 @@ class MediatorPlan:
     no_agreement: frozenset[str]
 
     @classmethod
-    def from_simulation(cls, events: Iterable[Any], manifest: dict[str, Any]) -> MediatorPlan:
+    def from_simulation(cls, events: Iterable[Any], manifest: Manifest) -> MediatorPlan:
         kinds = {"dispute": "dispute", "petition": "petition", "wage-arrears": "wage_arrears"}
         cases = {
             e.envelope["id"]: PlannedCase(
@@ -58,7 +66,7 @@ class MediatorPlan:
             for e in events
             if e.kind in kinds
         }
-        return cls(cases, frozenset(manifest["disputes"]["no_agreement_case_ids"]))
+        return cls(cases, frozenset(manifest.disputes.no_agreement_case_ids))
 
     @staticmethod
     def _jitter(case_id: str) -> float:
@@ -103,7 +111,7 @@ class Mediators:
 
     def __init__(
         self,
-        client: Any,  # an httpx.Client with base_url set to the inbox API
+        client: httpx.Client,  # base_url set to the inbox API
         plan: MediatorPlan,
         tokens: Callable[[], dict[str, str]],
         sim_now: Callable[[], datetime | None],
@@ -192,21 +200,34 @@ class Mediators:
                 time.sleep(poll_s)
 
 
+@dataclass(frozen=True)
+class RoutedFeed:
+    """Where the routing decisions are read: the physical ``cases.routed`` topic and how to
+    reach its cluster (security options in kafka-python's spelling, kept out of ``repr``)."""
+
+    topic: str
+    bootstrap_servers: tuple[str, ...]
+    client_config: Mapping[str, object] = field(default_factory=dict, repr=False)
+
+
 class CommitteeTokens:
     """Tokens for the committees that received cases of this run: read from a JSON file
-    (``{"committee_id": "token"}``), or minted with ``fengqiao tokens create`` for each
-    committee seen on ``cases.routed``."""
+    (``{"committee_id": "token"}``), or minted with ``mint`` (committee id -> bearer token)
+    for each committee seen on ``cases.routed``."""
 
-    def __init__(self, settings: Any, run_ids: Callable[[str], bool], file: Any = None) -> None:
-        self.settings, self.mine, self.file = settings, run_ids, file
+    def __init__(
+        self,
+        feed: RoutedFeed,
+        run_ids: Callable[[str], bool],
+        mint: Callable[[str], str],
+        file: Path | None = None,
+    ) -> None:
+        self.feed, self.mine, self.mint, self.file = feed, run_ids, mint, file
         self.tokens: dict[str, str] = {}
         self._consumer: Any = None
 
     def __call__(self) -> dict[str, str]:
         if self.file is not None:
-            import json
-            from pathlib import Path
-
             self.tokens = dict(json.loads(Path(self.file).read_text()))
             return self.tokens
         for committee in self._new_committees():
@@ -214,19 +235,17 @@ class CommitteeTokens:
         return self.tokens
 
     def _new_committees(self) -> set[str]:
-        import json
-
         from kafka import KafkaConsumer
 
         if self._consumer is None:
             self._consumer = KafkaConsumer(
-                self.settings.topic("cases.routed"),
-                bootstrap_servers=self.settings.resolved_bootstrap().split(","),
+                self.feed.topic,
+                bootstrap_servers=list(self.feed.bootstrap_servers),
                 auto_offset_reset="earliest",
                 enable_auto_commit=False,
                 group_id=None,
                 client_id="fengqiao-mediators",
-                **self.settings.kafka_client_config(),
+                **self.feed.client_config,
             )
         found: set[str] = set()
         for msgs in self._consumer.poll(timeout_ms=500, max_records=5000).values():
@@ -238,38 +257,6 @@ class CommitteeTokens:
                 if self.mine(data.get("case_id", "")) and data["committee_id"] not in self.tokens:
                     found.add(data["committee_id"])
         return found
-
-    def mint(self, committee: str) -> str:
-        """A new token for ``committee``: straight into the case store when this build has
-        one (a subprocess per committee costs seconds), else ``fengqiao tokens create``."""
-        try:
-            from consumers.db import SqlStore  # type: ignore[import-not-found,unused-ignore]
-            from consumers.tokens import (  # type: ignore[import-not-found,unused-ignore]
-                hash_token,
-                new_token,
-            )
-        except ImportError:
-            return self._mint_with_cli(committee)
-        store = SqlStore.open(self.settings.effective_database_url())
-        try:
-            token: str = new_token()
-            store.add_token(committee, hash_token(token), "simulated mediators")
-        finally:
-            store.close()
-        return token
-
-    def _mint_with_cli(self, committee: str) -> str:
-        import subprocess
-        import sys
-
-        out = subprocess.run(
-            [sys.executable, "-m", "fengqiao", "tokens", "create", "--committee", committee],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        return out.stdout.strip().splitlines()[-1]
 
     def close(self) -> None:
         if self._consumer is not None:

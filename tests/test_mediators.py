@@ -6,12 +6,20 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from producers.groundtruth import Observed, compare, ok
-from producers.mediators import ACCEPT_AFTER, MediatorPlan, Mediators
+from producers.manifest import MediatorsRun, Publishing
+from producers.mediators import (
+    ACCEPT_AFTER,
+    CommitteeTokens,
+    MediatorPlan,
+    Mediators,
+    RoutedFeed,
+)
 from producers.simulator import profile, simulate
 
 # DESIGN.md's default SLA clocks: (accept, conclude) in days.
@@ -65,9 +73,11 @@ class FakeInbox:
 
 def test_mediators_accept_and_conclude_every_case_as_planned() -> None:
     sim = simulate(profile(scale=0.02), 4)
-    manifest = dict(sim.manifest)  # 168 disputes round to 0 without agreement: plant one
-    manifest["disputes"] = {**manifest["disputes"], "no_agreement_case_ids": [
-        sim.manifest["case_ids"]["dispute"][5]]}  # fmt: skip
+    # 168 disputes round to 0 without agreement: plant one
+    planted = sim.manifest.disputes.model_copy(
+        update={"no_agreement_case_ids": (sim.manifest.case_ids["dispute"][5],)}
+    )
+    manifest = sim.manifest.model_copy(update={"disputes": planted})
     plan = MediatorPlan.from_simulation(sim.events, manifest)
     committees = [f"street-{i}" for i in range(3)]
     inbox = FakeInbox({cid: committees[i % 3] for i, cid in enumerate(sorted(plan.cases))})
@@ -92,7 +102,7 @@ def test_mediators_accept_and_conclude_every_case_as_planned() -> None:
     assert crew.finished()
     assert set(inbox.concluded) == set(plan.cases)
     no_agreement = {c for c, b in inbox.concluded.items() if b["outcome"] == "no_agreement"}
-    assert no_agreement == {sim.manifest["case_ids"]["dispute"][5]}
+    assert no_agreement == {sim.manifest.case_ids["dispute"][5]}
     for cid, body in inbox.concluded.items():
         amount = plan.cases[cid].amount_yuan
         if body["outcome"] == "agreement" and plan.cases[cid].kind != "petition" and amount:
@@ -115,7 +125,8 @@ def test_plan_is_deterministic_and_within_the_sla() -> None:
 
 def test_report_checks_conclusions_when_mediators_ran() -> None:
     sim = simulate(profile(scale=0.02), 4)
-    m = {**sim.manifest, "publishing": {"mediators": {"url": "http://inbox"}}}
+    ran = Publishing(mediators=MediatorsRun(url="http://inbox"))
+    m = sim.manifest.model_copy(update={"publishing": ran})
     plan = MediatorPlan.from_simulation(sim.events, m)
     obs = Observed(run=sim.run, incident_agent=False)
     kinds = {"dispute": "dispute", "petition": "petition", "wage-arrears": "wage_arrears"}
@@ -137,3 +148,54 @@ def test_report_checks_conclusions_when_mediators_ran() -> None:
     assert rows["disputes without agreement"].counted == str(len(plan.no_agreement))
     obs.outcomes["agreement"] -= 1  # one conclusion lost
     assert not ok(compare(m, obs))
+
+
+def test_simulate_mints_tokens_that_the_case_store_knows(tmp_path: Path) -> None:
+    from consumers.db import SqlStore
+    from consumers.tokens import hash_token
+    from fengqiao.cli.simulate_cmd import store_mint
+    from fengqiao.settings import Settings
+
+    s = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'fq.db'}")
+    mint = store_mint(s)
+    a, b = mint("haibin-street"), mint("yaoxi-street")
+    assert a != b
+    store = SqlStore.open(s.effective_database_url())
+    try:
+        assert store.committee_for_token(hash_token(a)) == "haibin-street"
+        assert store.committee_for_token(hash_token(b)) == "yaoxi-street"
+    finally:
+        store.close()
+
+
+class _Seen(CommitteeTokens):
+    """Committees as if read from cases.routed (the real read is covered by the stack test)."""
+
+    def __init__(self, committees: list[set[str]], mint: Any) -> None:
+        super().__init__(RoutedFeed("cases.routed", ("127.0.0.1:9",)), lambda _: True, mint)
+        self.batches = committees
+
+    def _new_committees(self) -> set[str]:
+        return self.batches.pop(0) - set(self.tokens) if self.batches else set()
+
+
+def test_committee_tokens_mint_once_per_committee_or_read_the_file(tmp_path: Path) -> None:
+    minted: list[str] = []
+
+    def mint(committee: str) -> str:
+        minted.append(committee)
+        return f"tok-{committee}"
+
+    tokens = _Seen([{"haibin-street"}, {"haibin-street", "yaoxi-street"}], mint)
+    assert tokens() == {"haibin-street": "tok-haibin-street"}
+    assert tokens() == {"haibin-street": "tok-haibin-street", "yaoxi-street": "tok-yaoxi-street"}
+    assert tokens() == {"haibin-street": "tok-haibin-street", "yaoxi-street": "tok-yaoxi-street"}
+    assert minted == ["haibin-street", "yaoxi-street"]
+
+    file = tmp_path / "tokens.json"
+    file.write_text(json.dumps({"puzhou-street": "tok-file"}))
+    feed = RoutedFeed("cases.routed", ("127.0.0.1:9",), {"sasl_plain_password": "s3cret"})
+    assert "s3cret" not in repr(feed)
+    from_file = CommitteeTokens(feed, lambda _: True, mint, file)
+    assert from_file() == {"puzhou-street": "tok-file"}
+    assert minted == ["haibin-street", "yaoxi-street"]  # nothing minted when a file is given

@@ -40,6 +40,8 @@ PROM_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DASHBOARD = ROOT / "deploy" / "grafana" / "fengqiao-command-center.json"
 ARTIFACTS = ROOT / "test-artifacts"
 METRIC_RE = re.compile(r"\bfengqiao_[a-z0-9_]+")
+ID_NUMBER = "330303198304131033"  # shaped like a resident id number
+HOSTILE_CODES = (ID_NUMBER, "di", "r")
 
 
 def http_get(url: str, timeout_s: float = 5.0) -> str:
@@ -178,6 +180,11 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             30,
             f"exporter consuming:\n{exporter_proc.log_tail()}",
         )
+        # readiness says the same, with its reason
+        assert json.loads(http_get(f"{exporter.base}/readyz")) == {
+            "ready": True,
+            "reason": "consuming",
+        }
         now = datetime.now(UTC) - timedelta(seconds=5)
         rng = random.Random(11)
         with Publisher(s) as pub:
@@ -196,6 +203,12 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 },
             )
             pub.send_raw("intake.disputes", b"{this is not json", key=b"yaoxi").get(timeout=30)
+            # Codes outside the catalogue, sent past the SDK's checks as a hostile client would:
+            # the worker routes them (unknown jurisdiction); no label may carry them.
+            for i, code in enumerate(HOSTILE_CODES):
+                env = dispute(rng, f"{tag}-x{i}", now, street=code, category="land")
+                raw = json.dumps(env, ensure_ascii=False).encode()
+                pub.send_raw("intake.disputes", raw, key=code.encode()).get(timeout=30)
         # derived events whose producers live elsewhere, published as their contracts say
         exporter.publish_derived(
             [(t, e) for t, e in every_kind(now, tag) if not t.startswith("intake.")]
@@ -253,6 +266,26 @@ def test_exporter_counts_the_real_pipeline(stack: Exporter) -> None:
         60,
         "worker lag measured and drained",
     )
+
+
+@pytest.mark.kafka
+def test_codes_outside_the_catalogue_never_become_labels(stack: Exporter) -> None:
+    wait_until(
+        lambda: (stack.sample("fengqiao_cases_received_total", street="unknown") or 0) >= 2,
+        60,
+        "disputes from streets outside the catalogue counted as unknown",
+    )
+    wait_until(
+        lambda: (stack.sample("fengqiao_cases_routed_total") or 0) >= 5 + len(HOSTILE_CODES) - 1,
+        60,
+        "the hostile disputes routed",
+    )
+    metrics = stack.metrics()
+    dashboard = http_get(f"{stack.base}/api/dashboard")
+    assert ID_NUMBER not in metrics and ID_NUMBER not in dashboard
+    for code in HOSTILE_CODES:
+        assert f'="{code}"' not in metrics, code
+        assert f'"{code}"' not in dashboard and f'"{code}/' not in dashboard, code
 
 
 @pytest.mark.kafka

@@ -31,16 +31,16 @@ def _year(seed: int, scale: float) -> Simulation:
 
 def test_full_year_matches_the_report() -> None:
     m = year().manifest
-    assert m["cases"]["by_kind"]["dispute"] == 8418
-    assert m["consultations"] == 13000
-    assert Decimal(m["disputes"]["amount_yuan"]) == Decimal("392000000")
-    assert m["disputes"]["settled_pct"] == 99.96
-    assert len(m["disputes"]["no_agreement_case_ids"]) == 3
-    inc = m["incidents"]
-    assert inc["group_wage"] == 14 and len(inc["planted"]) == 14
-    assert inc["group_wage_workers"] == 187 == sum(g["workers"] for g in inc["planted"])
-    assert sum(m["by_street"]["dispute"].values()) == 8418
-    assert set(m["by_street"]["dispute"]) == {
+    assert m.cases.by_kind["dispute"] == 8418
+    assert m.consultations == 13000
+    assert Decimal(m.disputes.amount_yuan) == Decimal("392000000")
+    assert m.disputes.settled_pct == 99.96
+    assert len(m.disputes.no_agreement_case_ids) == 3
+    inc = m.incidents
+    assert inc.group_wage == 14 and len(inc.planted) == 14
+    assert inc.group_wage_workers == 187 == sum(g.workers for g in inc.planted)
+    assert sum(m.by_street["dispute"].values()) == 8418
+    assert set(m.by_street["dispute"]) == {
         "yongzhong", "puzhou", "haibin", "yongxing", "haicheng",
         "zhuangyuan", "yaoxi", "shacheng", "tianhe", "xinghai",
     }  # fmt: skip
@@ -70,10 +70,10 @@ def test_events_are_valid_ordered_and_in_2022_shanghai_time() -> None:
 
 def test_wage_claims_peak_before_the_spring_festival_and_hours_follow_the_day() -> None:
     m = year().manifest
-    wages = m["by_month"]["wage-arrears"]
+    wages = m.by_month["wage-arrears"]
     mean = sum(wages.values()) / 12
     assert wages["01"] > 2 * mean and wages["12"] > 1.5 * mean
-    disputes = m["by_hour"]["dispute"]
+    disputes = m.by_hour["dispute"]
     night = sum(disputes.get(str(h), 0) for h in range(0, 6))
     office = sum(disputes.get(str(h), 0) for h in range(9, 17))
     assert night < 0.01 * 8418 < office
@@ -105,20 +105,20 @@ def _wage_groups(sim: Simulation) -> dict[str, list[tuple[datetime, int, str]]]:
 @pytest.mark.parametrize("scale", [1.0, 0.1])
 def test_exactly_the_planted_wage_groups_meet_the_rule(scale: float) -> None:
     sim = year(11, scale)
-    planted = sim.manifest["incidents"]["planted"]
+    planted = sim.manifest.incidents.planted
     groups = _wage_groups(sim)
-    assert set(groups) == {g["employer_key"] for g in planted}
+    assert set(groups) == {g.employer_key for g in planted}
     for g in planted:
-        claims = groups[g["employer_key"]]
-        assert sorted(c[2] for c in claims) == sorted(g["case_ids"])
-        assert sum(c[1] for c in claims) == g["workers"]
+        claims = groups[g.employer_key]
+        assert sorted(c[2] for c in claims) == sorted(g.case_ids)
+        assert sum(c[1] for c in claims) == g.workers
         # One working day, 09:00-16:00: inside any 7-day window however it is aligned.
         days = {c[0].astimezone(CST).date() for c in claims}
         assert len(days) == 1
         assert all(9 <= c[0].astimezone(CST).hour < 16 for c in claims)
-    assert sum(g["workers"] for g in planted) == 187
-    assert {g["trigger"] for g in planted} == {"workers", "claims"}
-    assert any(g["credit_code"] is None for g in planted)  # one keyed by normalised name
+    assert sum(g.workers for g in planted) == 187
+    assert {g.trigger for g in planted} == {"workers", "claims"}
+    assert any(g.credit_code is None for g in planted)  # one keyed by normalised name
 
 
 def test_background_forms_no_other_group() -> None:
@@ -146,7 +146,7 @@ def test_background_forms_no_other_group() -> None:
                 )
             petitions[env["id"]] = env
     assert all(len(ts) == 1 for ts in respondents.values())  # dispute_respondent
-    assert sim.manifest["petitions"]["repeats"] > 20  # petition_repeat is exercised
+    assert sim.manifest.petitions.repeats > 20  # petition_repeat is exercised
     for ts in matters.values():  # petition_matter: never 3 within 30 days
         ts.sort()
         assert all(b - a >= timedelta(days=30) for a, b in zip(ts, ts[2:], strict=False))
@@ -154,10 +154,10 @@ def test_background_forms_no_other_group() -> None:
 
 def test_scaled_profile_keeps_every_incident() -> None:
     m = year(11, 0.1).manifest
-    assert m["cases"]["by_kind"]["dispute"] == 842
-    assert m["incidents"]["group_wage"] == 14 and m["incidents"]["group_wage_workers"] == 187
-    assert Decimal(m["disputes"]["amount_yuan"]) == Decimal("39200000")
-    assert m["run"] != year().manifest["run"]
+    assert m.cases.by_kind["dispute"] == 842
+    assert m.incidents.group_wage == 14 and m.incidents.group_wage_workers == 187
+    assert Decimal(m.disputes.amount_yuan) == Decimal("39200000")
+    assert m.run != year().manifest.run
 
 
 def test_pacer_maps_simulated_time_to_wall_time() -> None:
@@ -185,14 +185,14 @@ def _perfect(sim: Simulation) -> Observed:
         obs.add_intake(by_topic[kind], env)
         if kind in kinds:
             obs.add_routed({"data": {"case_id": env["id"], "kind": kinds[kind]}})
-    for i, g in enumerate(sim.manifest["incidents"]["planted"]):
+    for i, g in enumerate(sim.manifest.incidents.planted):
         obs.add_incident(
             {
                 "data": {
                     "incident_id": f"inc-{i}",
                     "rule_id": "wage_employer",
-                    "case_ids": g["case_ids"],
-                    "people": g["workers"],
+                    "case_ids": list(g.case_ids),
+                    "people": g.workers,
                 }
             }
         )
@@ -205,15 +205,15 @@ def test_report_agrees_with_a_perfect_pipeline_and_catches_each_fault() -> None:
     assert ok(compare(m, _perfect(sim)))
 
     lost = _perfect(sim)
-    lost.routed["dispute"].pop(m["case_ids"]["dispute"][0])
+    lost.routed["dispute"].pop(m.case_ids["dispute"][0])
     rows = {r.check: r for r in compare(m, lost)}
     assert rows["disputes routed"].status == MISMATCH
     assert rows["planted cases never routed"].status == MISMATCH
 
     split = _perfect(sim)  # one planted incident raised twice (a window split it)
-    g = m["incidents"]["planted"][0]
+    g = m.incidents.planted[0]
     split.add_incident(
-        {"data": {"incident_id": "x", "rule_id": "wage_employer", "case_ids": g["case_ids"][:1],
+        {"data": {"incident_id": "x", "rule_id": "wage_employer", "case_ids": list(g.case_ids[:1]),
                   "people": 1}}
     )  # fmt: skip
     rows = {r.check: r for r in compare(m, split)}
@@ -223,7 +223,7 @@ def test_report_agrees_with_a_perfect_pipeline_and_catches_each_fault() -> None:
     noisy = _perfect(sim)  # a background group nobody planted
     noisy.add_incident(
         {"data": {"incident_id": "y", "rule_id": "dispute_respondent",
-                  "case_ids": m["case_ids"]["dispute"][:3], "people": 3}}
+                  "case_ids": list(m.case_ids["dispute"][:3]), "people": 3}}
     )  # fmt: skip
     assert {r.check: r for r in compare(m, noisy)}["incidents dispute_respondent"].status == (
         MISMATCH

@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
         """Serve /metrics (Prometheus) and /dashboard, fed from the Kafka topics."""
         from consumers.dashboard import serve
         from fengqiao.cli import console, settings
+        from fengqiao.metrics_wiring import dashboard_config
 
         s = settings()
         s = s.model_copy(
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
         )
         console.print(
             f"metrics on http://{s.metrics_host}:{s.metrics_port}/metrics, "
-            f"dashboard on http://{s.metrics_host}:{s.metrics_port}/dashboard"
+            f"dashboard on http://{s.metrics_host}:{s.metrics_port}/dashboard, "
+            f"readiness on http://{s.metrics_host}:{s.metrics_port}/readyz"
         )
-        raise typer.Exit(serve(s))
+        raise typer.Exit(serve(dashboard_config(s)))

@@ -7,11 +7,15 @@ import json
 import time
 import urllib.request
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from producers.groundtruth import INTAKE_TOPIC_KIND, Observed
+from producers.manifest import Manifest
+
+if TYPE_CHECKING:
+    from fengqiao.settings import Settings
 
 READ_TOPICS = (*INTAKE_TOPIC_KIND, "cases.routed", "incidents", "escalations",
                "intake.deadletter", "cases.lifecycle")  # fmt: skip
@@ -20,7 +24,7 @@ READ_TOPICS = (*INTAKE_TOPIC_KIND, "cases.routed", "incidents", "escalations",
 class Readback:
     """Reads the topics from the beginning, incrementally, into an ``Observed``."""
 
-    def __init__(self, settings: Any, obs: Observed) -> None:
+    def __init__(self, settings: Settings, obs: Observed) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
         self.settings, self.obs = settings, obs
@@ -100,8 +104,8 @@ def incident_detection_present() -> bool:
 
 
 def collect(
-    settings: Any,
-    manifest: dict[str, Any],
+    settings: Settings,
+    manifest: Manifest,
     *,
     wait_s: float = 0.0,
     settle_s: float = 5.0,
@@ -109,8 +113,8 @@ def collect(
 ) -> Observed:
     """Read back until every planted case is routed and nothing new came for ``settle_s``,
     or ``wait_s`` has passed (0: one pass to the current end)."""
-    obs = Observed(run=manifest["run"], incident_agent=incident_detection_present())
-    expected = manifest["cases"]["total"]
+    obs = Observed(run=manifest.run, incident_agent=incident_detection_present())
+    expected = manifest.cases.total
     reader = Readback(settings, obs)
     try:
         deadline = time.monotonic() + wait_s
@@ -127,6 +131,28 @@ def collect(
         reader.close()
     obs.consultations_counted = worker_consultations(stats_url)
     return obs
+
+
+class ManifestUnreadable(Exception):
+    """The manifest file cannot be read, or is not a manifest; the message names the field."""
+
+
+def read_manifest(path: Path) -> Manifest:
+    from pydantic import ValidationError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ManifestUnreadable(f"cannot read the manifest {path}: {err.strerror}") from err
+    try:
+        return Manifest.from_json(text)
+    except ValidationError as err:
+        # Name the fields, never the values: a manifest holds employers' names.
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "file" for e in err.errors()})
+        shown = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
+        raise ManifestUnreadable(
+            f"the manifest {path} is not a simulation manifest: {shown}"
+        ) from err
 
 
 def register(app: typer.Typer) -> None:
@@ -155,9 +181,9 @@ def register(app: typer.Typer) -> None:
         from producers.groundtruth import INFO, MISMATCH, compare, ok
 
         try:
-            m = json.loads(manifest.read_text())
-        except (OSError, ValueError) as err:
-            raise fail(f"cannot read the manifest {manifest}: {err}") from err
+            m = read_manifest(manifest)
+        except ManifestUnreadable as err:
+            raise fail(str(err)) from err
         s = settings()
         url = stats_url or f"http://127.0.0.1:{s.worker_web_port}/stats"
         obs = collect(s, m, wait_s=wait, settle_s=settle, stats_url=url)
@@ -166,8 +192,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=1))
         else:
             table = Table(
-                title=f"simulation {m['run']} ({m['profile']}, seed {m['seed']}, "
-                f"scale {m['scale']:g})"
+                title=f"simulation {m.run} ({m.profile}, seed {m.seed}, scale {m.scale:g})"
             )
             for col, just in (
                 ("check", "left"),

@@ -6,15 +6,20 @@ only writes the manifest, paces, publishes with the SDK and shows progress.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from fengqiao.settings import Settings
+    from producers.manifest import Manifest
+    from producers.mediators import CommitteeTokens, Mediators
+    from producers.simulator import SimEvent, Simulation
 
 FLUSH_EVERY = 500
 LINE_EVERY_S = 5.0
@@ -34,10 +39,10 @@ def default_manifest_path(home: Path, run: str) -> Path:
     return home / "simulations" / f"{run}.json"
 
 
-def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(path: Path, manifest: Manifest) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
+    tmp.write_text(manifest.to_json())
     tmp.replace(path)
 
 
@@ -62,8 +67,8 @@ class Pacer:
 
 
 def publish(
-    settings: Any,
-    events: list[Any],
+    settings: Settings,
+    events: list[SimEvent],
     speed: float | None,
     on_progress: Callable[[int, datetime], None],
 ) -> tuple[int, int]:
@@ -145,6 +150,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         from fengqiao.cli import console, fail, settings
+        from producers.manifest import MediatorsRun, Publishing
         from producers.simulator import profile as load_profile
         from producers.simulator import simulate as generate
 
@@ -161,11 +167,11 @@ def register(app: typer.Typer) -> None:
         write_manifest(path, sim.manifest)
         m = sim.manifest
         console.print(
-            f"simulation [bold]{sim.run}[/]: {m['events']['total']:,} events "
-            f"({m['cases']['by_kind'].get('dispute', 0):,} disputes, "
-            f"{m['consultations']:,} consultations, "
-            f"{m['incidents']['group_wage']} group wage incidents / "
-            f"{m['incidents']['group_wage_workers']} workers) "
+            f"simulation [bold]{sim.run}[/]: {m.events.total:,} events "
+            f"({m.cases.by_kind.get('dispute', 0):,} disputes, "
+            f"{m.consultations:,} consultations, "
+            f"{m.incidents.group_wage} group wage incidents / "
+            f"{m.incidents.group_wage_workers} workers) "
             f"at speed {'max' if pace is None else f'{pace:g}x'}"
         )
         console.print(f"manifest: {path}")
@@ -215,7 +221,8 @@ def register(app: typer.Typer) -> None:
 
             sent, failed = publish(s, sim.events, pace, on_progress)
         elapsed = time.monotonic() - started
-        m["publishing"] = {"sent": sent, "failed": failed, "wall_seconds": round(elapsed, 2)}
+        published = Publishing(sent=sent, failed=failed, wall_seconds=round(elapsed, 2))
+        m = m.model_copy(update={"publishing": published})
         write_manifest(path, m)
         console.print(
             f"published {sent:,} events in {elapsed:.1f} s ({sent / max(elapsed, 1e-3):,.0f}/s)"
@@ -226,16 +233,19 @@ def register(app: typer.Typer) -> None:
             console.print("mediators finishing the year's cases …")
             worked = crew.finish(mediators_timeout)
             st = crew.mediators.stats
-            m["publishing"]["mediators"] = {
-                "url": mediators,
-                "accepted": st.accepted,
-                "concluded": dict(st.concluded),
-                "conflicts": st.conflicts,
-                "errors": st.errors,
-                "committees": st.committees,
-                "finished": worked,
-                "wall_seconds": round(time.monotonic() - started, 2),
-            }
+            worked_run = MediatorsRun(
+                url=mediators,
+                accepted=st.accepted,
+                concluded=dict(st.concluded),
+                conflicts=st.conflicts,
+                errors=st.errors,
+                committees=st.committees,
+                finished=worked,
+                wall_seconds=round(time.monotonic() - started, 2),
+            )
+            m = m.model_copy(
+                update={"publishing": published.model_copy(update={"mediators": worked_run})}
+            )
             write_manifest(path, m)
             console.print(
                 f"mediators: {st.accepted:,} accepted, "
@@ -252,7 +262,7 @@ def register(app: typer.Typer) -> None:
 class _Crew:
     """The mediators' thread."""
 
-    def __init__(self, mediators: Any, tokens: Any) -> None:
+    def __init__(self, mediators: Mediators, tokens: CommitteeTokens) -> None:
         import threading
 
         self.mediators, self.tokens = mediators, tokens
@@ -271,16 +281,43 @@ class _Crew:
         return self.mediators.finished()
 
 
+def store_mint(settings: Settings) -> Callable[[str], str]:
+    """Mints a committee's bearer token straight into the case store (a ``fengqiao tokens
+    create`` subprocess per committee would cost seconds each)."""
+    from consumers.db import SqlStore
+    from consumers.tokens import hash_token, new_token
+
+    def mint(committee: str) -> str:
+        store = SqlStore.open(settings.effective_database_url())
+        try:
+            token = new_token()
+            store.add_token(committee, hash_token(token), "simulated mediators")
+        finally:
+            store.close()
+        return token
+
+    return mint
+
+
 def _start_mediators(
-    settings: Any, sim: Any, url: str, tokens_file: Path | None, cursor: list[datetime | None]
+    settings: Settings,
+    sim: Simulation,
+    url: str,
+    tokens_file: Path | None,
+    cursor: list[datetime | None],
 ) -> _Crew:
     import httpx
 
+    from fengqiao.metrics_wiring import kafka_access
     from producers.groundtruth import run_pattern
-    from producers.mediators import CommitteeTokens, MediatorPlan, Mediators
+    from producers.mediators import CommitteeTokens, MediatorPlan, Mediators, RoutedFeed
 
     pattern = run_pattern(sim.run)
-    tokens = CommitteeTokens(settings, lambda cid: bool(pattern.match(cid)), tokens_file)
+    kafka = kafka_access(settings)
+    feed = RoutedFeed(kafka.topic("cases.routed"), kafka.bootstrap_servers, kafka.client_config)
+    tokens = CommitteeTokens(
+        feed, lambda cid: bool(pattern.match(cid)), store_mint(settings), tokens_file
+    )
     crew = _Crew(
         Mediators(
             httpx.Client(base_url=url, timeout=30.0),

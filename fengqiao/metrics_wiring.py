@@ -1,0 +1,48 @@
+"""The monitoring sink's typed configuration, built from the settings (the composition root's
+side of ``consumers.metrics.config`` and ``consumers.dashboard.DashboardConfig``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from consumers.dashboard import DashboardConfig
+from consumers.metrics.config import FeedConfig, FoldConfig, KafkaAccess
+from fengqiao.settings import Settings
+
+
+def kafka_access(s: Settings) -> KafkaAccess:
+    return KafkaAccess(
+        bootstrap_servers=tuple(s.resolved_bootstrap().split(",")),
+        topic_prefix=s.topic_prefix,
+        client_config=s.kafka_client_config(),
+    )
+
+
+def fold_config(s: Settings) -> FoldConfig:
+    return FoldConfig(
+        wall_clock=s.clock == "wall",
+        dedupe_horizon=timedelta(days=s.dedupe_horizon_days),
+        utc_offset=timedelta(hours=s.metrics_utc_offset_hours),
+        feed_size=s.metrics_feed_size,
+    )
+
+
+def feed_config(s: Settings) -> FeedConfig:
+    return FeedConfig(
+        kafka=kafka_access(s),
+        worker_group=s.metrics_worker_group or s.app_id,
+        from_beginning=s.metrics_from_beginning,
+        lag_interval_s=s.metrics_lag_interval_s,
+        # Several lag intervals without a poll or a broker answer: not a passing hiccup.
+        stale_after_s=max(30.0, 3 * s.metrics_lag_interval_s),
+    )
+
+
+def dashboard_config(s: Settings) -> DashboardConfig:
+    return DashboardConfig(
+        host=s.metrics_host,
+        port=s.metrics_port,
+        fold=fold_config(s),
+        feed=feed_config(s),
+        catalogue_path=s.catalogue_path,
+    )
