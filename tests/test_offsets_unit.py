@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from streams import faustfix
-from streams.faustfix import Admission, new_offset
+from streams.runtime import fetch, offsets, stream
+from streams.runtime.offsets import Admission, new_offset
 
 
 def test_run_from_the_committed_offset_is_committed() -> None:
@@ -103,7 +103,7 @@ def test_a_gap_that_lasts_a_minute_is_reported(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(faustfix.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(offsets.time, "monotonic", lambda: clock[0])
     a = Admission()
     a.sought("p0", 10)
     assert not a.admit("p0", 12)  # right after a seek: normal, not reported
@@ -122,7 +122,7 @@ def test_a_gap_that_lasts_a_minute_is_reported(
 def test_rest_finishes_a_coroutine_that_suspended_and_passes_cancellation_on() -> None:
     import asyncio
 
-    from streams.faustfix import _Rest
+    from streams.runtime.fetch import Rest as _Rest
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -201,7 +201,7 @@ def test_batches_take_what_is_buffered_up_to_the_maximum_and_ack_after_use() -> 
         for i in range(7):
             s.q.put_nowait(i)
         got: list[list[int]] = []
-        async for batch in faustfix.batches(s, max_size=3):
+        async for batch in stream.batches(s, max_size=3):
             assert s.acked == [e for b in got for e in b]  # earlier batches only
             got.append(list(batch))
             if len(got) == 3:
@@ -225,7 +225,7 @@ def test_the_worker_consumer_gets_the_fetch_settings_of_the_app() -> None:
 
         thread = SimpleNamespace(app=SimpleNamespace(fq_fetch=(65_536, 50)))
         plain = SimpleNamespace(app=SimpleNamespace())
-        create = faustfix._fetch_settings(orig)
+        create = fetch.with_fetch_settings(orig)
         return create(thread, None), create(plain, None)
 
     tuned, untouched = asyncio.run(build())
@@ -235,8 +235,9 @@ def test_the_worker_consumer_gets_the_fetch_settings_of_the_app() -> None:
 
 def test_create_app_passes_the_fetch_settings_on() -> None:
     from fengqiao.settings import Settings
+    from fengqiao.workerwiring import worker_config
     from streams.app import create_app
 
     s = Settings(worker_fetch_min_bytes=1000, worker_fetch_max_wait_ms=7)
-    app, _ctx = create_app(s, features=())
+    app, _ctx = create_app(worker_config(s), features=())
     assert app.fq_fetch == (1000, 7)  # type: ignore[attr-defined]
