@@ -75,8 +75,9 @@ class ConnectionLog(logging.Filter):
             self.count += 1
             if self.down_since is None:
                 self.down_since = self.last_said = now
+                text = record.getMessage()
                 record.msg = "%s (Kafka unreachable: further connection errors are counted)"
-                record.args = (record.getMessage(),)
+                record.args = (text,)
                 return True
             self.unsaid += 1
             return False

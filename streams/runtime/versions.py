@@ -26,14 +26,18 @@ def installed(name: str) -> str | None:
         return None
 
 
-def mismatches(lookup: Callable[[str], str | None] = installed) -> dict[str, str | None]:
+Lookup = Callable[[str], str | None]
+
+
+def mismatches(lookup: Lookup | None = None) -> dict[str, str | None]:
     """Each library whose installed version differs from the tested one, with that version
-    (``None``: not installed)."""
-    found = {name: lookup(name) for name in TESTED}
+    (``None``: not installed); ``lookup`` gives a library's version (default: ``installed``)."""
+    find = lookup or installed
+    found = {name: find(name) for name in TESTED}
     return {name: v for name, v in found.items() if v != TESTED[name]}
 
 
-def check(allow_untested: bool, lookup: Callable[[str], str | None] = installed) -> list[str]:
+def check(allow_untested: bool, lookup: Lookup | None = None) -> list[str]:
     """Raise ``UntestedRuntime`` unless every library is at its tested version or
     ``allow_untested`` is set; returns the warnings to log when it is."""
     wrong = mismatches(lookup)
