@@ -293,7 +293,7 @@ def create_app(
     for feature in features if features is not None else default_features():
         feature(ctx)
 
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub types no async receiver
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         ctx.assigned_partitions = len(assigned)
         ctx.joined = True

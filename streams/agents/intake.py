@@ -82,7 +82,7 @@ def register(ctx: WorkerContext) -> None:
         if dropped:
             log.info("dedupe: forgot %d ids older than the horizon", dropped)
 
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub types no async receiver
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         seen.invalidate()
 
