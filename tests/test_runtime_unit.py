@@ -151,3 +151,15 @@ def test_the_app_joins_as_a_static_member_and_listens_on_the_configured_host(
     assert app.conf.broker_session_timeout == 12.0
     assert app.conf.broker_heartbeat_interval == 3.0
     assert app.conf.web_bind == "127.0.0.1" and app.conf.web_host == "127.0.0.1"
+
+
+def test_an_answer_from_kafka_ends_the_outage_at_once() -> None:
+    now = [0.0]
+    conn = ConnectionLog(quiet_s=5, clock=lambda: now[0])
+    conn.filter(_record("Group Coordinator Request failed: CoordinatorNotAvailableError"))
+    now[0] = 1.0
+    conn.filter(_record("Group Coordinator Request failed: CoordinatorNotAvailableError"))
+    assert not conn.connected
+    line = conn.reachable()
+    assert conn.connected and line is not None and "2 connection errors" in line
+    assert conn.reachable() is None  # nothing to say when it was not down
