@@ -163,3 +163,20 @@ def test_an_answer_from_kafka_ends_the_outage_at_once() -> None:
     line = conn.reachable()
     assert conn.connected and line is not None and "2 connection errors" in line
     assert conn.reachable() is None  # nothing to say when it was not down
+
+
+def test_the_configs_defaults_are_the_settings_defaults() -> None:
+    from dataclasses import fields, replace
+
+    from fengqiao.workerwiring import rule_params
+    from streams.config import RuleParams, WorkerConfig
+
+    assert rule_params(Settings()) == RuleParams()
+    built = worker_config(Settings(worker_static_membership=False))
+    plain = WorkerConfig()
+    differ = {
+        f.name for f in fields(WorkerConfig) if getattr(built, f.name) != getattr(plain, f.name)
+    }
+    # the settings compute the data directory from the home directory
+    assert differ <= {"data_dir"}, differ
+    assert replace(built, data_dir=plain.data_dir) == plain
