@@ -260,6 +260,7 @@ def create_app(
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{h}" for h in settings.resolved_bootstrap().split(",")],
+        broker_credentials=settings.faust_broker_credentials(),
         store="memory://",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
