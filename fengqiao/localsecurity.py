@@ -77,7 +77,8 @@ class LocalSecurity:
             f"ssl.keystore.location={self.broker_keystore}",
             "ssl.truststore.type=PEM",
             f"ssl.truststore.location={self.ca_file}",
-            "ssl.client.auth=required",
+            # on a SASL_SSL listener only the listener-prefixed setting asks for client certs
+            f"listener.name.{name}.ssl.client.auth=required",
         ]
 
     def scram_format_args(self) -> list[str]:
