@@ -1,6 +1,7 @@
 """SCRAM-SHA-512 over TLS against a real broker: an event goes in through the HTTP gateway,
-the worker routes it, the sink stores it in PostgreSQL, the inbox API shows it and publishes
-the mediator's action, every hop on SASL_SSL with a client certificate. A wrong password ends
+the worker routes it, the sink stores it in PostgreSQL, the metrics exporter counts it, the
+inbox API shows it and publishes the mediator's action, every hop on SASL_SSL with a client
+certificate. A wrong password ends
 each component with one sentence, at once, instead of a retry storm."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from consumers.api import create_api
 from consumers.db import SqlStore
 from consumers.lifecycle import KafkaLifecyclePublisher
 from consumers.tokens import hash_token, new_token
+from fengqiao import localkafka
 from fengqiao.admin import create_topics
 from fengqiao.settings import Settings
 from producers.gateway import create_app as create_gateway
@@ -55,7 +57,20 @@ def _read(s: Settings, topic: str, want: int, timeout_s: float = 60) -> list[dic
     return out
 
 
-def test_gateway_worker_sink_inbox_over_scram_and_tls(
+def _routed_count(url: str) -> float:
+    """fengqiao_cases_routed_total summed over its labels (0 before the exporter answers)."""
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=3).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("fengqiao_cases_routed_total")
+    )
+
+
+def test_gateway_worker_sink_metrics_inbox_over_scram_and_tls(
     secure_broker: SecureBroker, pg_url: str, tmp_path: Path
 ) -> None:
     s = secure_broker.settings(tmp_path, database_url=pg_url)
@@ -63,6 +78,15 @@ def test_gateway_worker_sink_inbox_over_scram_and_tls(
     assert create_topics(s)[0]  # the admin client over SASL_SSL
     worker = WorkerProcess(s, tmp_path / "worker.log", extra_env=env)
     sink = SinkProcess(s, tmp_path / "sink.log", extra_env=env | sink_env(batch=50))
+    metrics_port = localkafka.free_port()
+    metrics_log = (tmp_path / "metrics.log").open("ab")
+    metrics = subprocess.Popen(
+        [sys.executable, "-m", "fengqiao", "metrics", "--port", str(metrics_port)],
+        env=settings_env(s) | env,
+        stdout=metrics_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     store = SqlStore.open(pg_url)
     publisher = KafkaLifecyclePublisher(s)
     try:
@@ -79,6 +103,8 @@ def test_gateway_worker_sink_inbox_over_scram_and_tls(
         assert routed["data"]["case_id"] == "sasl-e2e-1"
         committee = routed["data"]["committee_id"]
         wait_until(lambda: store.get_case("sasl-e2e-1") is not None, 60, "case stored")
+        url = f"http://127.0.0.1:{metrics_port}"
+        wait_until(lambda: _routed_count(url) == 1, 60, "the exporter counted the case")
 
         token = new_token()
         store.add_token(committee, hash_token(token), None)
@@ -97,12 +123,14 @@ def test_gateway_worker_sink_inbox_over_scram_and_tls(
         assert worker.proc is not None and worker.proc.poll() is None
         assert sink.alive()
     finally:
+        metrics.terminate()
+        metrics.wait(timeout=30)
         publisher.close()
         store.close()
         sink.stop()
         worker.stop()
     # the password is a secret: no log of any component contains it
-    for log in (tmp_path / "worker.log", tmp_path / "sink.log"):
+    for log in (tmp_path / "worker.log", tmp_path / "sink.log", tmp_path / "metrics.log"):
         assert secure_broker.security.password not in log.read_text(errors="replace")
 
 
