@@ -1,4 +1,9 @@
-"""Create the topic catalogue on a cluster (idempotent)."""
+"""Create the topic catalogue on a cluster (idempotent).
+
+Every topic gets the configured replication and ``min.insync.replicas`` (2 of 3 on a
+3-broker cluster): with the producers' acks=all, a write is then on two brokers before it is
+acknowledged, and one broker can die without losing it or stopping intake.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,10 @@ from kafka.errors import TopicAlreadyExistsError
 
 from fengqiao.settings import Settings
 from schemas.topics import TOPICS
+
+
+def _topic_config(settings: Settings, config: dict[str, str]) -> dict[str, str]:
+    return {"min.insync.replicas": str(settings.effective_min_insync_replicas()), **config}
 
 
 def create_topics(settings: Settings) -> tuple[list[str], list[str]]:
@@ -24,7 +33,7 @@ def create_topics(settings: Settings) -> tuple[list[str], list[str]]:
                 name=settings.topic(spec.name),
                 num_partitions=spec.partitions or settings.topic_partitions,
                 replication_factor=settings.topic_replication,
-                topic_configs=spec.config(),
+                topic_configs=_topic_config(settings, spec.config()),
             )
             for spec in TOPICS
             if settings.topic(spec.name) not in existing

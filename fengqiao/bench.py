@@ -349,12 +349,7 @@ def run_latency(
 
 def _aio_config(s: Settings) -> dict[str, Any]:
     """The Kafka security settings for aiokafka clients (which want an SSL context)."""
-    cfg: dict[str, Any] = dict(s.kafka_client_config())
-    if "SSL" in str(cfg.get("security_protocol", "")):
-        from aiokafka.helpers import create_ssl_context
-
-        cfg["ssl_context"] = create_ssl_context()
-    return cfg
+    return dict(s.aiokafka_client_config())
 
 
 async def _latency(s: Settings, events: list[tuple[str, bytes, bytes]], rate: float) -> list[float]:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from fengqiao.localsecurity import LocalSecurity
 from schemas.errors import FengqiaoError
 
 POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -205,8 +206,14 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def metadata_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """True when a Kafka client can fetch cluster metadata from ``bootstrap``."""
+def metadata_ready(
+    bootstrap: str,
+    timeout_s: float = 2.0,
+    client_config: dict[str, object] | None = None,
+    brokers: int = 1,
+) -> bool:
+    """True when a Kafka client can fetch cluster metadata from ``bootstrap`` and the cluster
+    has at least ``brokers`` brokers registered."""
     from kafka import KafkaAdminClient  # local: keep import cost off the CLI's start
 
     host, _, port = bootstrap.split(",")[0].rpartition(":")
@@ -219,57 +226,152 @@ def metadata_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
             bootstrap_servers=bootstrap,
             request_timeout_ms=int(timeout_s * 1000),
             client_id="fengqiao-probe",
+            **(client_config or {}),
         )
     except Exception:
         return False
     try:
-        admin.describe_cluster()
-        return True
+        return len(admin.describe_cluster().get("brokers", [])) >= brokers
     except Exception:
         return False
     finally:
         admin.close()
 
 
-def _write_config(paths: BrokerPaths, port: int, controller_port: int, partitions: int) -> None:
+@dataclass(frozen=True)
+class NodeSpec:
+    """One KRaft node: its id, client port and controller port, and the quorum it is in."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    voters: str | None = None  # "1@host:port,2@…" for a static multi-node quorum
+    partitions: int = 4
+    replication: int = 1
+
+
+def _write_config(
+    paths: BrokerPaths, spec: NodeSpec, security: LocalSecurity | None = None
+) -> None:
+    """server.properties for a combined controller+broker node (the simplest KRaft layout:
+    one process per node). A cluster of three gets replication 3 and min.insync.replicas 2
+    for every topic it makes itself (offsets, transactions, auto-created), so acks=all
+    survives one node down."""
     paths.log_dir.mkdir(parents=True, exist_ok=True)
-    paths.config.write_text(
-        "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                f"log.dirs={paths.log_dir}",
-                f"num.partitions={partitions}",
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=8",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "auto.create.topics.enable=true",
-                "log.retention.check.interval.ms=60000",
-                "",
-            ]
-        )
+    listener = "SASL_SSL" if security else "PLAINTEXT"
+    rf = spec.replication
+    min_isr = max(1, rf - 1)
+    quorum = (
+        f"controller.quorum.voters={spec.voters}"
+        if spec.voters
+        else f"controller.quorum.bootstrap.servers=127.0.0.1:{spec.controller_port}"
     )
+    lines = [
+        "process.roles=broker,controller",
+        f"node.id={spec.node_id}",
+        quorum,
+        f"listeners={listener}://127.0.0.1:{spec.port},CONTROLLER://127.0.0.1:{spec.controller_port}",
+        f"advertised.listeners={listener}://127.0.0.1:{spec.port}",
+        "controller.listener.names=CONTROLLER",
+        f"inter.broker.listener.name={listener}",
+        f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,{listener}:{listener}",
+        f"log.dirs={paths.log_dir}",
+        f"num.partitions={spec.partitions}",
+        f"default.replication.factor={rf}",
+        f"min.insync.replicas={min_isr}",
+        f"offsets.topic.replication.factor={rf}",
+        "offsets.topic.num.partitions=8",
+        f"transaction.state.log.replication.factor={rf}",
+        f"transaction.state.log.min.isr={min_isr}",
+        f"share.coordinator.state.topic.replication.factor={rf}",
+        f"share.coordinator.state.topic.min.isr={min_isr}",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=true",
+        "log.retention.check.interval.ms=60000",
+        # a stopped node's partitions move to the others within seconds, not the default 18 s
+        "broker.session.timeout.ms=6000",
+        "broker.heartbeat.interval.ms=1000",
+        *(security.broker_properties(listener) if security else []),
+        "",
+    ]
+    paths.config.write_text("\n".join(lines))
     paths.log4j.write_text(LOG4J2.format(log=paths.data_dir / "broker.log"))
 
 
-def new_cluster_id() -> str:
-    """A KRaft cluster id (base64url of a random UUID) that does not start with ``-``: the
-    storage tool's argument parser would take such an id for an option (1 start in 64 failed
-    with its usage text). Kafka's own ``Uuid.randomUuid`` avoids it the same way."""
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cluster_id.startswith("-"):
-            return cluster_id
+def _java(paths: BrokerPaths, libs: Path, heap: str) -> list[str]:
+    java = shutil.which("java") or "java"
+    return [
+        java,
+        f"-Xmx{heap}",
+        f"-Xms{heap}",
+        "-XX:+UseG1GC",
+        "-XX:TieredStopAtLevel=1",  # C1 only: starts faster, and three JVMs share two cores
+        f"-Dlog4j2.configurationFile={paths.log4j}",
+        "-cp",
+        f"{libs}/*",
+    ]
+
+
+def format_storage(
+    paths: BrokerPaths,
+    base: list[str],
+    cluster_id: str,
+    standalone: bool,
+    security: LocalSecurity | None = None,
+) -> None:
+    """Format the node's KRaft storage once (a formatted node keeps its data on restart)."""
+    if (paths.log_dir / "meta.properties").exists():
+        return
+    cmd = [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(paths.config)]
+    if standalone:
+        cmd.append("--standalone")
+    if security:
+        cmd += security.scram_format_args()
+    fmt = subprocess.run([*cmd, "--ignore-formatted"], capture_output=True, text=True)
+    if fmt.returncode != 0:
+        raise KafkaSetupError("formatting Kafka storage failed:\n" + fmt.stdout + fmt.stderr)
+
+
+def launch(paths: BrokerPaths, base: list[str], port: int) -> subprocess.Popen[bytes]:
+    """Start the node's JVM in its own session and record its pid and port."""
+    out = paths.output.open("ab")
+    proc = subprocess.Popen(
+        [*base, "kafka.Kafka", str(paths.config)],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    paths.pid_file.write_text(str(proc.pid))
+    paths.port_file.write_text(str(port))
+    return proc
+
+
+def wait_answering(
+    procs: dict[BrokerPaths, subprocess.Popen[bytes]],
+    bootstrap: str,
+    timeout_s: float,
+    client_config: dict[str, object] | None = None,
+    brokers: int = 1,
+) -> None:
+    """Wait until the cluster answers with ``brokers`` brokers; stop the nodes on failure."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for paths, proc in procs.items():
+            if proc.poll() is not None:
+                paths.pid_file.unlink(missing_ok=True)
+                tail = paths.output.read_text(errors="replace")[-3000:]
+                for other in procs:
+                    stop(other.data_dir)
+                raise KafkaSetupError(
+                    f"the broker in {paths.data_dir} exited with status {proc.returncode}:\n{tail}"
+                )
+        if metadata_ready(bootstrap, client_config=client_config, brokers=brokers):
+            return
+        time.sleep(0.5)
+    for paths in procs:
+        stop(paths.data_dir)
+    raise KafkaSetupError(f"the broker did not answer on {bootstrap} within {timeout_s:.0f}s")
 
 
 def start(
@@ -283,8 +385,12 @@ def start(
     partitions: int = 4,
     timeout_s: float = 90.0,
     progress: Callable[[str], None] | None = None,
+    security: LocalSecurity | None = None,
 ) -> tuple[str, bool]:
-    """Start the broker unless it already runs; returns (bootstrap address, started_now)."""
+    """Start the broker unless it already runs; returns (bootstrap address, started_now).
+
+    With ``security`` its one listener is SASL_SSL (SCRAM-SHA-512, client certificate
+    required) and the SCRAM user is created when the storage is formatted."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = BrokerPaths(data_dir)
@@ -299,77 +405,45 @@ def start(
             raise KafkaSetupError(
                 f"port {port} is already in use: pick another with --port, or stop what uses it"
             )
-        controller_port = controller_port or free_port()
-        _write_config(paths, port, controller_port, partitions)
-        classpath = f"{libs}/*"
-        java = shutil.which("java") or "java"
-        base = [
-            java,
-            f"-Xmx{heap}",
-            f"-Xms{heap}",
-            "-XX:+UseG1GC",
-            f"-Dlog4j2.configurationFile={paths.log4j}",
-            "-cp",
-            classpath,
-        ]
-        if not (paths.log_dir / "meta.properties").exists():
-            if progress:
-                progress("formatting KRaft storage")
-            cluster_id = new_cluster_id()
-            fmt = subprocess.run(
-                [
-                    *base,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "--standalone",
-                    "-t",
-                    cluster_id,
-                    "-c",
-                    str(paths.config),
-                    "--ignore-formatted",
-                ],
-                capture_output=True,
-                text=True,
-            )
-            if fmt.returncode != 0:
-                raise KafkaSetupError(
-                    "formatting Kafka storage failed:\n" + fmt.stdout + fmt.stderr
-                )
-        out = paths.output.open("ab")
-        proc = subprocess.Popen(
-            [*base, "kafka.Kafka", str(paths.config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        paths.pid_file.write_text(str(proc.pid))
-        paths.port_file.write_text(str(port))
+        spec = NodeSpec(1, port, controller_port or free_port(), partitions=partitions)
+        _write_config(paths, spec, security)
+        base = _java(paths, libs, heap)
+        if progress:
+            progress("formatting KRaft storage")
+        format_storage(paths, base, new_cluster_id(), standalone=True, security=security)
+        proc = launch(paths, base, port)
         bootstrap = f"127.0.0.1:{port}"
         if progress:
             progress(f"waiting for the broker on {bootstrap}")
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                paths.pid_file.unlink(missing_ok=True)
-                tail = paths.output.read_text(errors="replace")[-3000:]
-                raise KafkaSetupError(f"the broker exited with status {proc.returncode}:\n{tail}")
-            if metadata_ready(bootstrap):
-                return bootstrap, True
-            time.sleep(0.5)
-        stop(data_dir)
-        raise KafkaSetupError(f"the broker did not answer on {bootstrap} within {timeout_s:.0f}s")
+        wait_answering({paths: proc}, bootstrap, timeout_s, security_client_config(security))
+        return bootstrap, True
 
 
-def stop(data_dir: Path, timeout_s: float = 30.0) -> bool:
-    """Stop the broker of this data dir; True when one was running."""
+def security_client_config(security: LocalSecurity | None) -> dict[str, object] | None:
+    """kafka-python options for the launcher's own probes of a secure broker."""
+    if security is None:
+        return None
+    return {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": security.username,
+        "sasl_plain_password": security.password,
+        "ssl_cafile": str(security.ca_file),
+        "ssl_certfile": str(security.client_cert),
+        "ssl_keyfile": str(security.client_key),
+    }
+
+
+def stop(data_dir: Path, timeout_s: float = 30.0, sig: int = signal.SIGTERM) -> bool:
+    """Stop the broker of this data dir; True when one was running. ``SIGKILL`` kills it
+    without a controlled shutdown (the fault tests' hard kill)."""
     paths = BrokerPaths(data_dir.resolve())
     pid = running_pid(data_dir)
     if pid is None:
         paths.pid_file.unlink(missing_ok=True)
         return False
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, sig)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and _alive(pid):
         with contextlib.suppress(ChildProcessError):
@@ -384,3 +458,13 @@ def stop(data_dir: Path, timeout_s: float = 30.0) -> bool:
         os.waitpid(pid, os.WNOHANG)  # reap it when it was our own child
     paths.pid_file.unlink(missing_ok=True)
     return True
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id (base64url of a random UUID) that does not start with ``-``: the
+    storage tool's argument parser would take such an id for an option (1 start in 64 failed
+    with its usage text). Kafka's own ``Uuid.randomUuid`` avoids it the same way."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

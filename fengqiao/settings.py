@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,10 +31,6 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="", description="Prefix put before every topic name.")
     topic_partitions: int = Field(default=4, ge=1, description="Partitions for new topics.")
     topic_replication: int = Field(default=1, ge=1, description="Replication for new topics.")
-    kafka_security_protocol: str = "PLAINTEXT"
-    kafka_sasl_mechanism: str | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
 
     # --- Local broker (make up, tests) ----------------------------------------------
     home: Path = Field(default=DEFAULT_HOME, description="Where local state lives.")
@@ -170,15 +167,124 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
+    # --- Kafka cluster and client security (TLS, SASL) -------------------------------------
+    # One block builds every client's security options, for kafka-python, aiokafka and faust,
+    # so a component cannot connect with less than the others.
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="min.insync.replicas of new topics (default: replication - 1, at least 1: "
+        "2 on a 3-broker cluster, so acks=all survives one broker down).",
+    )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT",
+        pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$",
+        description="How clients talk to the brokers (SASL_SSL: TLS and SASL).",
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        default=None,
+        pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$",
+        description="SASL mechanism (SCRAM-SHA-512 on the bureau's cluster).",
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="PEM file of the CA that signed the brokers' certificates."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="PEM client certificate, when the brokers require one."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
+    kafka_ssl_key_password: SecretStr | None = None
+
+    @property
+    def kafka_uses_ssl(self) -> bool:
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def kafka_uses_sasl(self) -> bool:
+        return self.kafka_security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    def effective_min_insync_replicas(self) -> int:
+        return self.topic_min_insync_replicas or max(1, self.topic_replication - 1)
+
+    def _sasl(self) -> dict[str, object]:
+        if not self.kafka_uses_sasl:
+            return {}
+        return {
+            "sasl_mechanism": self.kafka_sasl_mechanism or "PLAIN",
+            "sasl_plain_username": self.kafka_sasl_username,
+            "sasl_plain_password": (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            ),
+        }
+
     def kafka_client_config(self) -> dict[str, object]:
-        """Security options in kafka-python's spelling."""
+        """Security options in kafka-python's spelling (its producers, consumers, admin)."""
         cfg: dict[str, object] = {"security_protocol": self.kafka_security_protocol}
-        if self.kafka_sasl_mechanism:
-            cfg["sasl_mechanism"] = self.kafka_sasl_mechanism
-            cfg["sasl_plain_username"] = self.kafka_sasl_username
-            if self.kafka_sasl_password is not None:
-                cfg["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        cfg.update(self._sasl())
+        if self.kafka_uses_ssl:
+            for key, path in (
+                ("ssl_cafile", self.kafka_ssl_cafile),
+                ("ssl_certfile", self.kafka_ssl_certfile),
+                ("ssl_keyfile", self.kafka_ssl_keyfile),
+            ):
+                if path is not None:
+                    cfg[key] = str(path)
+            if self.kafka_ssl_key_password is not None:
+                cfg["ssl_password"] = self.kafka_ssl_key_password.get_secret_value()
         return cfg
+
+    def kafka_ssl_context(self) -> Any:
+        """The TLS context aiokafka and faust want (None when TLS is off): verifies the
+        brokers against the CA file (else the system's CAs) and presents the client
+        certificate when one is set."""
+        if not self.kafka_uses_ssl:
+            return None
+        import ssl
+
+        ctx = ssl.create_default_context(
+            cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+        )
+        if self.kafka_ssl_certfile is not None:
+            ctx.load_cert_chain(
+                str(self.kafka_ssl_certfile),
+                str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
+                self.kafka_ssl_key_password.get_secret_value()
+                if self.kafka_ssl_key_password
+                else None,
+            )
+        return ctx
+
+    def aiokafka_client_config(self) -> dict[str, object]:
+        """Security options in aiokafka's spelling (an SSL context instead of file names)."""
+        cfg: dict[str, object] = {"security_protocol": self.kafka_security_protocol}
+        cfg.update(self._sasl())
+        if self.kafka_uses_ssl:
+            cfg["ssl_context"] = self.kafka_ssl_context()
+        return cfg
+
+    def faust_broker_credentials(self) -> Any:
+        """faust's ``broker_credentials`` (None for PLAINTEXT): SASL with its TLS context, or
+        TLS alone."""
+        if not self.kafka_uses_ssl and not self.kafka_uses_sasl:
+            return None
+        import faust  # local: settings must stay importable without the worker's packages
+
+        if self.kafka_uses_sasl:
+            return faust.SASLCredentials(
+                username=self.kafka_sasl_username,
+                password=(
+                    self.kafka_sasl_password.get_secret_value()
+                    if self.kafka_sasl_password
+                    else None
+                ),
+                mechanism=self.kafka_sasl_mechanism or "PLAIN",
+                ssl_context=self.kafka_ssl_context(),
+            )
+        return faust.SSLCredentials(self.kafka_ssl_context())
 
     @property
     def cache_dir(self) -> Path:

@@ -47,4 +47,5 @@ def worker_config(s: Settings) -> WorkerConfig:
         session_timeout_s=s.worker_session_timeout_s,
         allow_untested_runtime=s.worker_allow_untested_runtime,
         rules=rule_params(s),
+        broker_credentials=s.faust_broker_credentials(),
     )

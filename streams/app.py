@@ -256,6 +256,7 @@ def create_app(
     app = faust.App(
         config.app_id,
         broker=[f"kafka://{h}" for h in config.bootstrap],
+        broker_credentials=config.broker_credentials,
         store="memory://",
         topic_partitions=config.topic_partitions,
         topic_replication_factor=config.topic_replication,

@@ -3,9 +3,10 @@ settings by the composition root (``fengqiao.workerwiring``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class WorkerConfig:
     session_timeout_s: float = 15.0
     allow_untested_runtime: bool = False
     rules: RuleParams = RuleParams()
+    # faust's SASL/TLS credentials (None for PLAINTEXT); kept out of repr: it holds a password
+    broker_credentials: Any = field(default=None, repr=False, compare=False)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -16,6 +16,7 @@ import pytest
 
 from fengqiao import localkafka
 from fengqiao.settings import Settings
+from tests.conftest_cluster import kafka_cluster, secure_broker  # noqa: F401  (cluster tier)
 from tests.conftest_pg import pg_server, pg_url  # noqa: F401  (PostgreSQL fixtures)
 from tests.kafkatools import WorkerProcess
 

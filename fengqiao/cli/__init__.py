@@ -45,6 +45,15 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+@app.callback()
+def _before_any_command(ctx: typer.Context) -> None:
+    # wrong Kafka credentials end a component with one sentence, before its clients retry
+    from fengqiao.kafkacheck import KAFKA_COMMANDS, check_credentials
+
+    if ctx.invoked_subcommand in KAFKA_COMMANDS:
+        check_credentials(settings())
+
+
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
