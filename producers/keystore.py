@@ -18,10 +18,13 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     event,
+    insert,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -57,6 +60,17 @@ class AcceptedRow(_Base):
     accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+_KEYS_TABLE = ApiKeyRow.__table__
+_ACCEPTED_TABLE = AcceptedRow.__table__  # Core statements: see lookup_many
+_KEYS_BY_HASH = select(_KEYS_TABLE).where(
+    _KEYS_TABLE.c.key_hash.in_(bindparam("hashes", expanding=True))
+)
+_ACCEPTED = select(_ACCEPTED_TABLE.c.idem_key, _ACCEPTED_TABLE.c.event_id).where(
+    _ACCEPTED_TABLE.c.source == bindparam("source"),
+    _ACCEPTED_TABLE.c.idem_key.in_(bindparam("keys", expanding=True)),
+)
+
+
 @dataclass(frozen=True)
 class ApiKey:
     id: int
@@ -86,6 +100,8 @@ class KeyStore:
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
 
+        # A local file answers faster than a thread hand-off; a server does not.
+        self.is_local = url.startswith("sqlite")
         _Base.metadata.create_all(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -112,6 +128,26 @@ class KeyStore:
         if row is None or row.revoked_at is not None:
             return None
         return self._public(row)
+
+    def lookup_many(self, keys: list[str]) -> list[ApiKey | None]:
+        """``lookup`` for many presented keys in one query (the gateway's group reads).
+
+        Core statements on a plain connection: at a thousand requests a second the ORM's
+        session and identity map would cost more than the query itself.
+        """
+        hashes = {hash_key(k) for k in keys}
+        with self.engine.connect() as conn:
+            rows = {r.key_hash: r for r in conn.execute(_KEYS_BY_HASH, {"hashes": list(hashes)})}
+        out: list[ApiKey | None] = []
+        for k in keys:
+            row = rows.get(hash_key(k))
+            out.append(None if row is None or row.revoked_at is not None else self._public(row))
+        return out
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def all_keys(self) -> list[ApiKey]:
         with self.session() as s:
@@ -179,6 +215,41 @@ class KeyStore:
             return {k: self.remember(source, k, e) for k, e in pairs}
         return dict(pairs)
 
+    def accepted_pairs(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """{(source, idempotency key): event id} of the pairs accepted before, any sources."""
+        by_source: dict[str, list[str]] = {}
+        for source, k in pairs:
+            by_source.setdefault(source, []).append(k)
+        found: dict[tuple[str, str], str] = {}
+        with self.engine.connect() as conn:
+            for source, ks in by_source.items():
+                for i in range(0, len(ks), 500):
+                    rows = conn.execute(_ACCEPTED, {"source": source, "keys": ks[i : i + 500]})
+                    found.update({(source, k): e for k, e in rows})
+        return found
+
+    def remember_pairs(self, rows: list[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
+        """Record (source, key, event id) rows in one transaction; {(source, key): holder id}.
+
+        One bulk insert and one commit however many requests the rows came from; when another
+        gateway process won a key meanwhile, falls back to one row at a time (first wins).
+        """
+        if not rows:
+            return {}
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(AcceptedRow),
+                    [
+                        {"source": src, "idem_key": k, "event_id": e, "accepted_at": now}
+                        for src, k, e in rows
+                    ],
+                )
+        except IntegrityError:
+            return {(src, k): self.remember(src, k, e) for src, k, e in rows}
+        return {(src, k): e for src, k, e in rows}
+
     def forget_older_than(self, horizon: timedelta) -> int:
         cutoff = datetime.now(UTC) - horizon
         with self.session() as s, s.begin():
@@ -189,7 +260,8 @@ class KeyStore:
         self.engine.dispose()
 
     @staticmethod
-    def _public(row: ApiKeyRow) -> ApiKey:
+    def _public(row: Any) -> ApiKey:
+        """The public record of an ORM row or a Core row (same column names)."""
         created = row.created_at
         if created.tzinfo is None:  # SQLite keeps no offset; we always write UTC
             created = created.replace(tzinfo=UTC)

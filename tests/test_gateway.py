@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from fengqiao import localkafka
+from fengqiao.cli.gateway_cmd import gateway_config
 from fengqiao.settings import Settings
 from producers.gateway import create_app
 from producers.keystore import KeyStore, hash_key
@@ -61,7 +62,7 @@ def api_key(gateway_settings: Settings) -> str:
 
 @pytest.fixture
 def base_url(gateway_settings: Settings) -> Iterator[str]:
-    with serve(create_app(gateway_settings)) as url:
+    with serve(create_app(gateway_config(gateway_settings))) as url:
         yield url
 
 
@@ -201,7 +202,8 @@ def test_gateway_answers_503_when_kafka_is_unreachable(tmp_path: Path) -> None:
         gateway_retry_after_s=7,
     )
     key = KeyStore(s.effective_gateway_db_url()).create(SOURCE)[1]
-    with serve(create_app(s)) as url, httpx.Client(base_url=url, timeout=30) as http:
+    app = create_app(gateway_config(s))
+    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         r = http.post("/v1/events/dispute", json=event(30), headers={"X-API-Key": key})
         assert r.status_code == 503, r.text
         assert r.headers["Retry-After"] == "7"
@@ -219,7 +221,7 @@ def test_gateway_answers_503_when_kafka_is_unreachable(tmp_path: Path) -> None:
 
 def test_openapi_describes_every_kind_and_status(tmp_path: Path) -> None:
     s = Settings(home=tmp_path)
-    with serve(create_app(s)) as url:
+    with serve(create_app(gateway_config(s))) as url:
         doc = httpx.get(f"{url}/openapi.json", timeout=30).json()
         assert httpx.get(f"{url}/docs", timeout=30).status_code == 200
     for kind in ("dispute", "petition", "wage-arrears", "consultation"):
