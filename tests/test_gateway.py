@@ -265,3 +265,69 @@ def test_key_store_hashes_binds_revokes_and_remembers(tmp_path: Path) -> None:
     assert store.accepted("miniapp/longwan", "k1") is None  # keys are per source
     assert store.forget_older_than(timedelta(days=-1)) == 2
     assert store.accepted(SOURCE, "k1") is None
+
+
+@pytest.mark.kafka
+def test_hostile_bodies_leave_the_connection_and_the_broker_path_working(
+    gateway_settings: Settings, api_key: str, base_url: str
+) -> None:
+    """Before, these answered 500 and the client's next request on the connection was reset."""
+    hostile = [
+        ("/v1/events/dispute", b"null"),
+        ("/v1/events/dispute", b'"hello"'),
+        ("/v1/events/dispute", b"42"),
+        ("/v1/events/dispute", b"true"),
+        ("/v1/events/dispute/batch", b'[1, "a", null]'),
+        ("/v1/events/dispute", b"[" * 100_000 + b"]" * 100_000),
+        (
+            "/v1/events/dispute",
+            json.dumps(event(40, summary="P")).replace('"P"', "[" * 5000 + "]" * 5000).encode(),
+        ),
+    ]
+    with httpx.Client(base_url=base_url, timeout=30, headers={"X-API-Key": api_key}) as http:
+        for n, (path, body) in enumerate(hostile):
+            r = http.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code in (413, 422), (body[:20], r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["errors"], r.text
+            # the same keep-alive connection serves a good event, acknowledged by the broker
+            r = http.post("/v1/events/dispute", json=event(50 + n))
+            assert r.status_code == 202, r.text
+    assert sorted(_ids_on(gateway_settings, "intake.disputes")) == sorted(
+        f"gw-{50 + n}" for n in range(len(hostile))
+    )
+
+
+@pytest.mark.kafka
+def test_probes_on_the_real_broker(base_url: str) -> None:
+    assert httpx.get(f"{base_url}/healthz", timeout=10).json() == {"status": "ok"}
+    r = httpx.get(f"{base_url}/readyz", timeout=30)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+def test_readyz_says_why_not_ready(tmp_path: Path) -> None:
+    closed = localkafka.free_port()
+    s = Settings(
+        kafka_bootstrap_servers=f"127.0.0.1:{closed}", home=tmp_path, gateway_kafka_timeout_s=1.0
+    )
+    with serve(create_app(gateway_config(s))) as url:
+        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200  # alive all the same
+        r = httpx.get(f"{url}/readyz", timeout=30)
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"].startswith("Kafka is not reachable")
+
+
+def test_readyz_503_when_the_key_database_is_gone(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.gatewaytools import memory_gateway
+
+    gw = memory_gateway(tmp_path / "home")
+    with serve(gw.app) as url:
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+        gw.store.engine.dispose()
+        shutil.rmtree(tmp_path / "home")
+        r = httpx.get(f"{url}/readyz", timeout=10)
+    assert r.status_code == 503
+    assert r.json()["detail"].startswith("The key and idempotency database does not answer")

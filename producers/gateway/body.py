@@ -41,7 +41,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _too_large(limit: int) -> Refusal:
-    return Refusal(413, "Payload too large", f"the body exceeds {limit} bytes")
+    return Refusal(
+        413,
+        "Payload too large",
+        f"the body exceeds {limit} bytes",
+        [FieldProblem("", f"larger than {limit} bytes")],
+    )
 
 
 def decode_json(body: bytes, max_depth: int) -> object:

@@ -35,7 +35,12 @@ def batch_items(obj: object, max_batch: int) -> list[object]:
             [FieldProblem("", "body must be a non-empty JSON array")],
         )
     if len(obj) > max_batch:
-        raise Refusal(413, "Batch too large", f"at most {max_batch} events per batch")
+        raise Refusal(
+            413,
+            "Batch too large",
+            f"at most {max_batch} events per batch",
+            [FieldProblem("", f"more than {max_batch} events")],
+        )
     return obj
 
 

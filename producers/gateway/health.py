@@ -1,7 +1,7 @@
 """Probes: ``/healthz`` says the process serves requests; ``/readyz`` that it can accept events.
 
 Ready means the Kafka producer answers a metadata request and the key store answers a query;
-otherwise 503 with one sentence saying which. ``/health`` is an old name of ``/healthz``.
+otherwise 503 with one sentence saying which, as a problem body.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ def add_health_routes(app: FastAPI, store: KeyStore, sender: EventSender) -> Non
     app.add_api_route(
         "/healthz", healthz, methods=["GET"], tags=["ops"], summary="Alive", responses=ok
     )
-    app.add_api_route("/health", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route(
         "/readyz",
         readyz,
