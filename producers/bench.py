@@ -13,6 +13,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,15 @@ class Result:
     seconds: float
     # Seconds per request (or per event for the SDK's one-at-a-time publish).
     latencies: list[float] = field(default_factory=list)
+    # CPU seconds the gateway process spent on the run: on a shared machine the rate depends
+    # on what else runs, the CPU per event much less.
+    server_cpu_s: float | None = None
+
+    @property
+    def server_cpu_ms_per_event(self) -> float | None:
+        if self.server_cpu_s is None or not self.events:
+            return None
+        return self.server_cpu_s * 1000 / self.events
 
     @property
     def rate(self) -> float:
@@ -140,19 +150,55 @@ def _parallel(
 
 
 def bench_gateway(
-    url: str, key: str, count: int, concurrency: int = 8, batch: int = 100
+    url: str,
+    key: str,
+    count: int,
+    concurrency: int = 8,
+    batch: int = 100,
+    server_cpu: Callable[[], float] | None = None,
 ) -> list[Result]:
-    """POST ``count`` single events, then ``count`` events in batches, to a running gateway."""
+    """POST ``count`` single events, then ``count`` events in batches, to a running gateway.
+
+    ``server_cpu`` reads the gateway process's CPU seconds so far, when it can be read.
+    """
     run = uuid.uuid4().hex[:8]
     warm = [json.dumps(e).encode() for e in _events(concurrency * 4, run + "w")]
     _parallel(url, key, concurrency, "/v1/events/dispute", warm)  # connections, metadata
-    singles = [json.dumps(e).encode() for e in _events(count, run + "o")]
-    seconds, lat = _parallel(url, key, concurrency, "/v1/events/dispute", singles)
-    results = [Result(f"gateway POST one event ({concurrency} clients)", count, seconds, lat)]
-    evs = _events(count, run + "b")
-    bodies = [json.dumps(evs[i : i + batch]).encode() for i in range(0, count, batch)]
-    seconds, lat = _parallel(url, key, concurrency, "/v1/events/dispute/batch", bodies)
-    results.append(
-        Result(f"gateway POST batches of {batch} ({concurrency} clients)", count, seconds, lat)
-    )
+    singles = _events(count, run + "o")
+    batched = _events(count, run + "b")  # new ids: the same ones would all be duplicates
+    runs = [
+        (
+            f"gateway POST one event ({concurrency} clients)",
+            "/v1/events/dispute",
+            [json.dumps(e).encode() for e in singles],
+        ),
+        (
+            f"gateway POST batches of {batch} ({concurrency} clients)",
+            "/v1/events/dispute/batch",
+            [json.dumps(batched[i : i + batch]).encode() for i in range(0, count, batch)],
+        ),
+    ]
+    results = []
+    for name, path, bodies in runs:
+        cpu0 = server_cpu() if server_cpu else 0.0
+        seconds, lat = _parallel(url, key, concurrency, path, bodies)
+        cpu = server_cpu() - cpu0 if server_cpu else None
+        results.append(Result(name, count, seconds, lat, cpu))
     return results
+
+
+def process_cpu_seconds(pid: int) -> Callable[[], float] | None:
+    """A reader of a process's CPU seconds (user + system), where /proc has them (Linux)."""
+    import os
+
+    stat = f"/proc/{pid}/stat"
+    if not os.path.exists(stat):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        with open(stat) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return read

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def _gateway_process(s: Settings) -> Iterator[str]:
+def _gateway_process(s: Settings) -> Iterator[tuple[str, int]]:
     """``fengqiao gateway`` as its own process on a free port, as it runs in production."""
     import httpx
 
@@ -53,7 +53,7 @@ def _gateway_process(s: Settings) -> Iterator[str]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("the gateway did not start")
             time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from fengqiao.cli import settings
-        from producers.bench import SOURCE, bench_gateway, bench_sdk
+        from producers.bench import SOURCE, bench_gateway, bench_sdk, process_cpu_seconds
         from producers.keystore import KeyStore
 
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -95,9 +95,14 @@ def register(app: typer.Typer) -> None:
             if url:
                 results += bench_gateway(url, key, count, concurrency=concurrency, batch=batch)
             else:
-                with _gateway_process(s) as started:
+                with _gateway_process(s) as (started, pid):
                     results += bench_gateway(
-                        started, key, count, concurrency=concurrency, batch=batch
+                        started,
+                        key,
+                        count,
+                        concurrency=concurrency,
+                        batch=batch,
+                        server_cpu=process_cpu_seconds(pid),
                     )
 
         def ms(v: float | None) -> str:
@@ -111,6 +116,7 @@ def register(app: typer.Typer) -> None:
             "p50 ms",
             "p95 ms",
             "p99 ms",
+            "gateway CPU ms/event",
             title="publish rate (latency per request)",
         )
         for r in results:
@@ -122,5 +128,6 @@ def register(app: typer.Typer) -> None:
                 ms(r.percentile(50)),
                 ms(r.percentile(95)),
                 ms(r.percentile(99)),
+                "" if r.server_cpu_ms_per_event is None else f"{r.server_cpu_ms_per_event:.3f}",
             )
         Console().print(table)

@@ -22,4 +22,4 @@ class GatewayConfig:
     # Past the worker's dedupe horizon a replayed id is a new event anyway.
     idempotency_horizon: timedelta = timedelta(days=7)
     # Producer batching: concurrent requests share one produce request within this window.
-    linger_ms: int = 2
+    linger_ms: int = 5
