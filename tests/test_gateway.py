@@ -331,3 +331,21 @@ def test_readyz_503_when_the_key_database_is_gone(tmp_path: Path) -> None:
         r = httpx.get(f"{url}/readyz", timeout=10)
     assert r.status_code == 503
     assert r.json()["detail"].startswith("The key and idempotency database does not answer")
+
+
+@pytest.mark.kafka
+def test_bench_publish_measures_both_cases(gateway_settings: Settings, base_url: str) -> None:
+    """The bench's numbers come from real acknowledged writes: every event is on the topic."""
+    from producers.bench import SOURCE as BENCH_SOURCE
+    from producers.bench import bench_gateway
+
+    key = KeyStore(gateway_settings.effective_gateway_db_url()).create(BENCH_SOURCE)[1]
+    results = bench_gateway(base_url, key, 120, concurrency=4, batch=30)
+    assert [r.events for r in results] == [120, 120]
+    single, batched = results
+    assert len(single.latencies) == 120 and len(batched.latencies) == 4
+    for r in results:
+        p50, p99 = r.percentile(50), r.percentile(99)
+        assert r.rate > 0 and p50 is not None and p99 is not None and 0 < p50 <= p99
+    ids = _ids_on(gateway_settings, "intake.disputes")
+    assert len(ids) == len(set(ids)) == 4 * 4 + 120 + 120  # warm-up, singles, batches
