@@ -329,8 +329,14 @@ def test_readyz_503_when_the_key_database_is_gone(tmp_path: Path) -> None:
         gw.store.engine.dispose()
         shutil.rmtree(tmp_path / "home")
         r = httpx.get(f"{url}/readyz", timeout=10)
+        published = httpx.post(
+            f"{url}/v1/events/dispute", json=event(60), headers={"X-API-Key": gw.key}, timeout=10
+        )
     assert r.status_code == 503
     assert r.json()["detail"].startswith("The key and idempotency database does not answer")
+    assert published.status_code == 503, published.text
+    assert published.headers["content-type"] == "application/problem+json"
+    assert "retrying is safe" in published.json()["detail"]
 
 
 @pytest.mark.kafka

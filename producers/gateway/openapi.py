@@ -66,7 +66,8 @@ def _responses(accepted: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
             "errors name each field"
         ),
         503: problem(
-            "Kafka did not acknowledge; retry after the Retry-After seconds (retrying is safe)",
+            "Kafka (or the key store) did not answer; retry after the Retry-After seconds "
+            "with the same idempotency key (retrying is safe)",
             headers={"Retry-After": {"schema": {"type": "integer"}}},
         ),
     }

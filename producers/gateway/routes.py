@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from producers.gateway.auth import Authenticator
@@ -28,15 +29,26 @@ Handler = Callable[[Request], Awaitable[JSONResponse]]
 def add_event_routes(
     app: FastAPI, config: GatewayConfig, authenticate: Authenticator, ledger: Ledger
 ) -> None:
-    def unavailable(err: KafkaUnavailable) -> Refusal:
-        log.warning("503: %s", err)
+    def unavailable(err: Exception) -> Refusal:
+        """503 for an outage of Kafka or of the key store: the request may simply be retried."""
+        what = "Kafka" if isinstance(err, KafkaUnavailable) else "the key store"
+        log.warning("503, %s unavailable: %s", what, type(err).__name__)
         return Refusal(
             503,
-            "Kafka unavailable",
-            "The event was not acknowledged by Kafka; retry later with the same idempotency "
-            "key (retrying is safe: it yields one event).",
+            f"{what[0].upper()}{what[1:]} unavailable",
+            f"The event was not acknowledged ({what} did not answer); it may still be written. "
+            "Retry later with the same idempotency key: retrying is safe and yields one event.",
             headers={"Retry-After": str(config.retry_after_s)},
         )
+
+    def guarded(handler: Handler) -> Handler:
+        async def guarded_handler(request: Request) -> JSONResponse:
+            try:
+                return await handler(request)
+            except (KafkaUnavailable, SQLAlchemyError) as err:
+                raise unavailable(err) from err
+
+        return guarded_handler
 
     def one_route(kind: str) -> Handler:
         async def publish_one(request: Request) -> JSONResponse:
@@ -44,28 +56,20 @@ def add_event_routes(
             obj = decode_json(await read_body(request, config.max_body_bytes), config.max_depth)
             parsed = check_event(kind, obj, key)
             idem = idempotency_key(request, parsed.envelope.id)
-            try:
-                ids, dups = await ledger.publish_once(key.source, [(idem, parsed)])
-            except KafkaUnavailable as err:
-                raise unavailable(err) from err
+            ids, dups = await ledger.publish_once(key.source, [(idem, parsed)])
             return JSONResponse({"id": ids[0], "duplicate": bool(dups)}, status_code=202)
 
-        return publish_one
+        return guarded(publish_one)
 
     def batch_route(kind: str) -> Handler:
         async def publish_batch(request: Request) -> JSONResponse:
             key = await authenticate(request)
             obj = decode_json(await read_body(request, config.max_body_bytes), config.max_depth)
             parsed = check_batch(kind, batch_items(obj, config.max_batch), key)
-            try:
-                ids, dups = await ledger.publish_once(
-                    key.source, [(p.envelope.id, p) for p in parsed]
-                )
-            except KafkaUnavailable as err:
-                raise unavailable(err) from err
+            ids, dups = await ledger.publish_once(key.source, [(p.envelope.id, p) for p in parsed])
             return JSONResponse({"ids": ids, "duplicates": dups}, status_code=202)
 
-        return publish_batch
+        return guarded(publish_batch)
 
     for kind, (type_, _topic) in INTAKE_KINDS.items():
         app.add_api_route(
