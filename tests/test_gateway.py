@@ -326,7 +326,7 @@ def test_readyz_503_when_the_key_database_is_gone(tmp_path: Path) -> None:
     gw = memory_gateway(tmp_path / "home")
     with serve(gw.app) as url:
         assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
-        gw.store.engine.dispose()
+        gw.store.close()  # every connection, the kept one of the request path too
         shutil.rmtree(tmp_path / "home")
         r = httpx.get(f"{url}/readyz", timeout=10)
         published = httpx.post(
@@ -355,3 +355,31 @@ def test_bench_publish_measures_both_cases(gateway_settings: Settings, base_url:
         assert r.rate > 0 and p50 is not None and p99 is not None and 0 < p50 <= p99
     ids = _ids_on(gateway_settings, "intake.disputes")
     assert len(ids) == len(set(ids)) == 4 * 4 + 120 + 120  # warm-up, singles, batches
+
+
+def test_key_store_group_calls_agree_with_the_single_ones(tmp_path: Path) -> None:
+    """The gateway's group reads and writes (plain DB-API on SQLite) see and write the same
+    rows as the ORM methods the CLI uses."""
+    store = KeyStore(f"sqlite:///{tmp_path / 'keys.db'}")
+    record, key = store.create(SOURCE)
+    revoked, revoked_key = store.create(SOURCE)
+    store.revoke(revoked.id)
+    assert store.lookup_many([key, "fq_nope", revoked_key, key]) == [record, None, None, record]
+    assert store.remember(SOURCE, "orm", "ev-0") == "ev-0"
+    assert store.remember_pairs([(SOURCE, "a", "ev-1"), ("miniapp/longwan", "a", "ev-2")]) == {
+        (SOURCE, "a"): "ev-1",
+        ("miniapp/longwan", "a"): "ev-2",
+    }
+    # a taken key falls back to first-wins, row by row
+    assert store.remember_pairs([(SOURCE, "a", "ev-3"), (SOURCE, "b", "ev-4")]) == {
+        (SOURCE, "a"): "ev-1",
+        (SOURCE, "b"): "ev-4",
+    }
+    assert store.accepted(SOURCE, "b") == "ev-4"
+    assert store.accepted_pairs([(SOURCE, "orm"), (SOURCE, "a"), ("miniapp/longwan", "orm")]) == {
+        (SOURCE, "orm"): "ev-0",
+        (SOURCE, "a"): "ev-1",
+    }
+    store.ping()
+    assert store.forget_older_than(timedelta(days=-1), chunk=2) == 4  # in chunks of two
+    assert store.accepted_pairs([(SOURCE, "a"), (SOURCE, "b")]) == {}

@@ -19,6 +19,7 @@ from producers.gateway.ledger import Ledger
 from producers.gateway.openapi import batch_operation, single_operation
 from producers.gateway.problems import Refusal
 from producers.gateway.sender import KafkaUnavailable
+from producers.keystore import KeyStoreUnavailable
 from schemas.events import INTAKE_KINDS
 
 log = logging.getLogger("fengqiao.gateway")
@@ -45,7 +46,7 @@ def add_event_routes(
         async def guarded_handler(request: Request) -> JSONResponse:
             try:
                 return await handler(request)
-            except (KafkaUnavailable, SQLAlchemyError) as err:
+            except (KafkaUnavailable, KeyStoreUnavailable, SQLAlchemyError) as err:
                 raise unavailable(err) from err
 
         return guarded_handler
