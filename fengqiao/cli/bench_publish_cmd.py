@@ -74,6 +74,9 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="Measure a gateway already running there (its key store is ours)"),
         ] = None,
+        pid: Annotated[
+            int | None, typer.Option(help="With --url: the gateway's process id, for its CPU")
+        ] = None,
     ) -> None:
         """Publish COUNT valid disputes (acks=all): events/s and p50/p95/p99; needs a broker."""
         import logging
@@ -93,7 +96,14 @@ def register(app: typer.Typer) -> None:
         if via in ("gateway", "both"):
             key = KeyStore(s.effective_gateway_db_url()).create(SOURCE)[1]
             if url:
-                results += bench_gateway(url, key, count, concurrency=concurrency, batch=batch)
+                results += bench_gateway(
+                    url,
+                    key,
+                    count,
+                    concurrency=concurrency,
+                    batch=batch,
+                    server_cpu=process_cpu_seconds(pid) if pid else None,
+                )
             else:
                 with _gateway_process(s) as (started, pid):
                     results += bench_gateway(
