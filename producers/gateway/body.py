@@ -22,6 +22,7 @@ from schemas.errors import FieldProblem
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _STRINGS = re.compile(_STRING)
 _TOKENS = re.compile(_STRING + r"|[\[\]{},:]")
+_STRIP_ROUNDS = 16
 _PAIR = re.compile(r"\[\]|\{\}")
 _ONLY_BRACKETS = {c: None for c in range(128) if chr(c) not in "[]{}"}
 
@@ -80,15 +81,26 @@ def check_depth(text: str, max_depth: int) -> None:
     """422 naming the path where arrays/objects nest deeper than ``max_depth``."""
     if text.count("[") + text.count("{") <= max_depth:  # cannot be too deep: skip the scan
         return
-    # Fast pass at C speed: drop the strings, keep the brackets, strip innermost pairs once
-    # per level; a body within the limit is empty after at most ``max_depth`` rounds.
+    # Fast pass: drop the strings and keep the brackets (C speed), then strip the innermost
+    # pairs a few times (C speed; an event is a handful of levels, so it is gone by then).
+    # Each round lowers the depth of what is left by one; count that rest, stopping at the
+    # limit, so even a megabyte of brackets costs only a few scans.
     brackets = _STRINGS.sub("", text).translate(_ONLY_BRACKETS)
-    for _ in range(max_depth):
-        if not brackets:
-            return
-        brackets = _PAIR.sub("", brackets)
-    if brackets:  # too deep, or unbalanced (which the parser then reports)
-        _refuse_depth(text, max_depth)
+    rounds = 0
+    while brackets and rounds < _STRIP_ROUNDS:
+        brackets, stripped = _PAIR.subn("", brackets)
+        if not stripped:  # unbalanced: the parser will say so, unless it is also too deep
+            break
+        rounds += 1
+    depth, limit = 0, max_depth - rounds
+    for c in brackets:
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                _refuse_depth(text, max_depth)
+                return
+        elif c in "]}":
+            depth -= 1
 
 
 def _refuse_depth(text: str, max_depth: int) -> None:
