@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from producers.sdk import PublisherConfig, intake_key, intake_topic
@@ -110,7 +111,7 @@ class KafkaSender:
                 enable_idempotence=True,
                 linger_ms=self.linger_ms,
                 request_timeout_ms=t_ms,
-                **self.config.client_options,
+                **aiokafka_options(self.config.client_options),
             )
             try:
                 await asyncio.wait_for(producer.start(), self.timeout_s)
@@ -157,6 +158,26 @@ class KafkaSender:
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await _stop_quietly(producer, self.timeout_s)
+
+
+_SSL_FILES = {"ssl_cafile": "cafile", "ssl_certfile": "certfile", "ssl_keyfile": "keyfile"}
+
+
+def aiokafka_options(options: Mapping[str, object]) -> dict[str, object]:
+    """kafka-python's client options in aiokafka's spelling: TLS files become an SSL context.
+
+    Security protocol and SASL options are spelt alike; aiokafka takes TLS as one
+    ``ssl.SSLContext`` instead of file names.
+    """
+    out = {k: v for k, v in options.items() if not k.startswith("ssl_")}
+    files = {_SSL_FILES[k]: v for k, v in options.items() if k in _SSL_FILES and v}
+    protocol = str(options.get("security_protocol", "PLAINTEXT"))
+    if files or protocol.endswith("SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        password = options.get("ssl_password")
+        out["ssl_context"] = create_ssl_context(**files, password=password)
+    return out
 
 
 async def _stop_quietly(producer: Any, timeout_s: float = 5.0) -> None:
