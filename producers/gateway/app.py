@@ -36,6 +36,7 @@ async def _purge_idempotency_records(store: KeyStore, config: GatewayConfig) -> 
 def create_app(
     config: GatewayConfig, *, store: KeyStore | None = None, sender: EventSender | None = None
 ) -> FastAPI:
+    owns_store = store is None
     store = store or KeyStore(config.db_url)
     sender = sender or KafkaSender(
         config.publisher, config.kafka_timeout_s, config.retry_after_s, config.linger_ms
@@ -51,6 +52,8 @@ def create_app(
         finally:
             purge.cancel()
             await events.close()
+            if owns_store:  # a store handed in belongs to the caller
+                keys.close()
 
     app = FastAPI(
         lifespan=lifespan,
