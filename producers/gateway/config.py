@@ -21,5 +21,7 @@ class GatewayConfig:
     retry_after_s: int = 5
     # Past the worker's dedupe horizon a replayed id is a new event anyway.
     idempotency_horizon: timedelta = timedelta(days=7)
-    # Producer batching: concurrent requests share one produce request within this window.
-    linger_ms: int = 5
+    # No linger: clients wait for each 202, so their rate is clients / latency and a linger
+    # adds to every request; what arrives while a produce request is in flight still goes
+    # out together in the next one.
+    linger_ms: int = 0
