@@ -73,7 +73,7 @@ class KafkaSender:
     """
 
     def __init__(
-        self, config: PublisherConfig, timeout_s: float, retry_after_s: float, linger_ms: int = 2
+        self, config: PublisherConfig, timeout_s: float, retry_after_s: float, linger_ms: int = 0
     ) -> None:
         self.config = config
         self.timeout_s = timeout_s
