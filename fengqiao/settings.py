@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:  # the SDK's config type only; settings stay importable on their own
+    from producers.sdk import PublisherConfig
 
 DEFAULT_HOME = Path.home() / ".fengqiao"
 
@@ -370,3 +373,14 @@ class Settings(BaseSettings):
     api_publish_timeout_s: float = Field(
         default=15.0, gt=0, description="How long an action waits for the broker's ack."
     )
+
+    # --- Publisher SDK and gateway: their typed configs, built here from the settings -------
+    def publisher_config(self) -> PublisherConfig:
+        """What ``producers.sdk.Publisher`` (and the gateway's producer) need, nothing more."""
+        from producers.sdk import PublisherConfig
+
+        return PublisherConfig(
+            bootstrap=tuple(self.resolved_bootstrap().split(",")),
+            topic_prefix=self.topic_prefix,
+            client_options=self.kafka_client_config(),
+        )

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from fengqiao import localkafka
+from fengqiao.cli.gateway_cmd import gateway_config
 from fengqiao.settings import Settings
 from producers.gateway import create_app
 from producers.keystore import KeyStore, hash_key
@@ -61,7 +62,7 @@ def api_key(gateway_settings: Settings) -> str:
 
 @pytest.fixture
 def base_url(gateway_settings: Settings) -> Iterator[str]:
-    with serve(create_app(gateway_settings)) as url:
+    with serve(create_app(gateway_config(gateway_settings))) as url:
         yield url
 
 
@@ -201,7 +202,8 @@ def test_gateway_answers_503_when_kafka_is_unreachable(tmp_path: Path) -> None:
         gateway_retry_after_s=7,
     )
     key = KeyStore(s.effective_gateway_db_url()).create(SOURCE)[1]
-    with serve(create_app(s)) as url, httpx.Client(base_url=url, timeout=30) as http:
+    app = create_app(gateway_config(s))
+    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         r = http.post("/v1/events/dispute", json=event(30), headers={"X-API-Key": key})
         assert r.status_code == 503, r.text
         assert r.headers["Retry-After"] == "7"
@@ -219,7 +221,7 @@ def test_gateway_answers_503_when_kafka_is_unreachable(tmp_path: Path) -> None:
 
 def test_openapi_describes_every_kind_and_status(tmp_path: Path) -> None:
     s = Settings(home=tmp_path)
-    with serve(create_app(s)) as url:
+    with serve(create_app(gateway_config(s))) as url:
         doc = httpx.get(f"{url}/openapi.json", timeout=30).json()
         assert httpx.get(f"{url}/docs", timeout=30).status_code == 200
     for kind in ("dispute", "petition", "wage-arrears", "consultation"):
@@ -263,3 +265,121 @@ def test_key_store_hashes_binds_revokes_and_remembers(tmp_path: Path) -> None:
     assert store.accepted("miniapp/longwan", "k1") is None  # keys are per source
     assert store.forget_older_than(timedelta(days=-1)) == 2
     assert store.accepted(SOURCE, "k1") is None
+
+
+@pytest.mark.kafka
+def test_hostile_bodies_leave_the_connection_and_the_broker_path_working(
+    gateway_settings: Settings, api_key: str, base_url: str
+) -> None:
+    """Before, these answered 500 and the client's next request on the connection was reset."""
+    hostile = [
+        ("/v1/events/dispute", b"null"),
+        ("/v1/events/dispute", b'"hello"'),
+        ("/v1/events/dispute", b"42"),
+        ("/v1/events/dispute", b"true"),
+        ("/v1/events/dispute/batch", b'[1, "a", null]'),
+        ("/v1/events/dispute", b"[" * 100_000 + b"]" * 100_000),
+        (
+            "/v1/events/dispute",
+            json.dumps(event(40, summary="P")).replace('"P"', "[" * 5000 + "]" * 5000).encode(),
+        ),
+    ]
+    with httpx.Client(base_url=base_url, timeout=30, headers={"X-API-Key": api_key}) as http:
+        for n, (path, body) in enumerate(hostile):
+            r = http.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code in (413, 422), (body[:20], r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["errors"], r.text
+            # the same keep-alive connection serves a good event, acknowledged by the broker
+            r = http.post("/v1/events/dispute", json=event(50 + n))
+            assert r.status_code == 202, r.text
+    assert sorted(_ids_on(gateway_settings, "intake.disputes")) == sorted(
+        f"gw-{50 + n}" for n in range(len(hostile))
+    )
+
+
+@pytest.mark.kafka
+def test_probes_on_the_real_broker(base_url: str) -> None:
+    assert httpx.get(f"{base_url}/healthz", timeout=10).json() == {"status": "ok"}
+    r = httpx.get(f"{base_url}/readyz", timeout=30)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+def test_readyz_says_why_not_ready(tmp_path: Path) -> None:
+    closed = localkafka.free_port()
+    s = Settings(
+        kafka_bootstrap_servers=f"127.0.0.1:{closed}", home=tmp_path, gateway_kafka_timeout_s=1.0
+    )
+    with serve(create_app(gateway_config(s))) as url:
+        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200  # alive all the same
+        r = httpx.get(f"{url}/readyz", timeout=30)
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"].startswith("Kafka is not reachable")
+
+
+def test_readyz_503_when_the_key_database_is_gone(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.gatewaytools import memory_gateway
+
+    gw = memory_gateway(tmp_path / "home")
+    with serve(gw.app) as url:
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+        gw.store.close()  # every connection, the kept one of the request path too
+        shutil.rmtree(tmp_path / "home")
+        r = httpx.get(f"{url}/readyz", timeout=10)
+        published = httpx.post(
+            f"{url}/v1/events/dispute", json=event(60), headers={"X-API-Key": gw.key}, timeout=10
+        )
+    assert r.status_code == 503
+    assert r.json()["detail"].startswith("The key and idempotency database does not answer")
+    assert published.status_code == 503, published.text
+    assert published.headers["content-type"] == "application/problem+json"
+    assert "retrying is safe" in published.json()["detail"]
+
+
+@pytest.mark.kafka
+def test_bench_publish_measures_both_cases(gateway_settings: Settings, base_url: str) -> None:
+    """The bench's numbers come from real acknowledged writes: every event is on the topic."""
+    from producers.bench import SOURCE as BENCH_SOURCE
+    from producers.bench import bench_gateway
+
+    key = KeyStore(gateway_settings.effective_gateway_db_url()).create(BENCH_SOURCE)[1]
+    results = bench_gateway(base_url, key, 120, concurrency=4, batch=30)
+    assert [r.events for r in results] == [120, 120]
+    single, batched = results
+    assert len(single.latencies) == 120 and len(batched.latencies) == 4
+    for r in results:
+        p50, p99 = r.percentile(50), r.percentile(99)
+        assert r.rate > 0 and p50 is not None and p99 is not None and 0 < p50 <= p99
+    ids = _ids_on(gateway_settings, "intake.disputes")
+    assert len(ids) == len(set(ids)) == 4 * 4 + 120 + 120  # warm-up, singles, batches
+
+
+def test_key_store_group_calls_agree_with_the_single_ones(tmp_path: Path) -> None:
+    """The gateway's group reads and writes (plain DB-API on SQLite) see and write the same
+    rows as the ORM methods the CLI uses."""
+    store = KeyStore(f"sqlite:///{tmp_path / 'keys.db'}")
+    record, key = store.create(SOURCE)
+    revoked, revoked_key = store.create(SOURCE)
+    store.revoke(revoked.id)
+    assert store.lookup_many([key, "fq_nope", revoked_key, key]) == [record, None, None, record]
+    assert store.remember(SOURCE, "orm", "ev-0") == "ev-0"
+    assert store.remember_pairs([(SOURCE, "a", "ev-1"), ("miniapp/longwan", "a", "ev-2")]) == {
+        (SOURCE, "a"): "ev-1",
+        ("miniapp/longwan", "a"): "ev-2",
+    }
+    # a taken key falls back to first-wins, row by row
+    assert store.remember_pairs([(SOURCE, "a", "ev-3"), (SOURCE, "b", "ev-4")]) == {
+        (SOURCE, "a"): "ev-1",
+        (SOURCE, "b"): "ev-4",
+    }
+    assert store.accepted(SOURCE, "b") == "ev-4"
+    assert store.accepted_pairs([(SOURCE, "orm"), (SOURCE, "a"), ("miniapp/longwan", "orm")]) == {
+        (SOURCE, "orm"): "ev-0",
+        (SOURCE, "a"): "ev-1",
+    }
+    store.ping()
+    assert store.forget_older_than(timedelta(days=-1), chunk=2) == 4  # in chunks of two
+    assert store.accepted_pairs([(SOURCE, "a"), (SOURCE, "b")]) == {}
