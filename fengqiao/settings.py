@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = 1_000_000
     metrics_port: int = 9464
 
-    # --- Monitoring sink and dashboard (issue 7) ---
+    # --- Monitoring sink and dashboard ---
     metrics_host: str = Field(default="127.0.0.1", description="Where /metrics is served.")
     metrics_from_beginning: bool = Field(
         default=True,
@@ -303,7 +303,7 @@ class Settings(BaseSettings):
         self.home.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.home / 'fengqiao.db'}"
 
-    # --- HTTP ingest gateway (issue 3) ---------------------------------------------------
+    # --- HTTP ingest gateway ---------------------------------------------------------
     gateway_host: str = "127.0.0.1"
     gateway_db_url: str | None = Field(
         default=None, description="API keys and idempotency records (default SQLite in home)."
@@ -320,7 +320,7 @@ class Settings(BaseSettings):
         self.home.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.home / 'gateway.db'}"
 
-    # --- Group incidents, stability risk, SLA clocks (issue 5) ---------------------------
+    # --- Group incidents, stability risk, SLA clocks ---------------------------------
     incident_grace_hours: float = Field(default=24.0, ge=0, description="Late events allowed.")
     incident_retention_days: float = Field(default=90.0, ge=0)
     wage_employer_window_days: float = Field(default=7.0, gt=0)
@@ -351,7 +351,7 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="How often SLA clocks and risk decay are checked."
     )
 
-    # --- Case store, sink and inbox API (issue 6) ---------------------------------------
+    # --- Case store, sink and inbox API ---------------------------------------------
     sink_group_id: str | None = Field(
         default=None, description="Consumer group of the sink (default: <app_id>-sink)."
     )

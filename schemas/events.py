@@ -348,7 +348,7 @@ class IncidentDetected(_Model):
     case_ids: list[str]
     people: int
     amount_yuan: Amount
-    # Optional since issue 5: where the incident is, and the highest level it reached.
+    # Optional: added after the first incidents shipped; where it is, and the highest level.
     street: str | None = None
     category: str | None = None
     level: Literal["district", "city"] | None = None
@@ -356,7 +356,7 @@ class IncidentDetected(_Model):
 
 class EscalationRaised(_Model):
     escalation_id: str
-    # "street" since issue 5: an SLA breach at the community tier escalates to the street.
+    # "street": an SLA breach at the community tier escalates to the street.
     level: Literal["street", "district", "city"]
     to_committee_id: str
     reason: str

@@ -1,4 +1,4 @@
-"""Simulated mediators against an in-memory inbox that follows issue 6's HTTP contract
+"""Simulated mediators against an in-memory inbox that follows the inbox API's HTTP contract
 (bearer token per committee, GET /cases paging and status filter, 202 / 409 on actions)."""
 
 from __future__ import annotations

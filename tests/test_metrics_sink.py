@@ -122,7 +122,7 @@ def test_incident_updates_add_only_the_new_people() -> None:
     assert value(reg, "fengqiao_incident_people_total", rule="wage_employer") == 14
     feed_entries = sink.snapshot()["feed"]
     assert len(feed_entries) == 1 and feed_entries[0]["people"] == 14
-    assert feed_entries[0]["street"] == "瑶溪"  # the extra field issue 5's incidents carry
+    assert feed_entries[0]["street"] == "瑶溪"  # the extra field incidents carry
 
 
 def test_risk_level_changes_move_cells_between_levels() -> None:
