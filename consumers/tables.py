@@ -80,8 +80,11 @@ cases = Table(
     Column("accepted_at", UtcDateTime),
     Column("concluded_at", UtcDateTime),
     Column("closed_at", UtcDateTime),
+    Column("assignee", String(ID)),
+    Column("explanation", JSON),
     Index("ix_cases_committee_status", "committee_id", "status"),
     Index("ix_cases_committee_deadline", "committee_id", "deadline"),
+    Index("ix_cases_committee_assignee", "committee_id", "assignee"),
 )
 
 case_history = Table(

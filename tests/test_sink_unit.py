@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from consumers.sink import Sink, decode
 from consumers.store import ApplyResult, Incoming, MemoryStore
 from fengqiao.settings import Settings
+from fengqiao.wiring import sink_config
 from tests.casetools import routed
 
 
@@ -79,7 +80,7 @@ def _records() -> dict[Any, list[Msg]]:
 def test_offsets_are_committed_after_the_write_and_past_the_batch() -> None:
     log: list[str] = []
     consumer, store = FakeConsumer(log), FlakyStore(log, outages=0)
-    Sink(Settings(), store).handle(consumer, _records())
+    Sink(sink_config(Settings()), store).handle(consumer, _records())
     assert log == ["write 3", "commit"]
     [offsets] = consumer.commits
     assert offsets[TP("cases.routed", 0)].offset == 3
@@ -90,7 +91,7 @@ def test_database_outage_is_retried_and_nothing_is_committed_meanwhile() -> None
     log: list[str] = []
     consumer, store = FakeConsumer(log), FlakyStore(log, outages=3)
     s = Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.02)
-    sink = Sink(s, store)
+    sink = Sink(sink_config(s), store)
     sink.handle(consumer, _records())
     assert log == ["db down", "db down", "db down", "write 3", "commit"]
     assert sink.stats.db_retries == 3
@@ -103,7 +104,9 @@ def test_stop_during_an_outage_commits_nothing() -> None:
     log: list[str] = []
     consumer, store = FakeConsumer(log), FlakyStore(log, outages=10**6)
     stop = threading.Event()
-    sink = Sink(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.01), store, stop=stop)
+    sink = Sink(
+        sink_config(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.01)), store, stop=stop
+    )
     threading.Timer(0.2, stop.set).start()
     try:
         sink.handle(consumer, _records())
@@ -121,7 +124,7 @@ def test_an_event_the_store_cannot_apply_becomes_a_dead_letter() -> None:
     records = _records()
     tp = TP("cases.routed", 0)
     # valid JSON and envelope, but it cannot be applied: skip validation to reach the store
-    sink = Sink(Settings(), store)
+    sink = Sink(sink_config(Settings()), store)
     batch = [decode("cases.routed", 0, m.offset, m.value) for m in records[tp]]
     broken = Incoming(
         event_id="c9/routed",
@@ -155,7 +158,7 @@ def test_the_sink_serves_its_counters_for_prometheus() -> None:
 
     log: list[str] = []
     consumer, store = FakeConsumer(log), FlakyStore(log, outages=2)
-    sink = Sink(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.02), store)
+    sink = Sink(sink_config(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.02)), store)
     port = free_port()
     serve_metrics(sink.stats, "127.0.0.1", port)
     sink.handle(consumer, _records())
