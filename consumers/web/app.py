@@ -90,7 +90,9 @@ def create_workbench(
     ready: Callable[[], bool] | None = None,
 ) -> FastAPI:
     cfg = config or WorkbenchConfig()
-    app = FastAPI(title="Fengqiao mediator workbench", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Fengqiao mediator workbench", docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     signer = URLSafeTimedSerializer(cfg.secret, salt="fengqiao-login")
@@ -164,10 +166,14 @@ def create_workbench(
         resp = templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
         resp.headers["Cache-Control"] = "no-store"
         if request.query_params.get("lang") in i18n.LANGS:
-            resp.set_cookie(LANG_COOKIE, lang, samesite="strict", httponly=True, secure=https(request))
+            resp.set_cookie(
+                LANG_COOKIE, lang, samesite="strict", httponly=True, secure=https(request)
+            )
         return resp
 
-    def message(request: Request, status: int, key: str | None, text: str | None = None) -> Response:
+    def message(
+        request: Request, status: int, key: str | None, text: str | None = None
+    ) -> Response:
         try:
             w: Who | None = who(request, touch=False, allow_must_change=True)
         except _Redirect:
@@ -207,10 +213,21 @@ def create_workbench(
 
     # --- login, logout, password --------------------------------------------------------
 
-    def login_page(request: Request, error: str | None = None, status: int = 200, username: str = "") -> Response:
+    def login_page(
+        request: Request, error: str | None = None, status: int = 200, username: str = ""
+    ) -> Response:
         nonce = secrets.token_urlsafe(16)
         resp = render(
-            request, "login.html", {"error": error, "nonce": nonce, "username": username, "next": _safe_next(request.query_params.get("next"))}, None, status
+            request,
+            "login.html",
+            {
+                "error": error,
+                "nonce": nonce,
+                "username": username,
+                "next": _safe_next(request.query_params.get("next")),
+            },
+            None,
+            status,
         )
         resp.set_cookie(
             LOGIN_COOKIE,
@@ -247,9 +264,15 @@ def create_workbench(
         except LoginRefused as err:
             return login_page(request, err.message(lang), err.status, username)
         token, _rec = accounts.start_session(acc)
-        to = "/password" if acc.must_change_password else _safe_next(str(form.get("next") or "")) or "/"
+        to = (
+            "/password"
+            if acc.must_change_password
+            else _safe_next(str(form.get("next") or "")) or "/"
+        )
         resp = RedirectResponse(to, status_code=303)
-        resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=https(request), path="/")
+        resp.set_cookie(
+            SESSION_COOKIE, token, httponly=True, samesite="strict", secure=https(request), path="/"
+        )
         resp.delete_cookie(LOGIN_COOKIE)
         return resp
 
@@ -311,17 +334,23 @@ def create_workbench(
             late = store.list_cases(c.id, CaseQuery(overdue=True, limit=1), now).total
             if n_new or n_acc or late:
                 rows.append({"name": c.name, "new": n_new, "accepted": n_acc, "overdue": late})
-        return render(request, "overview.html", {"rows": rows, "done": request.query_params.get("done")}, w)
+        return render(
+            request, "overview.html", {"rows": rows, "done": request.query_params.get("done")}, w
+        )
 
     # --- inbox --------------------------------------------------------------------------
 
     def inbox_query(request: Request, w: Who) -> tuple[CaseQuery, dict[str, str]]:
         p = request.query_params
+        def one_of(name: str, allowed: Any, default: str = "") -> str:
+            value = p.get(name)
+            return value if value is not None and value in allowed else default
+
         chosen = {
-            "view": p.get("view") if p.get("view") in ("all", "mine", "unassigned") else "all",
-            "status": p.get("status") if p.get("status") in STATUSES else "",
-            "kind": p.get("kind") if p.get("kind") in i18n.KIND else "",
-            "street": p.get("street") if p.get("street") in catalogue.streets else "",
+            "view": one_of("view", ("all", "mine", "unassigned"), "all"),
+            "status": one_of("status", STATUSES),
+            "kind": one_of("kind", i18n.KIND),
+            "street": one_of("street", catalogue.streets),
             "overdue": "1" if p.get("overdue") in ("1", "on", "true") else "",
         }
         q = CaseQuery(
@@ -344,7 +373,9 @@ def create_workbench(
         for cid in mine:
             names.update(names_for(cid))
         d = display(lang_of(request))
-        query = urlencode({k: v for k, v in chosen.items() if v and not (k == "view" and v == "all")})
+        query = urlencode(
+            {k: v for k, v in chosen.items() if v and not (k == "view" and v == "all")}
+        )
         return {
             "rows": [views.row(c, d, now, names) for c in page.items],
             "total": page.total,
@@ -406,7 +437,9 @@ def create_workbench(
             "outcomes": [(k, i18n.pick(i18n.OUTCOME, k, d.lang)) for k in i18n.OUTCOME],
             "error": error,
             "outcome_label": i18n.pick(i18n.OUTCOME, case.state.outcome, d.lang),
-            "done": i18n.pick(i18n.TEXT, done, d.lang) if done in ("accept", "assign", "transfer", "conclude") else None,
+            "done": i18n.pick(i18n.TEXT, done, d.lang)
+            if done in ("accept", "assign", "transfer", "conclude")
+            else None,
         }
         return render(request, "case.html", ctx, w, status)
 
@@ -450,7 +483,9 @@ def create_workbench(
                     **common,
                 )
         except ActionError as err:
-            if err.status == 409 and _already_done(store, case_id, action, w.account.account_id, version):
+            if err.status == 409 and _already_done(
+                store, case_id, action, w.account.account_id, version
+            ):
                 # The same form sent twice: the first one went through.
                 return RedirectResponse(_case_url(case_id, action), status_code=303)
             text = err.message if lang == "en" else err.message_zh
@@ -492,7 +527,9 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def _already_done(store: CaseStore, case_id: str, action: str, actor: str, version: int | None) -> bool:
+def _already_done(
+    store: CaseStore, case_id: str, action: str, actor: str, version: int | None
+) -> bool:
     """Whether this person's same action, made on ``version``, has been applied already."""
     from consumers.casefile import ACTION_TYPES
 

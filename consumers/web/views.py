@@ -160,7 +160,9 @@ def history(
                 "actor": (names.get(actor, "") if actor else "") or "",
                 "system": actor is None,
                 "committee": d.committee(e.committee_id),
-                "detail": "；".join(x for x in detail if x) if d.lang != "en" else "; ".join(detail),
+                "detail": "；".join(x for x in detail if x)
+                if d.lang != "en"
+                else "; ".join(detail),
                 "applied": e.applied,
                 "note": e.note or "",
             }
@@ -168,7 +170,7 @@ def history(
     return out
 
 
-def alerts(rows: list[dict[str, Any]], d: Display) -> list[dict[str, str]]:
+def alerts(rows: list[dict[str, Any]], d: Display) -> list[dict[str, Any]]:
     return [
         {
             "type": i18n.pick(i18n.SLA_ALERT, r.get("type"), d.lang),
@@ -212,7 +214,7 @@ def transfer_choices(current: str, d: Display) -> list[dict[str, Any]]:
         items = [c for c in (*s.by_type.values(), *s.communities.values()) if c.id != current]
         groups.append({"label": s.name, "items": items})
     return [
-        {"label": g["label"], "items": [{"id": c.id, "name": c.name} for c in g["items"]]}
+        {"label": g["label"], "committees": [{"id": c.id, "name": c.name} for c in g["items"]]}
         for g in groups
         if g["items"]
     ]
