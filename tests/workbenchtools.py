@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from consumers.accounts.passwords import Hashing
 from consumers.accounts.service import Accounts
 from consumers.accounts.store import MemoryAccounts
 from consumers.actions import CaseActions
@@ -57,7 +58,9 @@ class World:
     def route(self, *envs: dict[str, Any]) -> None:
         self.store.apply([item("cases.routed", e, i) for i, e in enumerate(envs)])
 
-    def person(self, username: str, role: str = "mediator", committees: tuple[str, ...] = (A,)) -> str:
+    def person(
+        self, username: str, role: str = "mediator", committees: tuple[str, ...] = (A,)
+    ) -> str:
         """A new account with its one-time password (returned)."""
         _acc, secret = self.accounts.create(username, role, committees)
         return secret
@@ -68,7 +71,7 @@ def build(explain: Any = None, config: WorkbenchConfig | None = None) -> World:
     clock = Clock()
     store = MemoryStore()
     publisher = MemoryPublisher()
-    accounts = Accounts(MemoryAccounts(), cat.committees.keys(), clock)
+    accounts = Accounts(MemoryAccounts(), cat.committees.keys(), clock, hashing=Hashing.cheap())
 
     def is_member(account_id: str, committee_id: str) -> bool:
         acc = accounts.store.get(account_id)

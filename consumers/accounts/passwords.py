@@ -11,7 +11,43 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+
+class Hashing:
+    """argon2id with argon2-cffi's defaults, or (tests only) cheaper parameters."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self.hasher = hasher or PasswordHasher()
+        self._dummy: str | None = None
+
+    @classmethod
+    def cheap(cls) -> Hashing:
+        """Fast and weak: for tests that hash hundreds of passwords, never for accounts."""
+        return cls(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        try:
+            return self.hasher.check_needs_rehash(password_hash)
+        except InvalidHashError:
+            return True
+
+    def dummy(self) -> str:
+        """A hash to verify against when the username is unknown, so that both cases cost
+        one argon2 verification."""
+        if self._dummy is None:
+            self._dummy = self.hash(secrets.token_urlsafe(16))
+        return self._dummy
+
+
+DEFAULT = Hashing()
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -20,21 +56,11 @@ _ALPHABET = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY23456789"
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return DEFAULT.hash(password)
 
 
 def verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    try:
-        return _hasher.check_needs_rehash(password_hash)
-    except InvalidHashError:
-        return True
+    return DEFAULT.verify(password_hash, password)
 
 
 def one_time_password(length: int = 14) -> str:

@@ -29,8 +29,6 @@ from consumers.accounts.store import AccountStore
 
 Clock = Callable[[], datetime]
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-# Verified against when the username is unknown, so both cases cost one argon2 hash.
-_DUMMY_HASH = passwords.hash_password(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +74,9 @@ class Accounts:
         sessions: SessionPolicy | None = None,
         limits: LoginLimits | None = None,
         min_password_length: int = passwords.MIN_LENGTH,
+        hashing: passwords.Hashing = passwords.DEFAULT,
     ) -> None:
+        self.hashing = hashing
         self.store = store
         self.known_committees = frozenset(committees)
         self.clock = clock
@@ -121,7 +121,7 @@ class Accounts:
     ) -> tuple[Account, str]:
         """A new account and its one-time password (to hand over once; only its hash is kept).
         ``password`` is for demo accounts only; real accounts get a generated one."""
-        username = username.strip()
+        username = username.strip().lower()  # logins are case-insensitive
         if not USERNAME.match(username):
             raise AccountError(
                 "a username is 2-64 characters: lower-case letters, digits and . _ - "
@@ -138,7 +138,7 @@ class Accounts:
         acc = Account(
             account_id="acct-" + secrets.token_hex(5),
             username=username,
-            password_hash=passwords.hash_password(secret),
+            password_hash=self.hashing.hash(secret),
             created_at=self.clock(),
             display_name=(display_name or "").strip() or None,
             must_change_password=must_change_password,
@@ -177,7 +177,7 @@ class Accounts:
         secret = passwords.one_time_password()
         self.store.update(
             acc.account_id,
-            password_hash=passwords.hash_password(secret),
+            password_hash=self.hashing.hash(secret),
             must_change_password=True,
         )
         self.store.delete_sessions_of(acc.account_id)
@@ -220,8 +220,9 @@ class Accounts:
                 f"登录失败次数过多，请 {n} 分钟后再试。",
                 f"Too many failed logins; try again in {n} minute{'s' if n > 1 else ''}.",
             )
-        acc = self.store.by_username(username.strip()) if USERNAME.match(username.strip()) else None
-        ok = passwords.verify(acc.password_hash if acc else _DUMMY_HASH, password)
+        name = username.strip().lower()
+        acc = self.store.by_username(name) if USERNAME.match(name) else None
+        ok = self.hashing.verify(acc.password_hash if acc else self.hashing.dummy(), password)
         if acc is None or not ok:
             self.store.add_failure(akey, now)
             self.store.add_failure(ikey, now)
@@ -233,8 +234,8 @@ class Accounts:
                 "This account is disabled; ask an administrator.",
             )
         self.store.clear_failures(akey)
-        if passwords.needs_rehash(acc.password_hash):
-            self.store.update(acc.account_id, password_hash=passwords.hash_password(password))
+        if self.hashing.needs_rehash(acc.password_hash):
+            self.store.update(acc.account_id, password_hash=self.hashing.hash(password))
         return acc
 
     def _check_password(self, new: str, username: str) -> None:
@@ -247,7 +248,7 @@ class Accounts:
     ) -> None:
         """Set the person's own password; their other sessions end."""
         fresh = self.store.get(account.account_id)
-        if fresh is None or not passwords.verify(fresh.password_hash, current):
+        if fresh is None or not self.hashing.verify(fresh.password_hash, current):
             raise PasswordRefused("当前密码不正确。", "The current password is wrong.")
         if new != confirm:
             raise PasswordRefused("两次输入的新密码不一致。", "The two new passwords differ.")
@@ -258,7 +259,7 @@ class Accounts:
         self._check_password(new, account.username)
         self.store.update(
             account.account_id,
-            password_hash=passwords.hash_password(new),
+            password_hash=self.hashing.hash(new),
             must_change_password=False,
             password_changed_at=self.clock(),
         )

@@ -342,6 +342,7 @@ def create_workbench(
 
     def inbox_query(request: Request, w: Who) -> tuple[CaseQuery, dict[str, str]]:
         p = request.query_params
+
         def one_of(name: str, allowed: Any, default: str = "") -> str:
             value = p.get(name)
             return value if value is not None and value in allowed else default
