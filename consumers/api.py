@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -47,9 +48,17 @@ class ApiConfig:
 # --- response and request models ------------------------------------------------------------
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="Where: body.outcome, query.limit, ...")
+    problem: str
+
+
 class Problem(BaseModel):
     detail: str
     detail_zh: str | None = Field(default=None, description="The same sentence in Chinese")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For 422: each invalid field (never its value)"
+    )
 
 
 class Rejected(BaseModel):
@@ -169,22 +178,26 @@ class Health(BaseModel):
 
 # --- the app --------------------------------------------------------------------------------
 
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": Problem,
+        "description": "The request names something invalid (e.g. a committee that is not in "
+        "the catalogue); the fields are listed, never their values",
+    },
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid bearer token"},
     403: {"model": Problem, "description": "The case belongs to another committee"},
     404: {"model": Problem, "description": "No such case"},
+    **_INVALID,
 }
 _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
+    400: {"model": Problem, "description": "The body is not JSON"},
     409: {
         "model": Problem,
         "description": "The case's state does not allow the action, or it changed since the "
         "version given",
-    },
-    422: {
-        "model": Problem,
-        "description": "The request names something invalid (e.g. a committee that is not in "
-        "the catalogue)",
     },
     503: {
         "model": Problem,
@@ -253,7 +266,22 @@ def create_api(
     @app.exception_handler(ActionError)
     def _refused(_request: Request, err: ActionError) -> JSONResponse:
         body = Problem(detail=err.message, detail_zh=err.message_zh)
-        return JSONResponse(body.model_dump(), status_code=err.status)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=err.status)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's own body quotes the input back; a case's fields may be personal data.
+        errors = [
+            FieldError(field=".".join(str(p) for p in e.get("loc", ())) or "body", problem=e["msg"])
+            for e in err.errors()
+        ]
+        names = ", ".join(dict.fromkeys(e.field for e in errors))
+        body = Problem(
+            detail=f"invalid request: {names}",
+            detail_zh=f"请求无效：{names}",
+            errors=errors,
+        )
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -282,7 +310,7 @@ def create_api(
             return JSONResponse({"status": "unavailable", "reason": why}, status_code=503)
         return {"status": "ok"}
 
-    @app.get("/cases", response_model=CaseList, responses={401: _ERRORS[401]})
+    @app.get("/cases", response_model=CaseList, responses={401: _ERRORS[401], **_INVALID})
     def list_cases(
         committee_id: Committee,
         status_: Annotated[StatusName | None, Query(alias="status")] = None,

@@ -143,6 +143,21 @@ def test_422_for_bad_bodies_queries_and_committees_outside_the_catalogue(inbox: 
     assert a.get("/cases/a-1").json()["committee_id"] == "A"
 
 
+def test_422_names_the_fields_and_never_echoes_their_values(inbox: Inbox) -> None:
+    a = inbox.client("A")
+    secret = "13800138000 张三"
+    r = a.post("/cases/a-1/transfer", json={"to_committee_id": secret, "reason": "x", "y": 1})
+    assert r.status_code == 422
+    body = r.json()
+    assert secret not in r.text and "13800138000" not in r.text
+    assert body["detail"] == "invalid request: body.to_committee_id, body.y"
+    assert [e["field"] for e in body["errors"]] == ["body.to_committee_id", "body.y"]
+    r = a.post(
+        "/cases/a-1/accept", content=b"\xff{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code in (400, 422) and "not json" not in r.text
+
+
 def test_503_says_the_action_may_still_be_applied_and_retrying_is_safe(inbox: Inbox) -> None:
     a = inbox.client("A")
     inbox.pub.fail = True
