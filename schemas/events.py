@@ -21,7 +21,12 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.validators import check_credit_code, check_id_number, check_phone
+from schemas.validators import (
+    check_credit_code,
+    check_id_number,
+    check_phone,
+    refuse_personal_code,
+)
 
 DisputeCategory = Literal[
     "neighbourhood",
@@ -139,7 +144,12 @@ Amount = Annotated[
 ]
 Count = Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_not_bool)]
 CODE_PATTERN = r"^[a-z0-9_-]+$"
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
+# Codes become keys, metric labels and reasons: one shaped like personal data is refused.
+Code = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=CODE_PATTERN),
+    AfterValidator(refuse_personal_code),
+]
 Text = Annotated[str, Field(max_length=4000)]
 
 
@@ -199,7 +209,7 @@ class Employer(_Model):
 
 class Project(_Model):
     name: str | None = Field(default=None, max_length=200)
-    code: str | None = Field(default=None, max_length=100)
+    code: Annotated[str, Field(max_length=100), AfterValidator(refuse_personal_code)] | None = None
 
 
 class Contact(_Model):
@@ -240,6 +250,30 @@ class RejectedRule(_Model):
     reason: str
 
 
+class ExplainedReason(_Model):
+    """One reason of a routing decision as a code and its parameters (``schemas.explain``
+    renders it in Chinese or English). Params hold catalogue codes, numbers, rule ids and the
+    ruleset's own texts, never a value a person sent."""
+
+    code: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExplainedRejection(_Model):
+    """Why an earlier rule did not decide, as a code and its parameters."""
+
+    rule_id: str
+    code: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RoutingExplanation(_Model):
+    """``reasons`` and ``rejected`` item for item, in a form that renders in either language."""
+
+    reasons: list[ExplainedReason]
+    rejected: list[ExplainedRejection]
+
+
 class CaseRouted(_Model):
     case_id: str
     kind: CaseKind
@@ -253,10 +287,12 @@ class CaseRouted(_Model):
     reasons: list[str]
     rejected: list[RejectedRule]
     deadline: AwareDatetime
-    # optional additions (issue 4): display name and which exact rules/catalogue decided
+    # Optional: the display name, which exact ruleset and catalogue decided, and the reasons
+    # as codes with parameters (``reasons``/``rejected`` stay for the integrations reading them).
     committee_name: str | None = None
     ruleset_hash: str | None = None
     catalogue_version: str | None = None
+    explanation: RoutingExplanation | None = None
 
 
 # Account ids are ASCII identifiers so that a person's name cannot be put where an id goes.

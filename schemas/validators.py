@@ -1,4 +1,5 @@
-"""Check-character validation for Chinese identifiers and phone numbers.
+"""Check-character validation for Chinese identifiers and phone numbers, and the guard that
+keeps them out of code fields.
 
 Messages never echo the value: they end up in dead-letter reasons and logs.
 """
@@ -60,3 +61,31 @@ def check_phone(value: str) -> str:
     if not (_MOBILE.match(phone) or _LANDLINE.match(phone) or _SERVICE.match(phone)):
         raise ValueError("phone must be an 11-digit mobile or a landline with area code")
     return phone
+
+
+# Shapes only, no check digits: a code field (street, community, project code) that looks
+# like personal data is refused whether or not the number is genuine, because codes become
+# keys, labels and reasons that people other than the owning committee read.
+_CODE_CHAR = "0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy"
+_PERSONAL_SHAPES = re.compile(
+    r"^(?:(?P<id>\d{17}[\dXx]|\d{15})"
+    r"|(?P<phone>(?:\+?86)?1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[2-9]\d{6,7})"
+    rf"|(?P<uscc>[{_CODE_CHAR}]{{2}}\d{{6}}[{_CODE_CHAR}]{{10}}))$"
+)
+
+
+def refuse_personal_code(value: str) -> str:
+    """``value`` unchanged, unless it is shaped like an id number, a phone number or a
+    unified social credit code; the error says which, never the value."""
+    m = _PERSONAL_SHAPES.match(value)
+    if m is None:
+        return value
+    if m.group("id"):
+        what = "a resident id number"
+    elif m.group("phone"):
+        what = "a phone number"
+    else:
+        what = "a unified social credit code"
+    raise ValueError(
+        f"looks like {what}; a code field must never carry personal data (give the catalogue code)"
+    )

@@ -1,10 +1,14 @@
 """The normalised Case: what routing, incident rules, risk and SLA clocks reason about.
 
 One module maps validated wire events to this domain object, so the rules never look at JSON.
+Given the catalogue's streets, a street it does not list becomes ``unknown``: the street is
+what risk keys, incident keys and metric labels carry, so it holds catalogue codes only. What
+was sent is kept beside it for the stored case, which only the owning committee reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +17,8 @@ from typing import Any
 from schemas.events import DisputeReported, PetitionFiled, WageArrearsReported
 from schemas.parse import ParsedEvent
 from schemas.reference.keys import org_key
+
+UNKNOWN_STREET = "unknown"
 
 KIND_BY_TYPE = {
     "dispute.reported.v1": "dispute",
@@ -39,14 +45,23 @@ class Case:
     target_agency: str | None = None
     employer_key: str | None = None
     respondent_keys: tuple[str, ...] = field(default_factory=tuple)
+    street_as_sent: str | None = None  # set when ``street`` was replaced by ``unknown``
+
+    @property
+    def sent_street(self) -> str:
+        """The street as the event gave it (for the stored case; never for keys or labels)."""
+        return self.street_as_sent if self.street_as_sent is not None else self.street
 
 
 def case_id_for(envelope_id: str, subject: str | None) -> str:
     return subject or envelope_id
 
 
-def case_from_event(event: ParsedEvent) -> Case | None:
-    """The Case an intake event opens, or None for events that open none (consultations)."""
+def case_from_event(event: ParsedEvent, streets: Container[str] | None = None) -> Case | None:
+    """The Case an intake event opens, or None for events that open none (consultations).
+
+    ``streets``: the catalogue's street codes; a street not among them becomes ``unknown``
+    (without it the street is kept as sent, for tools that route a file and keep nothing)."""
     env, p = event.envelope, event.payload
     common: dict[str, Any] = {
         "case_id": case_id_for(env.id, env.subject),
@@ -54,6 +69,11 @@ def case_from_event(event: ParsedEvent) -> Case | None:
         "source": env.source,
         "time": env.time,
     }
+    sent: str = getattr(p, "street", None) or ""
+    street = sent
+    if streets is not None and sent not in streets:
+        common["street_as_sent"] = sent
+        street = UNKNOWN_STREET
     if isinstance(p, DisputeReported):
         keys = tuple(
             k
@@ -65,7 +85,7 @@ def case_from_event(event: ParsedEvent) -> Case | None:
         return Case(
             **common,
             kind="dispute",
-            street=p.street,
+            street=street,
             community=p.community,
             category=p.category,
             head_count=p.party_count,
@@ -78,7 +98,7 @@ def case_from_event(event: ParsedEvent) -> Case | None:
         return Case(
             **common,
             kind="petition",
-            street=p.street,
+            street=street,
             community=p.community,
             category=p.category,
             head_count=p.petitioner_count,
@@ -90,7 +110,7 @@ def case_from_event(event: ParsedEvent) -> Case | None:
         return Case(
             **common,
             kind="wage_arrears",
-            street=p.street,
+            street=street,
             community=p.community,
             category="labor",
             head_count=p.worker_count,

@@ -140,7 +140,7 @@ class IntakeProcessor:
         # else: the very message first seen, delivered again after a crash or rebalance
         # before its offset was committed. Its outputs may not have been sent, so it is
         # processed again; they carry the same ids, and every sink is idempotent on them.
-        case = case_from_event(parsed)
+        case = case_from_event(parsed, self.router.catalogue.streets)
         if case is None:
             self.stats.consultations += 1
             return IntakeResult([], parsed=parsed)

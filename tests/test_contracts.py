@@ -353,3 +353,47 @@ def test_pattern_failures_are_explained_in_words() -> None:
     assert reasons["data.street"].startswith("must be a lower-case code")
     assert "hotline/12348" in reasons["source"]
     assert reasons["id"].startswith("must start with a letter or digit")
+
+
+# Personal data typed into a code field: refused at the gate, the reason names the field only.
+PERSONAL_IN_CODES = [
+    ("330303198304131033", "resident id number"),  # the value that once reached /metrics
+    ("11010519491231002x", "resident id number"),
+    ("110105491231002", "resident id number"),  # the older 15-digit form
+    ("13712345678", "phone number"),
+    ("8613712345678", "phone number"),
+    ("0577-88881234", "phone number"),
+    ("88881234", "phone number"),
+    ("91330100716105852f", "unified social credit code"),
+]
+
+
+@pytest.mark.parametrize("value,what", PERSONAL_IN_CODES)
+def test_personal_data_in_a_code_field_is_refused_naming_the_field(value: str, what: str) -> None:
+    cases = [
+        (dispute(rng(), "d-s", WHEN, street=value), "data.street"),
+        (dispute(rng(), "d-c", WHEN, community=value), "data.community"),
+        (petition(rng(), "p-s", WHEN, street=value), "data.street"),
+        (petition(rng(), "p-c", WHEN, community=value), "data.community"),
+        (wage_arrears(rng(), "w-s", WHEN, street=value), "data.street"),
+        (wage_arrears(rng(), "w-p", WHEN, project={"name": "安置房", "code": value}),
+         "data.project.code"),
+        (consultation(street=value), "data.street"),
+    ]  # fmt: skip
+    for ev, field in cases:
+        err = rejected(ev)
+        problems = {p.path: p.problem for p in err.problems}
+        assert set(problems) == {field}, (field, problems)
+        assert what in problems[field] and "personal data" in problems[field]
+        assert value not in err.reason and value.upper() not in err.reason
+        assert err.error_class == "payload"
+
+
+def test_catalogue_like_codes_are_not_mistaken_for_personal_data() -> None:
+    for street, community in [("haibin", "haibin-01"), ("yongzhong", None), ("nowhere", "zzz")]:
+        parse_event(dispute(rng(), "d-ok", WHEN, street=street, community=community), now=NOW)
+    # administrative division codes (6, 9, 12 digits) are codes, not phones or id numbers
+    for code in ("330303", "330303001", "330303001001"):
+        parse_event(dispute(rng(), "d-ok", WHEN, street=code), now=NOW)
+    project = {"name": "安置房", "code": "2020-330303-48-01-123456"}
+    parse_event(wage_arrears(rng(), "w-ok", WHEN, project=project), now=NOW)

@@ -186,3 +186,32 @@ def test_prune_forgets_old_windows() -> None:
     assert det.prune(T0 + timedelta(days=9), list(state)) == 1  # the lone claim for B
     assert det.prune(T0 + timedelta(days=200), list(state)) == 1
     assert state == {}
+
+
+def test_a_street_not_in_the_catalogue_reaches_incident_keys_as_unknown() -> None:
+    """Three petitions to one agency from a street the catalogue does not list: the incident's
+    key, its street and its risk contribution say ``unknown``, never what was sent."""
+    import json
+    import random
+
+    from producers.sample import petition
+    from streams.intake import IntakeProcessor
+    from streams.routing import load_router
+
+    intake, det = IntakeProcessor(load_router(), {}), IncidentDetector({}, CFG)
+    outs: list = []
+    for i in range(3):
+        ev = petition(random.Random(i), f"pm-{i}", T0 + timedelta(hours=i), street="atlantis",
+                      category="land", target_agency="区住建局")  # fmt: skip
+        res = intake.handle(json.dumps(ev).encode(), "intake.petitions", 0, i, T0 + timedelta(1))
+        assert res.case is not None and res.case.street == "unknown"
+        assert res.case.sent_street == "atlantis"
+        assert res.outs[0].value["data"]["street"] == "atlantis"  # the stored case keeps it
+        outs += feed(det, res.case, T0 + timedelta(hours=i))
+    (inc,) = by_topic(outs, "incidents")
+    assert inc["data"]["key"] == "unknown|land|区住建局"
+    assert inc["data"]["street"] == "unknown"
+    assert all("atlantis" not in k for k in det.state)
+    risk = [o for o in outs if o.topic == "internal.risk-inputs"]
+    assert [o.key for o in risk] == ["unknown/land"]
+    assert "atlantis" not in json.dumps([o.value for o in outs], ensure_ascii=False)

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.kafka
 
 WHEN = datetime.now(UTC) - timedelta(minutes=10)
 NAME, PHONE, ID_NUMBER, EMPLOYER = "司马相如", "13712345678", "11010519491231002X", "黄某某"
+STREET_ID = "330303198304131033"  # an id number typed into the street column
 
 
 def _bad_events() -> list[tuple[str, bytes, set[str]]]:
@@ -58,6 +59,7 @@ def _bad_events() -> list[tuple[str, bytes, set[str]]]:
         "subject": None,
         "data": {"category": "labor", "channel": "fax", "summary": NAME},
     }
+    id_as_street = dispute(rng, "dl-s", WHEN, street=STREET_ID, community=PHONE)
     wrong_topic = dispute(rng, "dl-x", WHEN)
     return [
         (
@@ -80,6 +82,7 @@ def _bad_events() -> list[tuple[str, bytes, set[str]]]:
             json.dumps(bad_consultation, ensure_ascii=False).encode(),
             {"time", "data.channel"},
         ),
+        ("intake.disputes", json.dumps(id_as_street).encode(), {"data.street", "data.community"}),
         ("intake.petitions", json.dumps(wrong_topic).encode(), {"type"}),
         ("intake.disputes", f'{{"id": "dl-j", "data": "{NAME}'.encode(), set()),
     ]
@@ -122,7 +125,7 @@ def test_invalid_events_dead_letter_and_duplicates_route_once(
             assert f"{f}:" in d["reason"], (f, d["reason"])
         if not fields:
             assert d["error_class"] == "decode" and "not valid JSON" in d["reason"]
-        for value in (NAME, PHONE, PHONE[:-2], ID_NUMBER[:-1], EMPLOYER):
+        for value in (NAME, PHONE, PHONE[:-2], ID_NUMBER[:-1], EMPLOYER, STREET_ID):
             assert value not in json.dumps(env, ensure_ascii=False).replace(d["original_b64"], "")
     assert placed == {}
 
@@ -135,5 +138,5 @@ def test_invalid_events_dead_letter_and_duplicates_route_once(
 
     log = worker.log_tail(200_000)
     assert "dead letter" in log
-    for value in (NAME, PHONE, PHONE[:-2], ID_NUMBER[:-1], EMPLOYER):
+    for value in (NAME, PHONE, PHONE[:-2], ID_NUMBER[:-1], EMPLOYER, STREET_ID):
         assert value not in log

@@ -224,3 +224,32 @@ def test_heat_table_colours_each_level() -> None:
     assert "haibin" in text and "labor" in text
     ansi = console.export_text(styles=True)
     assert "\x1b[1;31m42.0 red" in ansi  # bold red
+
+
+def test_a_street_not_in_the_catalogue_reaches_the_risk_table_as_unknown() -> None:
+    """What was sent stays on the routed event (the stored case); keys carry catalogue codes."""
+    import json
+    import random
+
+    from producers.sample import dispute
+    from streams.intake import IntakeProcessor
+    from streams.risk import case_contribution
+    from streams.routing import load_router
+
+    intake, table = IntakeProcessor(load_router(), {}), RiskTable({}, RCFG)
+    sent = ["atlantis", "0", "di", "r", "haibin"]
+    for i, street in enumerate(sent):
+        ev = dispute(random.Random(i), f"u-{i}", T0, street=street, category="land")
+        res = intake.handle(json.dumps(ev).encode(), "intake.disputes", 0, i, T0)
+        assert res.case is not None and res.decision is not None
+        assert res.outs[0].value["data"]["street"] == street
+        contribution_out = case_contribution(res.case, RCFG)
+        assert contribution_out.key in ("unknown/land", "haibin/land")
+        table.add(contribution_out.value)
+    for i in range(12):  # enough to turn the unknown row's level and publish it
+        table.add(contribution(f"x-{i}", "unknown", "land", 1.0, T0, "test").value)
+    assert set(table.rows) == {"unknown/land", "haibin/land"}
+    assert {r["street"] for r in table.view(T0)} == {"unknown", "haibin"}
+    changed = table.add(contribution("x-last", "unknown", "land", 30.0, T0, "test").value)
+    assert [o.key for o in changed] == ["unknown/land"]
+    assert changed[0].value["data"]["street"] == "unknown"

@@ -102,7 +102,14 @@ def test_route_with_a_broken_ruleset_names_the_rule(tmp_path: Path, events_file:
                 "format": "fengqiao.ruleset/1",
                 "version": "x",
                 "deadlines_days": {"dispute": 1, "petition": 1, "wage_arrears": 1},
-                "rules": [{"id": "only", "description": "d", "target": ["clinic"]}],
+                "rules": [
+                    {
+                        "id": "only",
+                        "description": "d",
+                        "description_zh": "唯一",
+                        "target": ["clinic"],
+                    }
+                ],
             }
         )
     )
@@ -121,3 +128,21 @@ def test_route_bench_reports_a_rate() -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["cases"] == 2000 and report["route_per_s"] > 0
+
+
+def test_route_explains_in_chinese_by_default_and_in_english_on_request(events_file: Path) -> None:
+    zh = CliRunner().invoke(app, ["route", "--file", str(events_file), "--explain"])
+    assert zh.exit_code == 0, zh.output
+    assert "适用本规则，因为所报街道不在龙湾区目录中。" in zh.output
+    assert "规则 unknown_jurisdiction：管辖不明" in zh.output
+    assert "✗ petition_repeat: 不适用：案件类型为矛盾纠纷，不是信访。" in zh.output
+    assert "It applies because" not in zh.output
+    en = CliRunner().invoke(app, ["route", "--file", str(events_file), "--explain", "--lang", "en"])
+    assert en.exit_code == 0, en.output
+    assert "It applies because the street is not in the 龙湾区 catalogue." in en.output
+    assert "适用本规则" not in en.output
+    assert "atlantis" not in "".join(
+        line for line in en.output.splitlines() if "✓" in line or "✗" in line
+    )
+    bad = CliRunner().invoke(app, ["route", "--file", str(events_file), "--lang", "fr"])
+    assert bad.exit_code == 1 and "--lang must be zh or en" in bad.output

@@ -77,11 +77,11 @@ def router() -> Router:
 POLICY = [
     # 0 unknown jurisdiction: never guessed, even for a group case or a petition
     (dict(street="nowhere"), "longwan-center", "district_center", "district",
-     "unknown_jurisdiction", "street 'nowhere' is not in the 龙湾区 catalogue"),
+     "unknown_jurisdiction", "the street is not in the 龙湾区 catalogue"),
     (dict(street="nowhere", collective=True), "longwan-center", "district_center", "district",
-     "unknown_jurisdiction", "street 'nowhere' is not in the 龙湾区 catalogue"),
+     "unknown_jurisdiction", "the street is not in the 龙湾区 catalogue"),
     (dict(street="nowhere", kind="petition", category="land"), "longwan-center",
-     "district_center", "district", "unknown_jurisdiction", "'nowhere' is not in the"),
+     "district_center", "district", "unknown_jurisdiction", "street is not in the"),
     # 1 group
     (dict(collective=True), "longwan-center", "district_center", "district", "group",
      "it is a dispute and it is marked collective"),
@@ -135,8 +135,8 @@ POLICY = [
 
 # Why the fallback was taken, for the rows whose first target did not resolve.
 FALLBACK_NOTES = {
-    ("family", "zzz"): "Community 'zzz' is not in the catalogue under 海滨街道, so the district "
-    "family dispute committee takes the case.",
+    ("family", "zzz"): "The community given is not in the catalogue under 海滨街道, so the "
+    "district family dispute committee takes the case.",
     ("family", None): "No community is given, so the district family dispute committee takes "
     "the case.",
     ("default", "yaoxi-01"): "Community 'yaoxi-01' is not in the catalogue under 海滨街道, so "
@@ -286,6 +286,7 @@ def test_deadlines_and_fixed_targets_come_from_the_ruleset() -> None:
         {
             "id": "yaoxi_land",
             "description": "Land disputes in Yaoxi go to the Yaoxi street committee.",
+            "description_zh": "瑶溪街道的土地纠纷由瑶溪街道人民调解委员会受理。",
             "when": {"street": ["yaoxi"], "category": ["land"]},
             "target": [{"committee": "yaoxi-street"}],
         },
@@ -333,7 +334,8 @@ RULESET_ERRORS = [
      "rule #5 (medical) > target: target 'hospital' is not a committee type"),
     ("no catch-all", _drop("default"), "no catch-all rule"),
     ("catch-all not last",
-     lambda rs: rs["rules"].insert(3, {"id": "all", "description": "x", "target": ["street"]}),
+     lambda rs: rs["rules"].insert(
+         3, {"id": "all", "description": "x", "description_zh": "兜底", "target": ["street"]}),
      "rule #4 (all) is a catch-all, so the rules after it can never match: petition, medical"),
     ("duplicate id", _set("traffic", "id", "medical"), "rule #6 (medical): duplicate rule id"),
     ("unknown condition", _set("labor", "when", {"head_count_gt": 3}),
@@ -504,4 +506,4 @@ def test_another_district_supplies_its_own_catalogue() -> None:
     assert r.route(case(street="jingshan", community="js-1")).committee_id == "js-1-c"
     d = r.route(case(street="haibin"))
     assert (d.committee_id, d.rule_id) == ("ouhai-district_center", "unknown_jurisdiction")
-    assert "street 'haibin' is not in the 瓯海区 catalogue" in d.reasons[1]
+    assert "the street is not in the 瓯海区 catalogue" in d.reasons[1]

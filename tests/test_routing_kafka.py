@@ -20,6 +20,7 @@ from fengqiao import cli
 from fengqiao.settings import Settings
 from producers.sample import dispute, petition, wage_arrears
 from producers.sdk import Publisher
+from schemas.explain import catalogue_names, render_explanation
 from schemas.topics import TOPIC_NAMES
 from tests.kafkatools import settings_env
 
@@ -99,6 +100,21 @@ def test_intake_to_cases_routed_by_the_default_ruleset(kafka_settings: Settings,
             event["time"]
         ) + timedelta(days=kind_days)
     assert "unknown jurisdiction" in " ".join(got["k-unknown"][1]["data"]["reasons"]).lower()
+    # The explanation travels with the decision and renders in either language; what was
+    # sent as the street stays on the event (the stored case) but never in the reasons.
+    names = catalogue_names()
+    for _key, env in got.values():
+        data = env["data"]
+        reasons_en, rejected_en = render_explanation(data["explanation"], "en", names)
+        assert reasons_en == data["reasons"]
+        assert rejected_en == [(r["rule_id"], r["reason"]) for r in data["rejected"]]
+        reasons_zh, _ = render_explanation(data["explanation"], "zh", names)
+        assert reasons_zh[0].startswith(f"规则 {data['rule_id']}：")
+    unknown = got["k-unknown"][1]["data"]
+    assert unknown["street"] == "atlantis"
+    assert "atlantis" not in json.dumps(
+        [unknown["reasons"], unknown["rejected"], unknown["explanation"]]
+    )
     assert [r["rule_id"] for r in got["k-petition"][1]["data"]["rejected"]] == [
         "unknown_jurisdiction",
         "group",

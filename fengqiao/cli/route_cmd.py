@@ -118,6 +118,22 @@ def bench(router: Any, cases: list[Case], seconds: float) -> dict[str, float]:
     }
 
 
+def decision_texts(decision: Any, lang: str, names: Any) -> tuple[list[str], list[tuple[str, str]]]:
+    """(reasons, rejected) of a decision in ``lang``, rendered from its explanation; the wire
+    sentences (English) when it carries none."""
+    from schemas.explain import render_explanation
+
+    if decision.explanation is None:
+        return list(decision.reasons), list(decision.rejected)
+    return render_explanation(decision.explanation, "en" if lang == "en" else "zh", names)
+
+
+HEADERS = {
+    "zh": ("行", "案件", "街道", "受理机构", "规则", "办结期限", "理由"),
+    "en": ("line", "case", "street", "committee", "rule", "deadline", "why"),
+}
+
+
 def _time(value: str | None, flag: str) -> datetime | None:
     from fengqiao.cli import fail
 
@@ -147,6 +163,9 @@ def register(app: typer.Typer) -> None:
         explain: Annotated[
             bool, typer.Option("--explain", help="Also print every reason and rejected rule")
         ] = False,
+        lang: Annotated[
+            str, typer.Option("--lang", help="Language of the reasons: zh (default) or en")
+        ] = "zh",
         bench_s: Annotated[
             float,
             typer.Option(
@@ -161,10 +180,14 @@ def register(app: typer.Typer) -> None:
 
         from fengqiao.cli import console, fail, settings
         from schemas.events import dump
+        from schemas.explain import catalogue_names
         from streams.routing import load_router
 
+        if lang not in HEADERS:
+            raise fail("--lang must be zh or en")
         s = settings()
         router = load_router(ruleset or s.ruleset_path, catalogue or s.catalogue_path)
+        names = catalogue_names(router.catalogue)
         if file is None and bench_s <= 0:
             raise fail("give --file F (or --bench SECONDS to measure on sample cases)")
         got = FileCases([], [], [])
@@ -205,15 +228,18 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
             sys.stdout.flush()
         else:
-            table = Table(
-                "line", "case", "street", "committee", "rule", "deadline", "why",
-                title=f"ruleset {router.version} ({router.ruleset_hash})",
-            )  # fmt: skip
+            title = (
+                f"规则集 {router.version}（{router.ruleset_hash}）"
+                if lang == "zh"
+                else f"ruleset {router.version} ({router.ruleset_hash})"
+            )
+            table = Table(*HEADERS[lang], title=title)
             decisions = []
             for n, case in got.cases:
                 d = router.route(case)
-                decisions.append((n, case, d))
-                why = " ".join(d.reasons[1:-2])
+                reasons, rejected = decision_texts(d, lang, names)
+                decisions.append((n, case, d, reasons, rejected))
+                why = ("" if lang == "zh" else " ").join(reasons[1:-2])
                 table.add_row(
                     str(n),
                     f"{case.case_id}\n{case.kind} · {case.category}",
@@ -225,11 +251,11 @@ def register(app: typer.Typer) -> None:
                 )
             out.print(table)
             if explain:
-                for n, case, d in decisions:
+                for n, case, d, reasons, rejected in decisions:
                     out.print(f"\n[bold]line {n} · {case.case_id}[/] → {d.committee_id}")
-                    for reason in d.reasons:
+                    for reason in reasons:
                         out.print(f"  ✓ {reason}", highlight=False)
-                    for rule_id, why in d.rejected:
+                    for rule_id, why in rejected:
                         out.print(f"  ✗ {rule_id}: {why}", highlight=False)
         console.print(
             f"{len(got.cases)} routed, {len(got.invalid)} invalid, {len(got.notes)} skipped"
