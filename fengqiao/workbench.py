@@ -66,15 +66,6 @@ def workbench_config(settings: Settings) -> Any:
     )
 
 
-def explainer() -> Any:
-    """The routing explanation's renderer, when this build has one."""
-    try:
-        from schemas.explain import render
-    except ImportError:
-        return None
-    return render
-
-
 def create_workbench_app(
     settings: Settings,
     store: CaseStore,
@@ -100,5 +91,4 @@ def create_workbench_app(
         catalogue=cat,
         clock=clock,
         config=workbench_config(settings),
-        explain=explainer(),
     )

@@ -241,26 +241,30 @@ def test_assets_are_served_locally(world: World) -> None:
 # --- the case page ---------------------------------------------------------------------------
 
 
-def fake_explain(code: str, params: dict[str, Any], lang: str = "zh", names: Any = None) -> str:
-    if lang == "en":
-        return f"{code} in English ({params.get('street', '')})"
-    return f"{code}的中文说明（{names[params['committee']] if 'committee' in params else ''}）"
+def explained(case_id: str, committee: str = A) -> dict[str, Any]:
+    """A routed event as the worker writes it, with its explanation (the real router)."""
+    from streams.routing import load_router
+    from tests.test_routing import case
+
+    c = case(case_id=case_id, event_id=case_id, street="yongzhong", category="family")
+    decision = load_router().route(c)
+    env = routed(case_id, committee)
+    env["data"] = {**decision.routed_data(c), "committee_id": committee}
+    return env
 
 
-def test_the_case_page_explains_the_routing_in_chinese_and_english() -> None:
-    w = build(explain=fake_explain)
-    env = routed("c1", A)
-    env["data"]["explanation"] = {
-        "reasons": [{"code": "default_street", "params": {"committee": A}}],
-        "rejected": [{"rule_id": "family", "code": "not_family", "params": {}}],
-    }
-    w.route(env)
-    c, _ = mediator(w)
+def test_the_case_page_explains_the_routing_in_chinese_and_english(world: World) -> None:
+    world.route(explained("c1"))
+    c, _ = mediator(world)
     page = c.get("/cases/c1").text
-    assert "default_street的中文说明（永中街道人民调解委员会）" in page
-    assert "not_family的中文说明" in page and "考虑过但未采用的规则" in page
+    assert "规则 family：婚姻家庭纠纷" in page
+    assert "适用本规则，因为案件类型为矛盾纠纷，且纠纷类别为婚姻家庭。" in page
+    assert "考虑过但未采用的规则" in page and "<code>unknown_jurisdiction</code>" in page
+    assert "Rule family" not in page
     en = c.get("/cases/c1?lang=en").text
-    assert "default_street in English" in en and "Alternatives considered" in en
+    assert "Alternatives considered" in en
+    assert "It applies because it is a dispute and the category is family." in en
+    assert "婚姻家庭纠纷：" not in en
 
 
 def test_a_case_without_an_explanation_shows_the_stored_reasons(world: World) -> None:
@@ -287,10 +291,13 @@ def test_accept_assign_conclude_with_the_history_naming_the_person(world: World)
     zhao = world.accounts.account("zhao.lei").account_id
 
     r = c.post("/cases/c1/accept", data={"csrf_token": csrf, "version": "0"})
-    assert r.status_code == 303 and r.headers["location"] == "/cases/c1?done=accept"
-    assert "已提交：受理" in c.get(r.headers["location"]).text
+    assert r.status_code == 303 and r.headers["location"] == "/cases/c1?done=accept&v=1"
+    pending = c.get(r.headers["location"]).text
+    assert "已提交：受理。正在更新案件状态" in pending and 'http-equiv="refresh"' in pending
     world.sink()
+    assert "已提交：受理。案件已更新。" in c.get(r.headers["location"]).text
     page = c.get("/cases/c1").text
+    assert 'http-equiv="refresh"' not in page
     assert '<option value="' + zhao + '">赵磊</option>' in page
     c.post("/cases/c1/assign", data={"csrf_token": csrf, "version": "1", "mediator_id": zhao})
     world.sink()

@@ -66,7 +66,7 @@ class World:
         return secret
 
 
-def build(explain: Any = None, config: WorkbenchConfig | None = None) -> World:
+def build(config: WorkbenchConfig | None = None) -> World:
     cat = load_catalogue()
     clock = Clock()
     store = MemoryStore()
@@ -87,7 +87,6 @@ def build(explain: Any = None, config: WorkbenchConfig | None = None) -> World:
         catalogue=cat,
         clock=clock,
         config=config or WorkbenchConfig(poll_seconds=1),
-        explain=explain,
     )
     return World(store, publisher, accounts, cat, clock, app)
 

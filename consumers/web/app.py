@@ -86,7 +86,6 @@ def create_workbench(
     catalogue: Catalogue,
     clock: Clock,
     config: WorkbenchConfig | None = None,
-    explain: views.Explain | None = None,
     ready: Callable[[], bool] | None = None,
 ) -> FastAPI:
     cfg = config or WorkbenchConfig()
@@ -424,10 +423,13 @@ def create_workbench(
         now = clock()
         names = names_for(case.committee_id)
         done = request.query_params.get("done")
+        expect = _int(request.query_params.get("v"))
         ctx = {
+            # Just submitted and the sink has not applied it yet: the page reloads itself.
+            "pending": expect is not None and case.state.version < expect and status == 200,
             "case": case,
             "facts": views.row(case, d, now, names),
-            "routing": views.routing(case, d, explain),
+            "routing": views.routing(case, d),
             "history": views.history(store.history(case.case_id), d, names),
             "alerts": views.alerts(store.sla_alerts(case.case_id), d),
             "incidents": views.incidents_of(case.case_id, store.incidents(), d),
@@ -492,7 +494,8 @@ def create_workbench(
             text = err.message if lang == "en" else err.message_zh
             fresh = store.get_case(case_id) or case
             return case_page(request, w, fresh, text, err.status)
-        return RedirectResponse(_case_url(case_id, action), status_code=303)
+        expect = (version if version is not None else case.state.version) + 1
+        return RedirectResponse(_case_url(case_id, action, expect), status_code=303)
 
     for _action in ("accept", "assign", "transfer", "conclude"):
 
@@ -508,10 +511,10 @@ def create_workbench(
     return app
 
 
-def _case_url(case_id: str, done: str) -> str:
+def _case_url(case_id: str, done: str, expect: int | None = None) -> str:
     from urllib.parse import quote
 
-    return f"/cases/{quote(case_id)}?done={done}"
+    return f"/cases/{quote(case_id)}?done={done}" + (f"&v={expect}" if expect is not None else "")
 
 
 def _int(value: Any) -> int | None:

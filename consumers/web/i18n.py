@@ -107,10 +107,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "choose": ("请选择", "Choose"),
     "head_only": ("只有调委会主任可以分派案件。", "Only a committee head can assign cases."),
     "no_action": ("此案件已办结，不能再办理。", "The case is concluded; nothing more to do."),
-    "submitted": (
-        "已提交：{what}。案件状态将在几秒内更新。",
-        "Submitted: {what}. The case updates within a few seconds.",
-    ),
+    "submitted": ("已提交：{what}。", "Submitted: {what}."),
+    "applied": ("案件已更新。", " The case is updated."),
+    "updating": ("正在更新案件状态……", " Updating the case…"),
     "refused": ("未执行", "Not done"),
     "csrf": (
         "安全校验失败：页面已过期或请求不是从本页面发出的。请刷新页面后重试。",

@@ -7,16 +7,15 @@ routes fill for the owning committee's members alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from consumers.store import CaseRecord, HistoryEntry
 from consumers.web import i18n, sla
+from schemas import explain
 from schemas.reference.catalogue import Catalogue
-
-Explain = Callable[..., str]
 
 
 @dataclass(frozen=True)
@@ -82,37 +81,17 @@ def row(case: CaseRecord, d: Display, now: datetime, names: Mapping[str, str]) -
     }
 
 
-def _rule_params(params: Any) -> dict[str, Any]:
-    return dict(params) if isinstance(params, Mapping) else {}
-
-
-def routing(case: CaseRecord, d: Display, explain: Explain | None) -> dict[str, Any]:
-    """The routing decision in the page's language: from the explanation's codes when the
-    case has one and a renderer exists, else the English sentences the event kept."""
-    names = {cid: c.name for cid, c in d.catalogue.committees.items()}
-    reasons: list[str] = []
-    rejected: list[dict[str, str]] = []
+def routing(case: CaseRecord, d: Display) -> dict[str, Any]:
+    """The routing decision in the page's language, rendered from the explanation's codes;
+    a case routed before explanations existed shows the English sentences its event kept."""
     exp = case.explanation
-    rendered = False
-    if exp and explain is not None:
-        try:
-            reasons = [
-                explain(r["code"], _rule_params(r.get("params")), lang=d.lang, names=names)
-                for r in exp.get("reasons", [])
-            ]
-            rejected = [
-                {
-                    "rule_id": str(r.get("rule_id", "")),
-                    "reason": explain(
-                        r["code"], _rule_params(r.get("params")), lang=d.lang, names=names
-                    ),
-                }
-                for r in exp.get("rejected", [])
-            ]
-            rendered = True
-        except (KeyError, TypeError, ValueError):
-            rendered = False  # an explanation this build cannot read: fall back to the text
-    if not rendered:
+    if exp:
+        lang = "en" if d.lang == "en" else "zh"
+        reasons, rejected_pairs = explain.render_explanation(
+            exp, lang, explain.catalogue_names(d.catalogue)
+        )
+        rejected = [{"rule_id": rule, "reason": why} for rule, why in rejected_pairs]
+    else:
         reasons = list(case.reasons)
         rejected = [
             {"rule_id": str(r.get("rule_id", "")), "reason": str(r.get("reason", ""))}
@@ -125,7 +104,7 @@ def routing(case: CaseRecord, d: Display, explain: Explain | None) -> dict[str, 
         "committee": d.committee(case.committee_id),
         "reasons": reasons,
         "rejected": rejected,
-        "translated": rendered,
+        "translated": bool(exp),
     }
 
 
