@@ -167,7 +167,8 @@ def test_the_inbox_shows_my_committees_cases_soonest_deadline_first(world: World
     c, _ = mediator(world)
     page = c.get("/inbox").text
     assert "永中街道人民调解委员会" in page and "共 2 件" in page
-    assert page.index("soon") < page.index("late") and "theirs" not in page
+    assert page.index('data-case-id="soon"') < page.index('data-case-id="late"')
+    assert 'data-case-id="theirs"' not in page
 
 
 def test_filters_by_status_kind_street_and_overdue(world: World) -> None:
@@ -442,7 +443,7 @@ def test_a_post_without_the_csrf_token_is_refused(world: World) -> None:
 
 
 def test_a_command_account_sees_counts_but_no_cases(world: World) -> None:
-    world.route(routed("c1", A), routed("c2", B))
+    world.route(routed("hl-case-0001", A), routed("hl-case-0002", B))
     world.accounts.create("li.ming", "mediator", [A], display_name="李明")
     secret = world.person("zhihui", "command", ())
     c = world.client()
@@ -450,9 +451,9 @@ def test_a_command_account_sees_counts_but_no_cases(world: World) -> None:
     assert c.get("/").headers["location"] == "/overview"
     page = c.get("/overview").text
     assert "永中街道人民调解委员会" in page and "蒲州街道人民调解委员会" in page
-    assert "李明" not in page and "li.ming" not in page and "c1" not in page
+    assert "李明" not in page and "li.ming" not in page and "hl-case" not in page
     assert c.get("/inbox").status_code == 403
-    assert c.get("/cases/c1").status_code == 403
+    assert c.get("/cases/hl-case-0001").status_code == 403
 
 
 def test_a_mediator_cannot_open_the_overview(world: World) -> None:

@@ -331,8 +331,11 @@ def create_workbench(
             n_new = store.list_cases(c.id, CaseQuery(status="new", limit=1), now).total
             n_acc = store.list_cases(c.id, CaseQuery(status="accepted", limit=1), now).total
             late = store.list_cases(c.id, CaseQuery(overdue=True, limit=1), now).total
-            if n_new or n_acc or late:
-                rows.append({"name": c.name, "new": n_new, "accepted": n_acc, "overdue": late})
+            done = store.list_cases(c.id, CaseQuery(status="concluded", limit=1), now).total
+            if n_new or n_acc or late or done:
+                rows.append(
+                    {"name": c.name, "new": n_new, "accepted": n_acc, "overdue": late, "done": done}
+                )
         return render(
             request, "overview.html", {"rows": rows, "done": request.query_params.get("done")}, w
         )

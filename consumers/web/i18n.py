@@ -81,6 +81,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "tier": ("层级", "Tier"),
     "reasons": ("理由", "Reasons"),
     "alternatives": ("考虑过但未采用的规则", "Alternatives considered and why not"),
+    "n_rules": ("（{n} 条，点击展开）", " ({n}, click to open)"),
     "incident": ("所属群体性事件", "Group incident"),
     "no_incident": ("不属于任何群体性事件。", "Not part of a group incident."),
     "incident_people": ("涉及 {n} 人", "{n} people"),
@@ -132,6 +133,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "reason": ("理由", "Reason"),
     "col_new": ("待受理", "New"),
     "col_accepted": ("办理中", "Accepted"),
+    "col_concluded": ("已办结", "Concluded"),
 }
 
 STATUS: dict[str, tuple[str, str]] = {

@@ -40,10 +40,11 @@ class Display:
             return code
         return code if self.lang == "en" else s.name
 
-    def time(self, at: datetime | None) -> str:
+    def time(self, at: datetime | None, seconds: bool = False) -> str:
         if at is None:
             return ""
-        return at.astimezone(timezone(self.utc_offset)).strftime("%Y-%m-%d %H:%M")
+        fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+        return at.astimezone(timezone(self.utc_offset)).strftime(fmt)
 
     def clock(self, case: CaseRecord, now: datetime) -> dict[str, Any]:
         c = sla.case_clock(
@@ -133,7 +134,7 @@ def history(
         actor = data.get("actor") if isinstance(data.get("actor"), str) else None
         out.append(
             {
-                "time": d.time(e.time),
+                "time": d.time(e.time, seconds=True),
                 "event": i18n.pick(i18n.EVENT, e.type, d.lang),
                 "actor_id": actor or "",
                 "actor": (names.get(actor, "") if actor else "") or "",
