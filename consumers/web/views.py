@@ -87,7 +87,7 @@ def routing(case: CaseRecord, d: Display) -> dict[str, Any]:
     a case routed before explanations existed shows the English sentences its event kept."""
     exp = case.explanation
     if exp:
-        lang = "en" if d.lang == "en" else "zh"
+        lang: explain.Lang = "en" if d.lang == "en" else "zh"
         reasons, rejected_pairs = explain.render_explanation(
             exp, lang, explain.catalogue_names(d.catalogue)
         )
