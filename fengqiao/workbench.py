@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +49,68 @@ def account_service(
         ),
         min_password_length=settings.password_min_length,
     )
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str | None  # None: the account was already used, its own password stands
+
+
+def demo_accounts(accounts: Accounts, committee: str) -> DemoLogin:
+    """A head account ``demo-<committee id>`` for every catalogue committee and
+    ``demo-command``. All that were never used get one fresh first password for this run (one
+    argon2 hash for all: hashing 57 of them would hold up the start), which each person
+    replaces at the first login; accounts already used keep the password their user chose."""
+    from consumers.accounts.model import Account, Grant
+    from consumers.accounts.passwords import one_time_password
+
+    secret = one_time_password()
+    hashed = accounts.hashing.hash(secret)
+    wanted = [(f"demo-{c}", Grant("head", c)) for c in sorted(accounts.known_committees)]
+    wanted.append(("demo-command", Grant("command", None)))
+    untouched: set[str] = set()
+    for username, grant in wanted:
+        acc = accounts.store.by_username(username)
+        if acc is None:
+            accounts.store.add_account(
+                Account(
+                    account_id="acct-" + secrets.token_hex(5),
+                    username=username,
+                    password_hash=hashed,
+                    created_at=accounts.clock(),
+                    must_change_password=True,
+                    grants=(grant,),
+                )
+            )
+            untouched.add(username)
+        elif acc.must_change_password and not acc.disabled:
+            accounts.store.update(acc.account_id, password_hash=hashed)
+            untouched.add(username)
+    shown = f"demo-{committee}"
+    return DemoLogin(shown, secret if shown in untouched else None)
+
+
+class StoreClock:
+    """'Now' as the newest routed case's time, for ``FENGQIAO_CLOCK=stream`` (the simulated
+    year of ``make up`` runs in 2022: by the wall clock every case would be years late)."""
+
+    def __init__(self, engine: Engine, every_s: float = 1.0) -> None:
+        self.engine, self.every_s = engine, every_s
+        self._now: datetime | None = None
+        self._read_at = 0.0
+
+    def __call__(self) -> datetime:
+        from sqlalchemy import func, select
+
+        from consumers import tables
+
+        if self._now is None or time.monotonic() - self._read_at > self.every_s:
+            with self.engine.connect() as conn:
+                latest = conn.execute(select(func.max(tables.cases.c.routed_at))).scalar()
+            self._now = tables.UtcDateTime().process_result_value(latest, self.engine.dialect)
+            self._read_at = time.monotonic()
+        return self._now or wall_clock()
 
 
 def workbench_config(settings: Settings) -> Any:

@@ -20,17 +20,24 @@ def register(app: typer.Typer) -> None:
         from consumers.lifecycle import KafkaLifecyclePublisher
         from fengqiao.cli import console, settings
         from fengqiao.wiring import publisher_config
-        from fengqiao.workbench import account_service, create_workbench_app
+        from fengqiao.workbench import (
+            StoreClock,
+            account_service,
+            create_workbench_app,
+            wall_clock,
+        )
 
         s = settings()
         store = SqlStore.open(s.effective_database_url())
         publisher = KafkaLifecyclePublisher(publisher_config(s))
-        accounts = account_service(s, store.engine)
+        # A simulated year runs on event time: the pages and the actions follow it too.
+        clock = StoreClock(store.engine) if s.clock == "stream" else wall_clock
+        accounts = account_service(s, store.engine, clock=wall_clock)
         h, p = host or s.workbench_host, port or s.workbench_port
         console.print(f"workbench: http://{h}:{p}/")
         try:
             uvicorn.run(
-                create_workbench_app(s, store, publisher, accounts),
+                create_workbench_app(s, store, publisher, accounts, clock=clock),
                 host=h,
                 port=p,
                 log_level="warning",
