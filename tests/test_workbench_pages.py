@@ -158,17 +158,47 @@ def test_the_next_page_after_login_is_never_another_site(world: World) -> None:
 # --- the inbox -------------------------------------------------------------------------------
 
 
-def test_the_inbox_shows_my_committees_cases_soonest_deadline_first(world: World) -> None:
+def test_the_inbox_shows_my_committees_cases_most_urgent_first(world: World) -> None:
+    hours = timedelta(hours=1)
     world.route(
-        routed("late", A, deadline=T0 + timedelta(days=20)),
-        routed("soon", A, deadline=T0 + timedelta(days=2)),
+        routed("petition", A, kind="petition", category="land", time=T0 - 2 * hours),
+        routed("dispute-late", A, time=T0),
+        routed("dispute-soon", A, time=T0 - 5 * hours),
+        routed("accepted", A, time=T0 - 9 * hours, deadline=T0 + timedelta(days=3)),
+        routed("concluded", A, time=T0 - 30 * hours, deadline=T0 + hours),
         routed("theirs", B),
     )
-    c, _ = mediator(world)
+    c, csrf = mediator(world)
+    for version, action in enumerate(("accept", "conclude")):
+        c.post(
+            f"/cases/concluded/{action}",
+            data={"csrf_token": csrf, "version": str(version), "outcome": "withdrawn"},
+        )
+        world.sink()
+    c.post("/cases/accepted/accept", data={"csrf_token": csrf, "version": "0"})
+    world.sink()
     page = c.get("/inbox").text
-    assert "永中街道人民调解委员会" in page and "共 2 件" in page
-    assert page.index('data-case-id="soon"') < page.index('data-case-id="late"')
+    assert "永中街道人民调解委员会" in page and "共 5 件" in page
+    order = ["dispute-soon", "dispute-late", "accepted", "petition", "concluded"]
+    at = [page.index(f'data-case-id="{i}"') for i in order]
+    assert at == sorted(at)  # by the running clock: accept, then conclude; concluded last
     assert 'data-case-id="theirs"' not in page
+
+
+def test_open_cases_come_first_even_behind_many_concluded_ones() -> None:
+    world = build(config=WorkbenchConfig(page_size=3))
+    many = [routed(f"old-{i:03d}", A, deadline=T0 + timedelta(hours=2)) for i in range(6)]
+    world.route(*many, routed("open", A, deadline=T0 + timedelta(days=9)))
+    c, csrf = mediator(world)
+    for i in range(6):
+        for version, action in enumerate(("accept", "conclude")):
+            c.post(
+                f"/cases/old-{i:03d}/{action}",
+                data={"csrf_token": csrf, "version": str(version), "outcome": "withdrawn"},
+            )
+            world.sink()
+    page = c.get("/inbox").text
+    assert 'data-case-id="open"' in page and "共 7 件" in page and "显示前 3 件" in page
 
 
 def test_filters_by_status_kind_street_and_overdue(world: World) -> None:

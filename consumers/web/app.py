@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "fq_session"
 LOGIN_COOKIE = "fq_login"
 LANG_COOKIE = "fq_lang"
-PAGE = 200  # inbox rows shown; the count says how many more there are
 Clock = Callable[[], datetime]
 
 DEFAULT_ACCEPT = {
@@ -54,6 +53,7 @@ class WorkbenchConfig:
     warn_fraction: float = 0.8
     utc_offset_hours: float = 8.0
     min_password_length: int = 10
+    page_size: int = 200  # inbox rows shown; the count says how many more there are
     # Signs the login form's cookie; a fresh one per process is fine (a login form older
     # than a restart is simply shown again).
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -363,7 +363,7 @@ def create_workbench(
             overdue=True if chosen["overdue"] else None,
             assignee=w.account.account_id if chosen["view"] == "mine" else None,
             unassigned=chosen["view"] == "unassigned",
-            limit=PAGE,
+            limit=cfg.page_size,
         )
         return q, chosen
 
@@ -371,18 +371,21 @@ def create_workbench(
         q, chosen = inbox_query(request, w)
         now = clock()
         mine = w.account.committees()
-        page = store.list_cases(mine, q, now)
+        d = display(lang_of(request))
+        items, total = _open_first(store, mine, q, now)
+        # Most urgent first: the store orders by the conclusion deadline, but a new case's
+        # running clock is its (shorter) acceptance period.
+        items.sort(key=lambda c: (c.status not in ("new", "accepted"), d.due(c), c.case_id))
         names: dict[str, str] = {}
         for cid in mine:
             names.update(names_for(cid))
-        d = display(lang_of(request))
         query = urlencode(
             {k: v for k, v in chosen.items() if v and not (k == "view" and v == "all")}
         )
         return {
-            "rows": [views.row(c, d, now, names) for c in page.items],
-            "total": page.total,
-            "shown": len(page.items),
+            "rows": [views.row(c, d, now, names) for c in items],
+            "total": total,
+            "shown": len(items),
             "chosen": chosen,
             "query": query,
             "several": len(mine) > 1,
@@ -518,6 +521,25 @@ def _case_url(case_id: str, done: str, expect: int | None = None) -> str:
     from urllib.parse import quote
 
     return f"/cases/{quote(case_id)}?done={done}" + (f"&v={expect}" if expect is not None else "")
+
+
+def _open_first(
+    store: CaseStore, committees: tuple[str, ...], q: CaseQuery, now: datetime
+) -> tuple[list[CaseRecord], int]:
+    """Up to ``q.limit`` cases, the open ones first: without a status filter a year of
+    concluded cases (earlier deadlines) would otherwise fill the page before the open ones."""
+    if q.status is not None:
+        page = store.list_cases(committees, q, now)
+        return list(page.items), page.total
+    items: list[CaseRecord] = []
+    total = 0
+    for status in STATUSES:
+        room = q.limit - len(items)
+        page = store.list_cases(committees, replace(q, status=status, limit=max(room, 1)), now)
+        total += page.total
+        if room > 0:
+            items.extend(page.items)
+    return items, total
 
 
 def _int(value: Any) -> int | None:

@@ -46,6 +46,17 @@ class Display:
         fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
         return at.astimezone(timezone(self.utc_offset)).strftime(fmt)
 
+    def due(self, case: CaseRecord) -> datetime:
+        """When the case's running clock is due (its conclusion deadline once none runs)."""
+        c = sla.case_clock(
+            case.status,
+            case.routed_at,
+            self.accept_periods.get(case.kind),
+            case.deadline,
+            case.routed_at,
+        )
+        return c.due or case.deadline
+
     def clock(self, case: CaseRecord, now: datetime) -> dict[str, Any]:
         c = sla.case_clock(
             case.status,
@@ -132,6 +143,8 @@ def history(
             if data.get("agreed_amount_yuan") not in (None, ""):
                 detail.append(f"{t('amount')} {data['agreed_amount_yuan']} 元")
         actor = data.get("actor") if isinstance(data.get("actor"), str) else None
+        # Without an actor a lifecycle event came through a committee's API token.
+        by_token = actor is None and e.type != "case.routed.v1"
         out.append(
             {
                 "time": d.time(e.time, seconds=True),
@@ -139,6 +152,7 @@ def history(
                 "actor_id": actor or "",
                 "actor": (names.get(actor, "") if actor else "") or "",
                 "system": actor is None,
+                "by": t("by_token") if by_token else t("system"),
                 "committee": d.committee(e.committee_id),
                 "detail": "；".join(x for x in detail if x)
                 if d.lang != "en"
