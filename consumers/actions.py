@@ -72,20 +72,21 @@ class ActionAccepted(BaseModel):
     topic: str = TOPIC
 
 
-NO_CASE = ActionRefused(404, "no such case", "没有这个案件")
-OTHER_COMMITTEE = ActionRefused(
-    403, "the case belongs to another committee", "该案件属于其他调解委员会"
-)
-CHANGED = ActionRefused(
-    409,
-    "the case changed since you opened it; reload it and try again",
-    "您打开案件之后，案件已有变化；请刷新后重试",
-)
+# Built per raise (not shared instances): a raised exception keeps its traceback and context.
+def _no_case() -> ActionRefused:
+    return ActionRefused(404, "no such case", "没有这个案件")
 
 
-def _fresh(err: ActionRefused) -> ActionRefused:
-    # A new instance per raise: exceptions carry their traceback, so a shared one would leak.
-    return type(err)(err.status, err.message, err.message_zh)
+def _other_committee() -> ActionRefused:
+    return ActionRefused(403, "the case belongs to another committee", "该案件属于其他调解委员会")
+
+
+def _changed() -> ActionRefused:
+    return ActionRefused(
+        409,
+        "the case changed since you opened it; reload it and try again",
+        "您打开案件之后，案件已有变化；请刷新后重试",
+    )
 
 
 class CaseActions:
@@ -118,9 +119,9 @@ class CaseActions:
         (another committee's)."""
         case = self.store.get_case(case_id)
         if case is None:
-            raise _fresh(NO_CASE)
+            raise _no_case()
         if case.committee_id not in _as_set(committees):
-            raise _fresh(OTHER_COMMITTEE)
+            raise _other_committee()
         return case
 
     # --- actions ----------------------------------------------------------------------------
@@ -219,7 +220,7 @@ class CaseActions:
         """The caller's case and the version the action is made against."""
         case = self.own_case(case_id, committees)
         if seen is not None and seen != case.state.version:
-            raise _fresh(CHANGED)
+            raise _changed()
         return case, case.state.version
 
     def _publish(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from schemas.errors import FengqiaoError
+
+FAILURE_MEMORY_S = 30.0
 
 
 class PublishFailed(FengqiaoError):
@@ -48,7 +51,7 @@ class KafkaLifecyclePublisher:
             client_id=config.client_id,
             **dict(config.client_config),
         )
-        self._failing = False
+        self._failed_at: float | None = None  # monotonic time of the last unacknowledged send
 
     def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:
         fut = self._producer.send(
@@ -59,15 +62,18 @@ class KafkaLifecyclePublisher:
         try:
             fut.get(timeout=self.config.ack_timeout_s)
         except Exception as err:
-            self._failing = True
+            self._failed_at = time.monotonic()
             # the class only: the message may quote the event
             raise PublishFailed(
                 f"Kafka did not acknowledge {value.get('id')}: {type(err).__name__}"
             ) from err
-        self._failing = False
+        self._failed_at = None
 
     def ready(self) -> str | None:
-        if self._failing:
+        # A failure counts for a while only: with no traffic there is no later success to clear
+        # it, and a publisher that stays "not ready" for good would never get traffic again.
+        failed = self._failed_at
+        if failed is not None and time.monotonic() - failed < FAILURE_MEMORY_S:
             return "the broker did not acknowledge the last lifecycle event"
         if self._connections() == 0:
             return "not connected to the Kafka broker"

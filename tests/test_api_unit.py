@@ -323,3 +323,28 @@ def test_the_openapi_document_lists_the_actions_and_their_answers(inbox: Inbox) 
             "503",
         }
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_the_simulated_mediators_still_work_the_inbox_through_this_api() -> None:
+    from producers.mediators import MediatorPlan, Mediators, PlannedCase
+
+    inbox = Inbox()
+    cases = {
+        f"sim-{i}": PlannedCase(f"sim-{i}", "dispute", NOW, "1200" if i % 2 else None)
+        for i in range(6)
+    }
+    inbox.store.apply(
+        [
+            item("cases.routed", routed(cid, "AB"[i % 2], time=NOW), i)
+            for i, cid in enumerate(sorted(cases))
+        ]
+    )
+    plan = MediatorPlan(cases, frozenset({"sim-2"}))
+    crew = Mediators(inbox.client(None), plan, lambda: {c: f"tok-{c}" for c in "AB"}, lambda: None)
+    for _ in range(3):  # accept, then conclude, with the sink applying in between
+        crew.step()
+        inbox.sink()
+    assert crew.finished() and crew.stats.errors == 0
+    outcomes = {cid: inbox.store.get_case(cid).state.outcome for cid in cases}  # type: ignore[union-attr]
+    assert outcomes == {cid: "no_agreement" if cid == "sim-2" else "agreement" for cid in cases}
+    assert inbox.store.get_case("sim-1").state.agreed_amount_yuan == "1200"  # type: ignore[union-attr]

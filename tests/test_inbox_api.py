@@ -208,10 +208,14 @@ def test_a_transfer_to_a_committee_outside_the_catalogue_is_refused_everywhere(
     assert [c["case_id"] for c in a.get("/cases").json()["items"]] == ["u-1"]
 
 
-def test_tokens_created_listed_and_revoked_from_the_cli_take_effect_at_once(api: Api) -> None:
+def test_tokens_created_listed_and_revoked_from_the_cli_take_effect_at_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from fengqiao.cli import app as cli
+
+    monkeypatch.setattr("fengqiao.cli._settings", None)  # read the environment given below
 
     env = {"FENGQIAO_DATABASE_URL": api.settings.effective_database_url(), "COLUMNS": "200"}
     runner = CliRunner()

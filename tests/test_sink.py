@@ -8,9 +8,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from consumers.db import SqlStore
+from fengqiao import localkafka
 from fengqiao.settings import Settings
 from tests.casetools import (
     SinkProcess,
@@ -62,10 +64,21 @@ def test_sink_applies_every_topic_once(
     publish(s, "cases.routed", [b"\xffnot json", b'{"id": "x"}'])
     publish(s, "incidents", [incident("inc-1", ["c1", "c2", "c3"], 12)])
     publish(s, "escalations", [escalation("esc-1", "inc-1")])
-    _start(sink_proc, s, tmp_path)
+    port = localkafka.free_port()
+    p = SinkProcess(
+        s,
+        tmp_path / "sink.log",
+        extra_env=sink_env(500) | {"FENGQIAO_SINK_METRICS_PORT": str(port)},
+    )
+    p.start()
+    sink_proc.append(p)
     store = SqlStore.open(s.effective_database_url())
     try:
         wait_until(lambda: len(store.event_ids()) == 6, 60, "6 events stored")
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        assert httpx.get(f"{base}/readyz", timeout=5).json() == {"status": "ok"}
+        assert "fengqiao_sink_applied_total" in httpx.get(f"{base}/metrics", timeout=5).text
         publish(s, "cases.lifecycle", [lifecycle("c1", "accept", 0, "a")], key="c1")
         publish(s, "incidents", [incident("inc-1", ["c1", "c2", "c3", "c4"], 20)])
         wait_until(lambda: len(store.event_ids()) == 8, 60, "8 events stored")

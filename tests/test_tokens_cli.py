@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from consumers.db import SqlStore
 from fengqiao.cli import app as cli
 
 
-def test_a_token_for_a_committee_outside_the_catalogue_is_refused(tmp_path: Path) -> None:
+def test_a_token_for_a_committee_outside_the_catalogue_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI builds its settings once per process: drop any an earlier test built, so this
+    # run reads the environment below (and never writes to the default database).
+    monkeypatch.setattr("fengqiao.cli._settings", None)
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     env = {"FENGQIAO_DATABASE_URL": url, "COLUMNS": "200"}
     runner = CliRunner()
