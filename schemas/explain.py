@@ -323,10 +323,11 @@ def _t_fallback(p: Params, lang: Lang, names: Names | None) -> str:
 def _t_routed(p: Params, lang: Lang, names: Names | None) -> str:
     cid, type_, tier = p["committee"], p["committee_type"], p["tier"]
     if lang == "zh":
-        return (
-            f"分派至{_name(cid, names)}（{cid}），即{TYPE_ZH.get(type_, type_)}，"
-            f"{TIER_ZH.get(tier, tier)}。"
-        )
+        # The catalogue's name already says what kind of committee it is; without names the
+        # type is said instead.
+        found = names(cid) if names is not None else None
+        what = found or TYPE_ZH.get(type_, type_)
+        return f"分派至{what}（{cid}，{TIER_ZH.get(tier, tier)}）。"
     label = TYPE_LABEL.get(type_, type_)
     return f"Routed to {_name(cid, names)} ({cid}), the {label}, at {tier} tier."
 
@@ -413,7 +414,7 @@ def render(
         return f"（未知理由：{code}）" if lang == "zh" else f"(unknown reason: {code})"
     try:
         return template(params, lang, names)
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, ValueError):
         return (
             f"（理由 {code} 的参数不完整）"
             if lang == "zh"
