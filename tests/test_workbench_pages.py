@@ -222,6 +222,8 @@ def test_filters_by_status_kind_street_and_overdue(world: World) -> None:
     assert ids("street=puzhou") == set()
     assert ids("overdue=1") == {"old"}
     assert ids("status=bogus&kind=<script>") == {"d1", "w1", "old"}  # unknown values: no filter
+    switch = c.get("/inbox?view=mine&kind=dispute").text
+    assert 'href="/inbox?view=mine&amp;kind=dispute&amp;lang=en"' in switch
 
 
 def test_assigned_to_me_and_unassigned_views(world: World) -> None:
@@ -293,6 +295,7 @@ def test_the_case_page_explains_the_routing_in_chinese_and_english(world: World)
     assert "考虑过但未采用的规则" in page and "<code>unknown_jurisdiction</code>" in page
     assert "Rule family" not in page
     en = c.get("/cases/c1?lang=en").text
+    assert 'href="/cases/c1?lang=zh"' in en and "中文" in en
     assert "Alternatives considered" in en
     assert "It applies because it is a dispute and the category is family." in en
     assert "婚姻家庭纠纷：" not in en

@@ -160,6 +160,7 @@ def create_workbench(
             "csrf": w.session.csrf_token if w else "",
             "poll_seconds": cfg.poll_seconds,
             "other_lang": "en" if lang == "zh" else "zh",
+            "lang_url": _lang_url(request, "en" if lang == "zh" else "zh"),
             "path": request.url.path,
         }
         resp = templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
@@ -177,7 +178,10 @@ def create_workbench(
             w: Who | None = who(request, touch=False, allow_must_change=True)
         except _Redirect:
             w = None
-        return render(request, "message.html", {"key": key, "text": text}, w, status)
+        title = {403: "title_forbidden", 404: "title_not_found"}.get(status, "refused")
+        return render(
+            request, "message.html", {"key": key, "text": text, "title": title}, w, status
+        )
 
     @app.exception_handler(_Redirect)
     async def _redirect(request: Request, exc: _Redirect) -> Response:
@@ -540,6 +544,17 @@ def _open_first(
         if room > 0:
             items.extend(page.items)
     return items, total
+
+
+def _lang_url(request: Request, lang: str) -> str:
+    """This page in the other language (after a POST, the page the form was on)."""
+    path = request.url.path
+    if request.method != "GET":
+        for action in ("/accept", "/assign", "/transfer", "/conclude"):
+            path = path.removesuffix(action)
+        return f"{path}?{urlencode({'lang': lang})}"
+    params = {k: v for k, v in request.query_params.items() if k not in ("lang", "done", "v")}
+    return f"{path}?{urlencode({**params, 'lang': lang})}"
 
 
 def _int(value: Any) -> int | None:

@@ -118,6 +118,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "The security check failed: the page expired or the request did not come from it. "
         "Reload the page and try again.",
     ),
+    "title_forbidden": ("无权访问", "Not allowed"),
+    "title_not_found": ("未找到", "Not found"),
     "forbidden": ("您没有权限查看此页面。", "You may not see this page."),
     "not_found": ("没有这个页面或案件。", "No such page or case."),
     "command_note": (
