@@ -249,6 +249,20 @@ def test_logout_ends_the_session_on_the_server(accounts: Accounts) -> None:
     assert accounts.resolve(token) is None
 
 
+def test_expired_sessions_and_old_failures_are_purged_at_the_next_login(
+    accounts: Accounts, clock: Clock
+) -> None:
+    acc, secret = accounts.create("li.ming", "mediator", [A])
+    _, old = accounts.start_session(acc)
+    with pytest.raises(LoginRefused):
+        accounts.authenticate("someone", "wrong", "10.0.0.1")
+    clock.advance(hours=1)
+    _, new = accounts.start_session(acc)
+    assert accounts.store.get_session(old.session_hash) is None
+    assert accounts.store.get_session(new.session_hash) is not None
+    assert accounts.store.failures_since("address:10.0.0.1", clock.now - timedelta(days=1)) == []
+
+
 # --- rate limits -----------------------------------------------------------------------------
 
 

@@ -274,6 +274,10 @@ class Accounts:
         """(the cookie's token, the record kept on the server)."""
         token = secrets.token_urlsafe(32)
         now = self.clock()
+        # A login is rare enough to tidy up on: sessions past their expiry, stale failures.
+        self.store.purge(
+            now - self.sessions.idle, now - self.sessions.absolute, now - self.limits.window
+        )
         rec = SessionRecord(
             session_hash(token), account.account_id, secrets.token_urlsafe(32), now, now
         )

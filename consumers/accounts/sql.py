@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, select, update
+from sqlalchemy import Engine, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from consumers.accounts import tables as t
@@ -168,6 +168,24 @@ class SqlAccounts:
         s = t.web_sessions
         with self.engine.begin() as conn:
             return int(conn.execute(delete(s).where(s.c.account_id == account_id)).rowcount or 0)
+
+    def purge(
+        self,
+        sessions_seen_before: datetime,
+        sessions_created_before: datetime,
+        failures_before: datetime,
+    ) -> None:
+        s, f = t.web_sessions, t.login_failures
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(s).where(
+                    or_(
+                        s.c.last_seen_at < sessions_seen_before,
+                        s.c.created_at < sessions_created_before,
+                    )
+                )
+            )
+            conn.execute(delete(f).where(f.c.at < failures_before))
 
     def add_failure(self, key: str, at: datetime) -> None:
         with self.engine.begin() as conn:

@@ -29,6 +29,15 @@ class AccountStore(Protocol):
     def touch_session(self, session_hash: str, at: datetime) -> None: ...
     def delete_session(self, session_hash: str) -> None: ...
     def delete_sessions_of(self, account_id: str) -> int: ...
+    def purge(
+        self,
+        sessions_seen_before: datetime,
+        sessions_created_before: datetime,
+        failures_before: datetime,
+    ) -> None:
+        """Drop expired sessions and failures too old to count (nobody reads them again)."""
+        ...
+
     def add_failure(self, key: str, at: datetime) -> None: ...
     def failures_since(self, key: str, since: datetime) -> list[datetime]: ...
     def clear_failures(self, key: str) -> None: ...
@@ -91,6 +100,23 @@ class MemoryAccounts:
         for h in mine:
             del self.sessions[h]
         return len(mine)
+
+    def purge(
+        self,
+        sessions_seen_before: datetime,
+        sessions_created_before: datetime,
+        failures_before: datetime,
+    ) -> None:
+        self.sessions = {
+            h: r
+            for h, r in self.sessions.items()
+            if r.last_seen_at >= sessions_seen_before and r.created_at >= sessions_created_before
+        }
+        self.failures = {
+            k: kept
+            for k, ts in self.failures.items()
+            if (kept := [t for t in ts if t >= failures_before])
+        }
 
     def add_failure(self, key: str, at: datetime) -> None:
         self.failures.setdefault(key, []).append(at)
