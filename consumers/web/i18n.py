@@ -64,6 +64,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "live": ("自动更新中", "updating live"),
     "accept_clock": ("受理时限", "to accept"),
     "conclude_clock": ("办结时限", "to conclude"),
+    "conclude_by": ("办结期限", "Conclude by"),
     "done_clock": ("—", "—"),
     "case": ("案件详情", "Case"),
     "back": ("返回收件箱", "Back to the inbox"),
