@@ -497,4 +497,7 @@ def test_a_mediator_cannot_open_the_overview(world: World) -> None:
 def test_health_and_readiness(world: World) -> None:
     c = world.client()
     assert c.get("/healthz").json() == {"status": "ok"}
-    assert c.get("/readyz").json() == {"ready": True}
+    assert c.get("/readyz").json() == {"status": "ok"}
+    world.publisher.fail = True
+    r = c.get("/readyz")
+    assert r.status_code == 503 and r.json()["status"] == "unavailable"

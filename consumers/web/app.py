@@ -86,7 +86,6 @@ def create_workbench(
     catalogue: Catalogue,
     clock: Clock,
     config: WorkbenchConfig | None = None,
-    ready: Callable[[], bool] | None = None,
 ) -> FastAPI:
     cfg = config or WorkbenchConfig()
     app = FastAPI(
@@ -206,13 +205,16 @@ def create_workbench(
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> Response:
-        ok = True
+        """Ready when the case store answers and the publisher reaches the broker."""
         try:
-            store.get_case("readyz-probe")
-            ok = ready() if ready is not None else True
-        except Exception:  # any failure to reach the store means not ready
-            ok = False
-        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+            store.ping()
+        except Exception as err:  # noqa: BLE001 - any failure means "not ready", said why
+            reason = f"the case store does not answer ({type(err).__name__})"
+            return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+        why = actions.publisher.ready()
+        if why is not None:
+            return JSONResponse({"status": "unavailable", "reason": why}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     # --- login, logout, password --------------------------------------------------------
 
