@@ -250,6 +250,11 @@ class Settings(BaseSettings):
         description="Believe X-Forwarded-Proto when deciding whether the site is served over "
         "HTTPS (marks the cookie Secure). Only behind a proxy that sets the header itself.",
     )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Count failed logins per address by the last X-Forwarded-For entry. Only "
+        "behind a proxy that appends it; otherwise every login counts against the proxy.",
+    )
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
     login_failure_window_minutes: float = Field(default=15.0, gt=0)

@@ -120,6 +120,7 @@ def workbench_config(settings: Settings) -> Any:
     return WorkbenchConfig(
         poll_seconds=s.workbench_poll_seconds,
         trust_forwarded_proto=s.trust_forwarded_proto,
+        trust_forwarded_for=s.trust_forwarded_for,
         accept_periods={
             "dispute": timedelta(days=s.sla_dispute_days[0]),
             "petition": timedelta(days=s.sla_petition_days[0]),

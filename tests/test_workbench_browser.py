@@ -160,6 +160,7 @@ def test_a_case_from_kafka_is_worked_to_conclusion_in_the_browser(stack: Stack) 
             seen_after = time.monotonic() - published
             assert page.evaluate("window.__noReload") is True
             assert seen_after < 5.0
+            print(f"\nthe routed case was in the open inbox {seen_after:.2f} s after publishing")
             row = page.inner_text(f'tr[data-case-id="{case_id}"]')
             assert "矛盾纠纷" in row and "合同" in row and "永中街道" in row and "待受理" in row
             assert "受理时限" in row and "剩 23 小时" in row

@@ -3,6 +3,7 @@ real app, driven the way a browser drives it (forms, cookies, the CSRF token).""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -65,6 +66,18 @@ def test_forwarded_proto_is_believed_only_when_configured(world: World) -> None:
     secret = trusting.person("li.ming")
     c = TestClient(trusting.app, follow_redirects=False, headers=proxied)
     assert "Secure" in log_in(c, "li.ming", secret).headers["set-cookie"]
+
+
+def test_failed_logins_behind_a_proxy_count_per_client_only_when_configured() -> None:
+    for trusted, limited in ((False, True), (True, False)):
+        w = build(config=WorkbenchConfig(trust_forwarded_for=trusted))
+        secret = w.person("li.ming")
+        for i in range(20):
+            c = TestClient(w.app, headers={"X-Forwarded-For": f"10.1.0.{i}"})
+            assert log_in(c, f"guess{i}", "wrong").status_code == 401
+        c = TestClient(w.app, follow_redirects=False, headers={"X-Forwarded-For": "10.2.0.1"})
+        r = log_in(c, "li.ming", secret)
+        assert (r.status_code == 429) is limited
 
 
 def test_first_login_must_choose_a_password_before_anything_else(world: World) -> None:
@@ -256,9 +269,14 @@ def test_the_inbox_polls_for_new_cases_and_a_new_case_appears(world: World) -> N
     page = c.get("/inbox").text
     assert 'hx-trigger="every 1s"' in page and 'hx-get="/inbox/rows' in page
     assert "/static/vendor/htmx-2.0.11/htmx.min.js" in page
+    stamp = re.search(r"since=(\w+)", page)
+    assert stamp is not None
+    same = c.get(f"/inbox/rows?since={stamp.group(1)}", headers={"HX-Request": "true"})
+    assert same.status_code == 204  # nothing new: no swap, the focus stays where it was
     world.route(routed("just-in", A))
-    rows = c.get("/inbox/rows", headers={"HX-Request": "true"}).text
-    assert 'data-case-id="just-in"' in rows and "<html" not in rows
+    rows = c.get(f"/inbox/rows?since={stamp.group(1)}", headers={"HX-Request": "true"})
+    assert rows.status_code == 200
+    assert 'data-case-id="just-in"' in rows.text and "<html" not in rows.text
 
 
 def test_assets_are_served_locally(world: World) -> None:

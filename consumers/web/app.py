@@ -9,7 +9,9 @@ signed cookie (itsdangerous). Actions go through ``CaseActions``, the inbox API'
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -49,6 +51,7 @@ DEFAULT_ACCEPT = {
 class WorkbenchConfig:
     poll_seconds: float = 3.0
     trust_forwarded_proto: bool = False
+    trust_forwarded_for: bool = False
     accept_periods: Mapping[str, timedelta] = field(default_factory=lambda: dict(DEFAULT_ACCEPT))
     warn_fraction: float = 0.8
     utc_offset_hours: float = 8.0
@@ -263,7 +266,7 @@ def create_workbench(
             signed = None
         if not nonce or not isinstance(signed, str) or not hmac.compare_digest(signed, nonce):
             return login_page(request, t("csrf"), 403, username)
-        address = request.client.host if request.client else "unknown"
+        address = _client_address(request, cfg.trust_forwarded_for)
         try:
             acc = accounts.authenticate(username, str(form.get("password") or ""), address)
         except LoginRefused as err:
@@ -388,8 +391,13 @@ def create_workbench(
         query = urlencode(
             {k: v for k, v in chosen.items() if v and not (k == "view" and v == "all")}
         )
+        rows = [views.row(c, d, now, names) for c in items]
         return {
-            "rows": [views.row(c, d, now, names) for c in items],
+            "rows": rows,
+            # What the page shows, in a few characters: a poll that brings the same is empty.
+            "stamp": hashlib.sha256(
+                json.dumps([total, rows], sort_keys=True, default=str).encode()
+            ).hexdigest()[:16],
             "total": total,
             "shown": len(items),
             "chosen": chosen,
@@ -415,7 +423,11 @@ def create_workbench(
         w = who(request, touch=False)
         if not w.account.works_cases:
             raise _Page(403, "forbidden")
-        return render(request, "_rows.html", inbox_ctx(request, w), w)
+        ctx = inbox_ctx(request, w)
+        if request.query_params.get("since") == ctx["stamp"]:
+            # Nothing changed: no swap, so the keyboard focus and scroll position stay put.
+            return Response(status_code=204)
+        return render(request, "_rows.html", ctx, w)
 
     # --- the case page and its actions -------------------------------------------------
 
@@ -546,6 +558,18 @@ def _open_first(
         if room > 0:
             items.extend(page.items)
     return items, total
+
+
+def _client_address(request: Request, trust_forwarded_for: bool) -> str:
+    """The address failed logins are counted by. Behind a proxy every request comes from the
+    proxy, so one bad actor would lock everyone out: then the proxy's X-Forwarded-For entry
+    (the last one, which the proxy appended itself) names the client."""
+    if trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        last = forwarded.split(",")[-1].strip()
+        if last:
+            return last
+    return request.client.host if request.client else "unknown"
 
 
 def _lang_url(request: Request, lang: str) -> str:
