@@ -129,6 +129,7 @@ def workbench_config(settings: Settings) -> Any:
         warn_fraction=s.sla_warn_fraction,
         utc_offset_hours=s.metrics_utc_offset_hours,
         min_password_length=s.password_min_length,
+        dashboard_url=f"http://{s.metrics_host}:{s.metrics_port}/dashboard",
     )
 
 

@@ -512,6 +512,16 @@ def test_a_mediator_cannot_open_the_overview(world: World) -> None:
     assert c.get("/overview").status_code == 403
 
 
+def test_command_accounts_get_a_link_to_the_dashboard() -> None:
+    w = build(config=WorkbenchConfig(dashboard_url="http://127.0.0.1:9464/dashboard"))
+    secret = w.person("zhihui", "command", ())
+    c = w.client()
+    log_in_and_choose(c, "zhihui", secret)
+    assert '<a href="http://127.0.0.1:9464/dashboard">指挥中心大屏</a>' in c.get("/overview").text
+    m, _ = mediator(w)
+    assert "指挥中心大屏" not in m.get("/inbox").text
+
+
 def test_health_and_readiness(world: World) -> None:
     c = world.client()
     assert c.get("/healthz").json() == {"status": "ok"}

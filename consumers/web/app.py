@@ -56,6 +56,7 @@ class WorkbenchConfig:
     warn_fraction: float = 0.8
     utc_offset_hours: float = 8.0
     min_password_length: int = 10
+    dashboard_url: str | None = None  # the command-center dashboard, linked for its roles
     page_size: int = 200  # inbox rows shown; the count says how many more there are
     # Signs the login form's cookie; a fresh one per process is fine (a login form older
     # than a restart is simply shown again).
@@ -164,6 +165,7 @@ def create_workbench(
             "other_lang": "en" if lang == "zh" else "zh",
             "lang_url": _lang_url(request, "en" if lang == "zh" else "zh"),
             "path": request.url.path,
+            "dashboard_url": cfg.dashboard_url,
         }
         resp = templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
         resp.headers["Cache-Control"] = "no-store"

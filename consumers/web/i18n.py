@@ -41,6 +41,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "password_changed": ("密码已修改。", "Your password was changed."),
     "inbox": ("收件箱", "Inbox"),
     "overview": ("各调委会概况", "Committees overview"),
+    "dashboard": ("指挥中心大屏", "Command-center dashboard"),
     "view_all": ("全部案件", "All cases"),
     "view_mine": ("分派给我", "Assigned to me"),
     "view_unassigned": ("未分派", "Unassigned"),
