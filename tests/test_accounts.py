@@ -24,12 +24,17 @@ from tests.workbenchtools import PASSWORD, A, B, Clock
 COMMITTEES = load_catalogue().committees.keys()
 
 
-@pytest.fixture(params=["memory", "sql"])
+@pytest.fixture(params=["memory", "sql", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AccountStore]:
     if request.param == "memory":
         yield MemoryAccounts()
         return
-    engine = make_engine(f"sqlite:///{tmp_path / 'accounts.db'}")
+    url = (
+        request.getfixturevalue("pg_url")
+        if request.param == "postgres"
+        else f"sqlite:///{tmp_path / 'accounts.db'}"
+    )
+    engine = make_engine(url)
     upgrade(engine)
     try:
         yield SqlAccounts(engine)
