@@ -529,3 +529,38 @@ def test_health_and_readiness(world: World) -> None:
     world.publisher.fail = True
     r = c.get("/readyz")
     assert r.status_code == 503 and r.json()["status"] == "unavailable"
+
+
+def test_a_transferred_case_moves_to_the_other_committees_inbox(world: World) -> None:
+    world.route(routed("c1", A))
+    a, csrf = mediator(world)
+    b, _ = mediator(world, "zhao.lei", committees=(B,))
+    r = a.post(
+        "/cases/c1/transfer",
+        data={"csrf_token": csrf, "version": "0", "to_committee_id": B, "reason": "属蒲州街道管辖"},
+    )
+    assert r.status_code == 303
+    world.sink()
+    assert 'data-case-id="c1"' not in a.get("/inbox").text
+    assert 'data-case-id="c1"' in b.get("/inbox").text
+    page = b.get("/cases/c1").text
+    assert "转办" in page and "→ 蒲州街道人民调解委员会" in page and "属蒲州街道管辖" in page
+    assert "li.ming" not in page  # A's people are not B's to know: the id stays, no name
+    assert world.accounts.account("li.ming").account_id in page
+
+
+def test_conclude_refuses_a_bad_amount_naming_the_field(world: World) -> None:
+    world.route(routed("c1", A))
+    c, csrf = mediator(world)
+    c.post("/cases/c1/accept", data={"csrf_token": csrf, "version": "0"})
+    world.sink()
+    bad = {"csrf_token": csrf, "version": "1", "outcome": "agreement"}
+    r = c.post("/cases/c1/conclude", data={**bad, "agreed_amount_yuan": "一万"})
+    assert r.status_code == 422 and "agreed_amount_yuan" in r.text and "一万" not in r.text
+    r = c.post(
+        "/cases/c1/conclude", data={**bad, "outcome": "withdrawn", "agreed_amount_yuan": "100"}
+    )
+    assert r.status_code == 422 and "只有达成协议时才填写协议金额" in r.text
+    r = c.post("/cases/c1/conclude", data={**bad, "outcome": "settled"})
+    assert r.status_code == 422 and "outcome" in r.text
+    assert len(lifecycle_sent(world)) == 1
