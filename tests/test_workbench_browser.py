@@ -189,7 +189,7 @@ def test_a_case_from_kafka_is_worked_to_conclusion_in_the_browser(stack: Stack) 
             reload_until(page, "案件已更新")
             assert "已办结" in page.inner_text(".titlebar")
             history = page.inner_text("#history-h ~ table")
-            for event in ("分派至调委会", "受理", "分派承办人", "办结"):
+            for event in ("分流", "受理", "分派承办人", "办结"):
                 assert event in history
             assert history.count(li) == 3 and history.count("李明") == 3
             assert "分派给 赵磊" in history and "达成协议" in history

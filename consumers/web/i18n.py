@@ -56,7 +56,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "case_id": ("案件编号", "Case id"),
     "committee": ("承办调委会", "Committee"),
     "sla": ("时限", "Deadline"),
-    "routed_at": ("分派时间", "Routed"),
+    "routed_at": ("分流时间", "Routed"),
     "assignee": ("承办人", "Mediator"),
     "nobody": ("未分派", "nobody"),
     "no_cases": ("没有符合条件的案件。", "No case matches."),
@@ -72,12 +72,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "facts": ("案件事实", "Facts of the report"),
     "parties": ("当事人及联系方式", "Parties and contacts"),
     "parties_missing": (
-        "案件库目前只保存分派结果，尚未保存报告中的当事人、联系方式和案情摘要；"
+        "案件库目前只保存分流结果，尚未保存报告中的当事人、联系方式和案情摘要；"
         "请通过原始登记渠道查阅。",
         "The case store keeps only the routing decision so far, not the report's parties, "
         "contacts and summary; look them up in the original registration.",
     ),
-    "routing": ("分派依据", "Why this committee"),
+    "routing": ("分流依据", "Why this committee"),
     "rule": ("适用规则", "Rule"),
     "ruleset": ("规则版本", "Ruleset"),
     "tier": ("层级", "Tier"),
@@ -162,7 +162,7 @@ OUTCOME: dict[str, tuple[str, str]] = {
 }
 
 EVENT: dict[str, tuple[str, str]] = {
-    "case.routed.v1": ("分派至调委会", "routed"),
+    "case.routed.v1": ("分流", "routed"),
     "case.accepted.v1": ("受理", "accepted"),
     "case.assigned.v1": ("分派承办人", "assigned"),
     "case.transferred.v1": ("转办", "transferred"),
