@@ -146,6 +146,10 @@ def test_a_case_from_kafka_is_worked_to_conclusion_in_the_browser(stack: Stack) 
         browser = playwright_chromium(p)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            console_errors: list[str] = []  # e.g. a script the content policy blocked
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
             page.goto(f"{stack.url}/login")
             page.screenshot(path=str(ARTIFACTS / "workbench-login.png"))
             first_login(page, stack.url, "li.ming", one_time)
@@ -197,6 +201,7 @@ def test_a_case_from_kafka_is_worked_to_conclusion_in_the_browser(stack: Stack) 
             today = datetime.now(UTC).astimezone().strftime("%Y-%m-%d")
             assert history.count(today[:7]) >= 4  # each line has its time
             page.screenshot(path=str(ARTIFACTS / "workbench-case-concluded.png"), full_page=True)
+            assert console_errors == []
             stored = stack.store.get_case(case_id)
             assert stored is not None and stored.status == "concluded"
             assert stored.state.outcome == "agreement" and stored.assignee == zhao

@@ -279,6 +279,14 @@ def test_the_inbox_polls_for_new_cases_and_a_new_case_appears(world: World) -> N
     assert 'data-case-id="just-in"' in rows.text and "<html" not in rows.text
 
 
+def test_pages_forbid_framing_and_foreign_content(world: World) -> None:
+    for path in ("/login", "/healthz", "/static/workbench.css"):
+        h = world.client().get(path).headers
+        assert "frame-ancestors 'none'" in h["content-security-policy"]
+        assert "script-src 'self'" in h["content-security-policy"]
+        assert h["x-frame-options"] == "DENY" and h["x-content-type-options"] == "nosniff"
+
+
 def test_assets_are_served_locally(world: World) -> None:
     c = world.client()
     js = c.get("/static/vendor/htmx-2.0.11/htmx.min.js")
