@@ -137,8 +137,12 @@ def test_a_disabled_account_is_logged_out_on_its_next_request(world: World) -> N
     world.accounts.disable("li.ming")
     r = c.get("/inbox")
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
-    poll = c.get("/inbox/rows", headers={"HX-Request": "true"})
-    assert poll.status_code == 401 and poll.headers["HX-Redirect"].startswith("/login")
+    hx = {"HX-Request": "true", "HX-Current-URL": "http://testserver/inbox?view=mine"}
+    poll = c.get("/inbox/rows?view=mine", headers=hx)
+    assert poll.status_code == 401
+    assert (
+        poll.headers["HX-Redirect"] == "/login?next=%2Finbox%3Fview%3Dmine"
+    )  # the page, not the poll
 
 
 def test_polling_does_not_keep_an_idle_session_alive(world: World) -> None:
@@ -147,6 +151,28 @@ def test_polling_does_not_keep_an_idle_session_alive(world: World) -> None:
         world.clock.advance(minutes=5)
         c.get("/inbox/rows", headers={"HX-Request": "true"})
     assert c.get("/inbox").headers["location"].startswith("/login")
+
+
+def test_after_an_expired_session_the_login_leads_back_to_the_page(world: World) -> None:
+    world.route(routed("c1", A))
+    c, csrf = mediator(world)
+    world.clock.advance(hours=1)
+    r = c.post("/cases/c1/accept", data={"csrf_token": csrf, "version": "0"})
+    assert r.headers["location"] == "/login?next=%2Fcases%2Fc1"
+    page = c.get(r.headers["location"])
+    nonce = form_value(page.text, "login_csrf")
+    assert 'name="next" value="/cases/c1"' in page.text
+    back = c.post(
+        "/login",
+        data={
+            "username": "li.ming",
+            "password": PASSWORD,
+            "login_csrf": nonce,
+            "next": "/cases/c1",
+        },
+    )
+    assert back.headers["location"] == "/cases/c1"
+    assert world.publisher.sent == []  # the expired session's post did nothing
 
 
 def test_the_next_page_after_login_is_never_another_site(world: World) -> None:

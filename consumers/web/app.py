@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -147,7 +147,7 @@ def create_workbench(
         token = request.cookies.get(SESSION_COOKIE)
         found = accounts.resolve(token, touch=touch)
         if found is None or token is None:
-            nxt = request.url.path
+            nxt = _back_to(request)
             raise _Redirect("/login" + (f"?{urlencode({'next': nxt})}" if nxt != "/" else ""))
         acc, rec = found
         if acc.must_change_password and not allow_must_change:
@@ -592,15 +592,31 @@ def _client_address(request: Request, trust_forwarded_for: bool) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _form_page(path: str) -> str:
+    """The page a form posting to ``path`` is on."""
+    for action in ("/accept", "/assign", "/transfer", "/conclude"):
+        path = path.removesuffix(action)
+    return path
+
+
+def _back_to(request: Request) -> str:
+    """Where to come back after logging in: the page the person was on. A background poll's
+    page is the one it polls for; a form's, the page it was posted from."""
+    if request.headers.get("hx-request"):
+        current = urlsplit(request.headers.get("hx-current-url", ""))
+        return _safe_next(current.path + (f"?{current.query}" if current.query else "")) or "/"
+    if request.method != "GET":
+        return _form_page(request.url.path)
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
 def _lang_url(request: Request, lang: str) -> str:
     """This page in the other language (after a POST, the page the form was on)."""
-    path = request.url.path
     if request.method != "GET":
-        for action in ("/accept", "/assign", "/transfer", "/conclude"):
-            path = path.removesuffix(action)
-        return f"{path}?{urlencode({'lang': lang})}"
+        return f"{_form_page(request.url.path)}?{urlencode({'lang': lang})}"
     params = {k: v for k, v in request.query_params.items() if k not in ("lang", "done", "v")}
-    return f"{path}?{urlencode({**params, 'lang': lang})}"
+    return f"{request.url.path}?{urlencode({**params, 'lang': lang})}"
 
 
 def _int(value: Any) -> int | None:
