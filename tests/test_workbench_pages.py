@@ -409,6 +409,34 @@ def test_accept_assign_conclude_with_the_history_naming_the_person(world: World)
     assert "此案件已办结，不能再办理。" in page
 
 
+def test_the_page_stops_waiting_when_the_sink_refused_the_action(world: World) -> None:
+    world.route(routed("c1", A))
+    c, csrf = mediator(world)
+    head, csrf2 = mediator(world, "wang.fang", "head")
+    r = c.post("/cases/c1/accept", data={"csrf_token": csrf, "version": "0"})
+    # Before the sink applies the accept, an assignment made on the same version is applied.
+    accept = world.publisher.sent.pop()
+    me = world.accounts.account("wang.fang").account_id
+    head.post("/cases/c1/assign", data={"csrf_token": csrf2, "version": "0", "mediator_id": me})
+    world.sink()
+    world.publisher.sent.append(accept)
+    world.sink()  # the accept arrives second: kept in the history, not applied
+    page = c.get(r.headers["location"]).text
+    assert 'http-equiv="refresh"' not in page
+    assert "案件库未执行此操作：the case changed since the action was made" in page
+    assert "已提交" not in page
+
+
+def test_the_page_waits_a_while_for_the_sink_then_says_so(world: World) -> None:
+    world.route(routed("c1", A))
+    c, csrf = mediator(world)
+    r = c.post("/cases/c1/accept", data={"csrf_token": csrf, "version": "0"})
+    first = c.get(r.headers["location"]).text
+    assert 'content="1; url=/cases/c1?done=accept&amp;v=1&amp;n=1"' in first
+    late = c.get("/cases/c1?done=accept&v=1&n=30").text
+    assert 'http-equiv="refresh"' not in late and "案件库尚未更新" in late
+
+
 def test_submitting_the_same_form_twice_applies_once(world: World) -> None:
     world.route(routed("c1", A))
     c, csrf = mediator(world)

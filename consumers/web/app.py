@@ -26,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from consumers import casefile
 from consumers.accounts.model import ROLE_LABELS_EN, ROLE_LABELS_ZH, Account, SessionRecord
 from consumers.accounts.service import Accounts, LoginRefused, PasswordRefused
 from consumers.actions import ActionError, CaseActions
@@ -36,6 +37,7 @@ from schemas.reference.catalogue import Catalogue
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "fq_session"
+PENDING_RELOADS = 30  # a just-submitted action is waited for this many seconds
 LOGIN_COOKIE = "fq_login"
 LANG_COOKIE = "fq_lang"
 Clock = Callable[[], datetime]
@@ -467,14 +469,33 @@ def create_workbench(
         now = clock()
         names = names_for(case.committee_id)
         done = request.query_params.get("done")
+        if done not in ("accept", "assign", "transfer", "conclude"):
+            done = None
         expect = _int(request.query_params.get("v"))
+        tries = _int(request.query_params.get("n")) or 0
+        entries = store.history(case.case_id)
+        pending = bool(done and expect and case.state.version < expect and status == 200)
+        if done and expect:
+            # The sink may have kept the event without applying it (the case changed first).
+            sent = casefile.action_event_id(case.case_id, done, expect - 1)
+            refused = next((e for e in entries if e.event_id == sent and not e.applied), None)
+            t = i18n.translator(d.lang)
+            if refused is not None:
+                pending, done = False, None
+                error = f"{t('sink_refused')}{refused.note or ''}"
+            elif pending and tries >= PENDING_RELOADS:
+                pending, done = False, None
+                error = t("still_pending")
         ctx = {
             # Just submitted and the sink has not applied it yet: the page reloads itself.
-            "pending": expect is not None and case.state.version < expect and status == 200,
+            "pending": pending,
+            "reload_url": (
+                _case_url(case.case_id, done, expect, tries + 1) if pending and done else ""
+            ),
             "case": case,
             "facts": views.row(case, d, now, names),
             "routing": views.routing(case, d),
-            "history": views.history(store.history(case.case_id), d, names),
+            "history": views.history(entries, d, names),
             "alerts": views.alerts(store.sla_alerts(case.case_id), d),
             "incidents": views.incidents_of(case.case_id, store.incidents(), d),
             "deadline": d.time(case.deadline),
@@ -484,9 +505,7 @@ def create_workbench(
             "outcomes": [(k, i18n.pick(i18n.OUTCOME, k, d.lang)) for k in i18n.OUTCOME],
             "error": error,
             "outcome_label": i18n.pick(i18n.OUTCOME, case.state.outcome, d.lang),
-            "done": i18n.pick(i18n.TEXT, done, d.lang)
-            if done in ("accept", "assign", "transfer", "conclude")
-            else None,
+            "done": i18n.pick(i18n.TEXT, done, d.lang) if done else None,
         }
         return render(request, "case.html", ctx, w, status)
 
@@ -555,10 +574,13 @@ def create_workbench(
     return app
 
 
-def _case_url(case_id: str, done: str, expect: int | None = None) -> str:
+def _case_url(case_id: str, done: str, expect: int | None = None, tries: int = 0) -> str:
     from urllib.parse import quote
 
-    return f"/cases/{quote(case_id)}?done={done}" + (f"&v={expect}" if expect is not None else "")
+    url = f"/cases/{quote(case_id)}?done={done}"
+    if expect is not None:
+        url += f"&v={expect}"
+    return url + (f"&n={tries}" if tries else "")
 
 
 def _open_first(

@@ -113,6 +113,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_action": ("此案件已办结，不能再办理。", "The case is concluded; nothing more to do."),
     "submitted": ("已提交：{what}。", "Submitted: {what}."),
     "applied": ("案件已更新。", " The case is updated."),
+    "sink_refused": ("案件库未执行此操作：", "The case store did not apply it:"),
+    "still_pending": (
+        "操作已提交，但案件库尚未更新；请稍后刷新查看。",
+        "The action was sent but the case store has not caught up; reload in a while.",
+    ),
     "updating": ("正在更新案件状态……", " Updating the case…"),
     "refused": ("未执行", "Not done"),
     "csrf": (
