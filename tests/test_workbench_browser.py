@@ -113,7 +113,7 @@ def first_login(page: Any, url: str, username: str, one_time: str) -> None:
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(f"{url}/password")
     assert "请设置您自己的新密码" in page.inner_text("main")
-    page.get_by_label("当前密码").fill(one_time)
+    page.get_by_label("临时密码（管理员发给您的）").fill(one_time)
     page.get_by_label("新密码", exact=True).fill(PASSWORD)
     page.get_by_label("再次输入新密码").fill(PASSWORD)
     page.get_by_role("button", name="保存").click()

@@ -88,7 +88,8 @@ def test_first_login_must_choose_a_password_before_anything_else(world: World) -
     for path in ("/", "/inbox", "/cases/x"):
         assert c.get(path).headers["location"] == "/password"
     page = c.get("/password")
-    assert "请设置您自己的新密码" in page.text
+    assert "请设置您自己的新密码" in page.text and "临时密码" in page.text
+    assert 'href="/inbox"' not in page.text  # no way around it
     csrf = form_value(page.text, "csrf_token")
     bad = c.post(
         "/password",

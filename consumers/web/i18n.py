@@ -31,6 +31,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "Choose your own new password to continue.",
     ),
     "current_password": ("当前密码", "Current password"),
+    "current_temporary": (
+        "临时密码（管理员发给您的）",
+        "Temporary password (from your administrator)",
+    ),
     "new_password": ("新密码", "New password"),
     "confirm_password": ("再次输入新密码", "New password again"),
     "password_rule": (
