@@ -195,8 +195,9 @@ def _demo_logins(settings: Settings, engine: Any) -> tuple[str, str]:
     return demo, (
         f"[bold]workbench (调解员工作台)[/] → {url}\n"
         f"  demo login: [bold]{login.username}[/] / {how}\n"
-        f"  every committee has a head account demo-<committee id>, the command center "
-        f"demo-command; untouched ones share that first password this run "
+        f"  every committee has a head account demo-<committee id>; the command center has "
+        f"demo-command, account administration demo-admin; untouched ones share that first "
+        f"password this run "
         f"(fengqiao users list). Simulated mediators leave {demo}'s cases to you."
     )
 

@@ -58,8 +58,8 @@ class DemoLogin:
 
 
 def demo_accounts(accounts: Accounts, committee: str) -> DemoLogin:
-    """A head account ``demo-<committee id>`` for every catalogue committee and
-    ``demo-command``. All that were never used get one fresh first password for this run (one
+    """A head account ``demo-<committee id>`` for every catalogue committee, ``demo-command``
+    and ``demo-admin``. All that were never used get one fresh first password for this run (one
     argon2 hash for all: hashing 57 of them would hold up the start), which each person
     replaces at the first login; accounts already used keep the password their user chose."""
     from consumers.accounts.model import Account, Grant
@@ -69,6 +69,7 @@ def demo_accounts(accounts: Accounts, committee: str) -> DemoLogin:
     hashed = accounts.hashing.hash(secret)
     wanted = [(f"demo-{c}", Grant("head", c)) for c in sorted(accounts.known_committees)]
     wanted.append(("demo-command", Grant("command", None)))
+    wanted.append(("demo-admin", Grant("admin", None)))
     untouched: set[str] = set()
     for username, grant in wanted:
         acc = accounts.store.by_username(username)

@@ -27,10 +27,11 @@ def test_demo_accounts_per_committee_and_their_first_password(tmp_path: Path) ->
         first = demo_accounts(accounts, A)
         assert first.username == f"demo-{A}" and first.password is not None
         names = {a.username for a in accounts.store.list_accounts()}
-        assert names == {f"demo-{c}" for c in cat.committees} | {"demo-command"}
+        assert names == {f"demo-{c}" for c in cat.committees} | {"demo-command", "demo-admin"}
         demo = accounts.account(f"demo-{A}")
         assert demo.heads() == (A,) and demo.must_change_password
         assert accounts.account("demo-command").is_command
+        assert accounts.account("demo-admin").is_admin
 
         second = demo_accounts(accounts, A)  # the next `make up`: a new first password
         assert second.password not in (None, first.password)

@@ -627,3 +627,84 @@ def test_conclude_refuses_a_bad_amount_naming_the_field(world: World) -> None:
     r = c.post("/cases/c1/conclude", data={**bad, "outcome": "settled"})
     assert r.status_code == 422 and "outcome" in r.text
     assert len(lifecycle_sent(world)) == 1
+
+
+# --- account administration ------------------------------------------------------------------
+
+
+def admin_client(w: World) -> tuple[TestClient, str]:
+    secret = w.person("guanli", "admin", ())
+    c = w.client()
+    return c, log_in_and_choose(c, "guanli", secret)
+
+
+def test_an_admin_creates_an_account_and_its_person_logs_in(world: World) -> None:
+    c, csrf = admin_client(world)
+    assert c.get("/").headers["location"] == "/admin"
+    r = c.post(
+        "/admin/accounts",
+        data={
+            "csrf_token": csrf,
+            "username": "zhou.min",
+            "display_name": "周敏",
+            "role": "mediator",
+            "committee": A,
+        },
+    )
+    assert r.status_code == 200 and "已创建账号 zhou.min。" in r.text
+    secret = re.search(r'<code class="secret">(\w+)</code>', r.text)
+    assert secret is not None
+    assert "调解员 · 永中街道人民调解委员会" in r.text and "待首次登录改密" in r.text
+    again = c.get("/admin").text
+    assert secret.group(1) not in again  # shown once
+    person = world.client()
+    log_in_and_choose(person, "zhou.min", secret.group(1))
+    assert person.get("/inbox").status_code == 200
+
+
+def test_admin_errors_are_in_chinese_and_name_no_password(world: World) -> None:
+    c, csrf = admin_client(world)
+    base = {"csrf_token": csrf, "username": "zhou.min", "role": "mediator"}
+    r = c.post("/admin/accounts", data=base)
+    assert r.status_code == 422 and "调解员和调委会主任须选择所属调委会。" in r.text
+    r = c.post("/admin/accounts", data={**base, "committee": "atlantis"})
+    assert r.status_code == 422 and "目录中没有这个调委会。" in r.text
+    r = c.post("/admin/accounts", data={**base, "username": "周敏", "committee": A})
+    assert r.status_code == 422 and "用户名为 2–64 个字符" in r.text
+    r = c.post("/admin/accounts", data={**base, "role": "command", "committee": A})
+    assert r.status_code == 422 and "不属于某个调委会" in r.text
+    r = c.post("/admin/accounts", data={**base, "username": "guanli", "role": "admin"})
+    assert r.status_code == 422 and "该用户名已被使用。" in r.text
+    r = c.post("/admin/accounts", data={**base, "committee": A})  # once right, created
+    assert r.status_code == 200 and "已创建账号 zhou.min。" in r.text
+    r = c.post("/admin/accounts", data={"username": "x1", "role": "admin"})  # no token
+    assert r.status_code == 403 and "安全校验失败" in r.text
+
+
+def test_an_admin_disables_enables_and_resets(world: World) -> None:
+    person, _ = mediator(world)
+    c, csrf = admin_client(world)
+    r = c.post("/admin/accounts/li.ming/disable", data={"csrf_token": csrf})
+    assert "已停用 li.ming，其登录已全部结束。" in r.text
+    assert person.get("/inbox").headers["location"].startswith("/login")
+    assert (
+        "已启用 li.ming。"
+        in c.post("/admin/accounts/li.ming/enable", data={"csrf_token": csrf}).text
+    )
+    r = c.post("/admin/accounts/li.ming/reset", data={"csrf_token": csrf})
+    secret = re.search(r'<code class="secret">(\w+)</code>', r.text)
+    assert secret is not None and "已重置 li.ming 的密码。" in r.text
+    assert log_in(world.client(), "li.ming", PASSWORD).status_code == 401
+    assert log_in(world.client(), "li.ming", secret.group(1)).headers["location"] == "/password"
+    r = c.post("/admin/accounts/guanli/disable", data={"csrf_token": csrf})
+    assert r.status_code == 409 and "不能停用自己的账号。" in r.text
+    r = c.post("/admin/accounts/nobody/reset", data={"csrf_token": csrf})
+    assert r.status_code == 404 and "没有这个账号。" in r.text
+
+
+def test_only_admins_reach_account_administration(world: World) -> None:
+    c, csrf = mediator(world, "wang.fang", "head")
+    assert c.get("/admin").status_code == 403
+    r = c.post("/admin/accounts/wang.fang/reset", data={"csrf_token": csrf})
+    assert r.status_code == 403
+    assert "/admin" not in c.get("/inbox").text

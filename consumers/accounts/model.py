@@ -23,7 +23,15 @@ ROLE_LABELS_EN = {"mediator": "mediator", "head": "head", "command": "command", 
 
 
 class AccountError(FengqiaoError):
-    """An account operation was refused; the message says why (never a password)."""
+    """An account operation was refused; the message says why (never a password), in English
+    for the command line and in Chinese for the administration page."""
+
+    def __init__(self, message: str, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.message_zh = zh or message
+
+    def message(self, lang: str) -> str:
+        return str(self) if lang == "en" else self.message_zh
 
 
 class AccountExists(AccountError):

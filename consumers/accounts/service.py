@@ -88,26 +88,33 @@ class Accounts:
 
     def _grant_for(self, role: str, committee: str | None) -> Grant:
         if role not in ROLES:
-            raise AccountError(f"unknown role {role!r}; the roles are {', '.join(ROLES)}")
+            raise AccountError(
+                f"unknown role {role!r}; the roles are {', '.join(ROLES)}", "未知的角色。"
+            )
         if role in COMMITTEE_ROLES:
             if not committee:
-                raise AccountError(f"the role {role} needs --committee (a catalogue committee id)")
+                raise AccountError(
+                    f"the role {role} needs --committee (a catalogue committee id)",
+                    "调解员和调委会主任须选择所属调委会。",
+                )
             if committee not in self.known_committees:
                 raise AccountError(
                     f"unknown committee {committee!r}: only committees of the catalogue can be "
-                    "granted (`fengqiao users committees` lists them)"
+                    "granted (`fengqiao users committees` lists them)",
+                    "目录中没有这个调委会。",
                 )
             return Grant(role, committee)
         if committee:
             raise AccountError(
-                f"the role {role} is not bound to a committee; leave out --committee"
+                f"the role {role} is not bound to a committee; leave out --committee",
+                "指挥中心和管理员账号不属于某个调委会，请不要选择调委会。",
             )
         return Grant(role, None)
 
     def account(self, username: str) -> Account:
         found = self.store.by_username(username.strip())
         if found is None:
-            raise NoSuchAccount(f"no account named {username.strip()!r}")
+            raise NoSuchAccount(f"no account named {username.strip()!r}", "没有这个账号。")
         return found
 
     def create(
@@ -125,7 +132,8 @@ class Accounts:
         if not USERNAME.match(username):
             raise AccountError(
                 "a username is 2-64 characters: lower-case letters, digits and . _ - "
-                "(it starts with a letter or digit)"
+                "(it starts with a letter or digit)",
+                "用户名为 2–64 个字符：小写字母、数字和 . _ -，以字母或数字开头。",
             )
         grants = (
             [self._grant_for(role, c) for c in committees]

@@ -79,7 +79,9 @@ class SqlAccounts:
                         )
                     )
         except IntegrityError as err:
-            raise AccountExists(f"an account named {account.username!r} already exists") from err
+            raise AccountExists(
+                f"an account named {account.username!r} already exists", "该用户名已被使用。"
+            ) from err
 
     def get(self, account_id: str) -> Account | None:
         found = self._accounts(t.accounts.c.account_id == account_id)

@@ -53,7 +53,9 @@ class MemoryAccounts:
 
     def add_account(self, account: Account) -> None:
         if account.account_id in self.accounts or self.by_username(account.username):
-            raise AccountExists(f"an account named {account.username!r} already exists")
+            raise AccountExists(
+                f"an account named {account.username!r} already exists", "该用户名已被使用。"
+            )
         self.accounts[account.account_id] = account
 
     def get(self, account_id: str) -> Account | None:

@@ -27,7 +27,14 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from consumers import casefile
-from consumers.accounts.model import ROLE_LABELS_EN, ROLE_LABELS_ZH, Account, SessionRecord
+from consumers.accounts.model import (
+    ROLE_LABELS_EN,
+    ROLE_LABELS_ZH,
+    ROLES,
+    Account,
+    AccountError,
+    SessionRecord,
+)
 from consumers.accounts.service import Accounts, LoginRefused, PasswordRefused
 from consumers.actions import ActionError, CaseActions
 from consumers.casefile import STATUSES
@@ -338,6 +345,94 @@ def create_workbench(
             return render(request, "password.html", ctx, w, 422)
         return RedirectResponse("/?done=password", status_code=303)
 
+    # --- account administration (admin) ------------------------------------------------
+
+    def admin_page(
+        request: Request,
+        w: Who,
+        notice: str | None = None,
+        secret: str | None = None,
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        lang = lang_of(request)
+        labels = ROLE_LABELS_EN if lang == "en" else ROLE_LABELS_ZH
+        d = display(lang)
+        rows = [
+            {
+                "username": a.username,
+                "name": a.display_name or "",
+                "account_id": a.account_id,
+                "roles": [
+                    labels[g.role] + (f" · {d.committee(g.committee_id)}" if g.committee_id else "")
+                    for g in a.grants
+                ],
+                "disabled": a.disabled,
+                "must_change": a.must_change_password,
+                "me": a.account_id == w.account.account_id,
+            }
+            for a in accounts.store.list_accounts()
+        ]
+        ctx = {
+            "rows": rows,
+            "roles": [(r, labels[r]) for r in ROLES],
+            "committee_groups": views.transfer_choices("", d),
+            "notice": notice,
+            "secret": secret,
+            "error": error,
+        }
+        return render(request, "admin.html", ctx, w, status)
+
+    def admin(request: Request) -> Who:
+        w = who(request)
+        if not w.account.is_admin:
+            raise _Page(403, "forbidden")
+        return w
+
+    @app.get("/admin", response_class=HTMLResponse)
+    def admin_accounts(request: Request) -> Response:
+        return admin_page(request, admin(request))
+
+    @app.post("/admin/accounts", response_class=HTMLResponse)
+    async def admin_create(request: Request) -> Response:
+        w = admin(request)
+        form = await request.form()
+        check_csrf(request, form, w)
+        t = i18n.translator(lang_of(request))
+        committee = str(form.get("committee") or "")
+        try:
+            acc, secret = accounts.create(
+                str(form.get("username") or ""),
+                str(form.get("role") or ""),
+                [committee] if committee else (),
+                str(form.get("display_name") or "") or None,
+            )
+        except AccountError as err:
+            return admin_page(request, w, error=err.message(lang_of(request)), status=422)
+        return admin_page(request, w, t("admin_created", user=acc.username), secret)
+
+    @app.post("/admin/accounts/{username}/{op}", response_class=HTMLResponse)
+    async def admin_change(request: Request, username: str, op: str) -> Response:
+        w = admin(request)
+        form = await request.form()
+        check_csrf(request, form, w)
+        t = i18n.translator(lang_of(request))
+        try:
+            if op == "disable":
+                if accounts.account(username).account_id == w.account.account_id:
+                    return admin_page(request, w, error=t("admin_not_self"), status=409)
+                accounts.disable(username)
+                return admin_page(request, w, t("admin_disabled", user=username))
+            if op == "enable":
+                accounts.enable(username)
+                return admin_page(request, w, t("admin_enabled", user=username))
+            if op == "reset":
+                secret = accounts.reset_password(username)
+                return admin_page(request, w, t("admin_reset", user=username), secret)
+        except AccountError as err:
+            return admin_page(request, w, error=err.message(lang_of(request)), status=404)
+        raise _Page(404, "not_found")
+
     # --- home, overview -----------------------------------------------------------------
 
     @app.get("/")
@@ -346,8 +441,10 @@ def create_workbench(
         done = "?done=password" if request.query_params.get("done") == "password" else ""
         if w.account.works_cases:
             return RedirectResponse("/inbox" + done, status_code=303)
-        if w.account.is_command or w.account.is_admin:
+        if w.account.is_command:
             return RedirectResponse("/overview" + done, status_code=303)
+        if w.account.is_admin:
+            return RedirectResponse("/admin" + done, status_code=303)
         raise _Page(403, "forbidden")
 
     @app.get("/overview", response_class=HTMLResponse)
