@@ -306,3 +306,61 @@ def test_csrf_and_a_disabled_account_in_the_browser() -> None:
             assert "该账号已停用" in page.inner_text("main")
         finally:
             browser.close()
+
+
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea")]
+    .filter(e => e.type !== "hidden" && e.labels.length === 0)
+    .map(e => e.name)"""
+
+
+def test_a_case_is_worked_with_the_keyboard_alone_and_every_control_is_labelled() -> None:
+    from playwright.sync_api import sync_playwright
+
+    w = build()
+    one_time = w.person("li.ming", "head", (A,))
+    w.route(routed("c-1", A))
+    with serve(w.app) as url, sync_playwright() as p:
+        browser = playwright_chromium(p)
+        try:
+            page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
+            page.goto(f"{url}/login")
+            assert page.evaluate(UNLABELLED) == []
+            page.keyboard.type("li.ming")  # the username field has the focus
+            page.keyboard.press("Tab")
+            page.keyboard.type(one_time)
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{url}/password")
+            assert page.evaluate(UNLABELLED) == []
+            for value in (one_time, PASSWORD, PASSWORD):
+                page.keyboard.type(value)
+                page.keyboard.press("Tab")
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{url}/inbox?done=password")
+            assert page.evaluate(UNLABELLED) == []
+            for _ in range(40):  # tab through the page to the case's link
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.textContent") == "c-1":
+                    break
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{url}/cases/c-1")
+            assert page.evaluate(UNLABELLED) == []
+            for _ in range(40):
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.textContent") == "受理":
+                    break
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{url}/cases/c-1?done=accept&v=1**")
+            w.sink()
+            page.wait_for_selector("text=案件已更新", timeout=5000)  # the page reloads itself
+            assert "办理中" in page.inner_text(".titlebar")
+            sent = [env["data"] for _t, _k, env in w.publisher.sent]
+            assert sent == [
+                {
+                    "case_id": "c-1",
+                    "committee_id": A,
+                    "version": 0,
+                    "actor": w.accounts.account("li.ming").account_id,
+                }
+            ]
+        finally:
+            browser.close()
