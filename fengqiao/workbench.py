@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,11 +17,13 @@ from consumers.accounts.ratelimit import LoginLimits
 from consumers.accounts.service import Accounts, SessionPolicy
 from consumers.accounts.sql import SqlAccounts
 from consumers.accounts.store import AccountStore
-from consumers.lifecycle import LifecyclePublisher
+from consumers.lifecycle import LifecyclePublisher, PublishFailed
 from consumers.store import CaseStore
 from fengqiao.settings import Settings
 from fengqiao.wiring import case_actions
 from schemas.reference.catalogue import Catalogue, load_catalogue
+
+log = logging.getLogger("fengqiao.workbench")
 
 
 def wall_clock() -> datetime:
@@ -112,6 +116,49 @@ class StoreClock:
             self._now = tables.UtcDateTime().process_result_value(latest, self.engine.dialect)
             self._read_at = time.monotonic()
         return self._now or wall_clock()
+
+
+class BackgroundPublisher:
+    """The lifecycle publisher, connected in the background: while Kafka is unreachable at
+    start the pages still serve (reads need only the case store), an action answers that the
+    broker did not acknowledge, and /readyz says why; kafka-python's producer would otherwise
+    block the start for a minute and then end it with a traceback."""
+
+    def __init__(self, connect: Callable[[], LifecyclePublisher], retry_s: float = 5.0) -> None:
+        self._connect, self._retry_s = connect, retry_s
+        self._inner: LifecyclePublisher | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="publisher-connect", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._inner = self._connect()
+                return
+            except Exception as err:  # noqa: BLE001 - any failure: try again, say which
+                log.warning("the broker is not reachable yet (%s); retrying", type(err).__name__)
+                self._stop.wait(self._retry_s)
+
+    def wait(self, timeout_s: float) -> bool:
+        self._thread.join(timeout_s)
+        return self._inner is not None
+
+    def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:
+        inner = self._inner
+        if inner is None:
+            raise PublishFailed("not connected to the broker yet")
+        inner.publish(topic, key, value)
+
+    def ready(self) -> str | None:
+        inner = self._inner
+        return "not connected to the broker yet" if inner is None else inner.ready()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        if self._inner is not None:
+            self._inner.close()
 
 
 def workbench_config(settings: Settings) -> Any:

@@ -46,3 +46,37 @@ def test_demo_accounts_per_committee_and_their_first_password(tmp_path: Path) ->
         assert len(accounts.store.list_accounts()) == len(names)
     finally:
         engine.dispose()
+
+
+def test_the_publisher_connects_in_the_background_and_actions_wait_for_it() -> None:
+    from consumers.lifecycle import MemoryPublisher, PublishFailed
+    from fengqiao.workbench import BackgroundPublisher
+
+    attempts: list[int] = []
+    inner = MemoryPublisher()
+
+    def connect() -> MemoryPublisher:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise OSError("broker down")
+        return inner
+
+    pub = BackgroundPublisher(connect, retry_s=0.05)
+    try:
+        assert pub.wait(5.0) and len(attempts) == 3
+        assert pub.ready() is None
+        pub.publish("cases.lifecycle", "c1", {"id": "x"})
+        assert inner.sent == [("cases.lifecycle", "c1", {"id": "x"})]
+    finally:
+        pub.close()
+
+    def down() -> MemoryPublisher:
+        raise OSError("broker down")
+
+    never = BackgroundPublisher(down, retry_s=10)
+    try:
+        assert never.ready() == "not connected to the broker yet"
+        with pytest.raises(PublishFailed):
+            never.publish("cases.lifecycle", "c1", {})
+    finally:
+        never.close()

@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         from fengqiao.cli import console, settings
         from fengqiao.wiring import publisher_config
         from fengqiao.workbench import (
+            BackgroundPublisher,
             StoreClock,
             account_service,
             create_workbench_app,
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
         s = settings()
         store = SqlStore.open(s.effective_database_url())
-        publisher = KafkaLifecyclePublisher(publisher_config(s))
+        publisher = BackgroundPublisher(lambda: KafkaLifecyclePublisher(publisher_config(s)))
         # A simulated year runs on event time: the pages and the actions follow it too.
         clock = StoreClock(store.engine) if s.clock == "stream" else wall_clock
         accounts = account_service(s, store.engine, clock=wall_clock)
