@@ -38,7 +38,7 @@ class Display:
         s = self.catalogue.streets.get(code)
         if s is None:
             return code
-        return code if self.lang == "en" else s.name
+        return code.capitalize() if self.lang == "en" else s.name  # pinyin, as on a map
 
     def time(self, at: datetime | None, seconds: bool = False) -> str:
         if at is None:
