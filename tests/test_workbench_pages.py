@@ -241,6 +241,17 @@ def test_open_cases_come_first_even_behind_many_concluded_ones() -> None:
     assert 'data-case-id="open"' in page and "共 7 件" in page and "显示前 3 件" in page
 
 
+def test_a_case_opens_by_its_number(world: World) -> None:
+    world.route(routed("hl/2026/7", A), routed("theirs", B))
+    c, _ = mediator(world)
+    assert 'id="find-case"' in c.get("/inbox").text
+    r = c.get("/find?case_id=+hl/2026/7+")
+    assert r.headers["location"] == "/cases/hl/2026/7"
+    assert c.get(r.headers["location"]).status_code == 200
+    assert c.get(c.get("/find?case_id=theirs").headers["location"]).status_code == 403
+    assert c.get("/find?case_id=").headers["location"] == "/inbox"
+
+
 def test_filters_by_status_kind_street_and_overdue(world: World) -> None:
     world.route(
         routed("d1", A, kind="dispute"),

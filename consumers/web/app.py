@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -536,6 +536,13 @@ def create_workbench(
             raise _Page(403, "forbidden")
         return render(request, "inbox.html", inbox_ctx(request, w), w)
 
+    @app.get("/find")
+    def find(request: Request) -> Response:
+        """Open a case by its number (a party calling with it, say)."""
+        who(request)
+        wanted = (request.query_params.get("case_id") or "").strip()
+        return RedirectResponse(f"/cases/{quote(wanted)}" if wanted else "/inbox", status_code=303)
+
     @app.get("/inbox/rows", response_class=HTMLResponse)
     def inbox_rows(request: Request) -> Response:
         # Background polling: it must not keep an idle session alive.
@@ -672,8 +679,6 @@ def create_workbench(
 
 
 def _case_url(case_id: str, done: str, expect: int | None = None, tries: int = 0) -> str:
-    from urllib.parse import quote
-
     url = f"/cases/{quote(case_id)}?done={done}"
     if expect is not None:
         url += f"&v={expect}"

@@ -77,6 +77,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "view_mine": ("分派给我", "Assigned to me"),
     "view_unassigned": ("未分派", "Unassigned"),
     "filter": ("筛选", "Filter"),
+    "find_case": ("按案件编号打开", "Open by case id"),
+    "open": ("打开", "Open"),
     "clear": ("清除", "Clear"),
     "status": ("状态", "Status"),
     "kind": ("类型", "Kind"),
