@@ -761,14 +761,13 @@ def _already_done(
     store: CaseStore, case_id: str, action: str, actor: str, version: int | None
 ) -> bool:
     """Whether this person's same action, made on ``version``, has been applied already."""
-    from consumers.casefile import ACTION_TYPES
 
     if version is None:
         return False
     for h in store.history(case_id):
         if (
             h.applied
-            and h.type == ACTION_TYPES[action]
+            and h.type == casefile.ACTION_TYPES[action]
             and h.data.get("actor") == actor
             and h.data.get("version") == version
         ):
