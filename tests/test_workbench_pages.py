@@ -719,3 +719,51 @@ def test_only_admins_reach_account_administration(world: World) -> None:
     r = c.post("/admin/accounts/wang.fang/reset", data={"csrf_token": csrf})
     assert r.status_code == 403
     assert "/admin" not in c.get("/inbox").text
+
+
+# --- the same pages over the SQL stores ------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sql_world(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    url = (
+        request.getfixturevalue("pg_url")
+        if request.param == "postgres"
+        else f"sqlite:///{tmp_path / 'cases.db'}"
+    )
+    w = build(sql_url=url)
+    try:
+        yield w
+    finally:
+        w.store.close()
+
+
+def test_the_inbox_and_a_case_over_the_sql_stores(sql_world: World) -> None:
+    w = sql_world
+    w.route(
+        routed("c1", A, kind="wage_arrears", category="labor"),
+        routed("c2", A),
+        routed("c3", B),
+    )
+    head, csrf = mediator(w, "wang.fang", "head", committees=(A, B))
+    me = w.accounts.account("wang.fang").account_id
+    page = head.get("/inbox").text
+    assert all(f'data-case-id="{c}"' in page for c in ("c1", "c2", "c3"))
+    assert "承办调委会" in page  # two committees: the column says whose
+    head.post("/cases/c1/accept", data={"csrf_token": csrf, "version": "0"})
+    w.sink()
+    head.post("/cases/c1/assign", data={"csrf_token": csrf, "version": "1", "mediator_id": me})
+    w.sink()
+
+    def ids(query: str) -> set[str]:
+        text = head.get(f"/inbox/rows?{query}").text
+        return {c for c in ("c1", "c2", "c3") if f'data-case-id="{c}"' in text}
+
+    assert ids("view=mine") == {"c1"}
+    assert ids("view=unassigned") == {"c2", "c3"}
+    assert ids("kind=wage_arrears&status=accepted") == {"c1"}
+    assert ids("street=yongzhong") == {"c1", "c2", "c3"}
+    case = head.get("/cases/c1").text
+    assert case.count(me) >= 2 and "分派给 wang.fang" in case
+    stored = w.store.get_case("c1")
+    assert stored is not None and stored.assignee == me and stored.status == "accepted"

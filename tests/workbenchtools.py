@@ -38,7 +38,7 @@ class Clock:
 
 @dataclass
 class World:
-    store: MemoryStore
+    store: Any  # MemoryStore, or SqlStore with sql_url
     publisher: MemoryPublisher
     accounts: Accounts
     catalogue: Catalogue
@@ -66,12 +66,23 @@ class World:
         return secret
 
 
-def build(config: WorkbenchConfig | None = None) -> World:
+def build(config: WorkbenchConfig | None = None, sql_url: str | None = None) -> World:
+    """The workbench over the in-memory stores, or (``sql_url``) over the SQL case store and
+    account store in one database, as ``fengqiao workbench`` runs it."""
     cat = load_catalogue()
     clock = Clock()
-    store = MemoryStore()
+    store: Any
+    account_store: Any
+    if sql_url is None:
+        store, account_store = MemoryStore(), MemoryAccounts()
+    else:
+        from consumers.accounts.sql import SqlAccounts
+        from consumers.db import SqlStore
+
+        store = SqlStore.open(sql_url)
+        account_store = SqlAccounts(store.engine)
     publisher = MemoryPublisher()
-    accounts = Accounts(MemoryAccounts(), cat.committees.keys(), clock, hashing=Hashing.cheap())
+    accounts = Accounts(account_store, cat.committees.keys(), clock, hashing=Hashing.cheap())
 
     def is_member(account_id: str, committee_id: str) -> bool:
         acc = accounts.store.get(account_id)
