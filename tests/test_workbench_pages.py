@@ -141,9 +141,9 @@ def test_a_disabled_account_is_logged_out_on_its_next_request(world: World) -> N
     hx = {"HX-Request": "true", "HX-Current-URL": "http://testserver/inbox?view=mine"}
     poll = c.get("/inbox/rows?view=mine", headers=hx)
     assert poll.status_code == 401
-    assert (
-        poll.headers["HX-Redirect"] == "/login?next=%2Finbox%3Fview%3Dmine"
-    )  # the page, not the poll
+    # to the page, not the poll, saying why
+    assert poll.headers["HX-Redirect"] == "/login?next=%2Finbox%3Fview%3Dmine&ended=1"
+    assert "登录已结束" in c.get(poll.headers["HX-Redirect"]).text
 
 
 def test_polling_does_not_keep_an_idle_session_alive(world: World) -> None:
@@ -159,7 +159,7 @@ def test_after_an_expired_session_the_login_leads_back_to_the_page(world: World)
     c, csrf = mediator(world)
     world.clock.advance(hours=1)
     r = c.post("/cases/c1/accept", data={"csrf_token": csrf, "version": "0"})
-    assert r.headers["location"] == "/login?next=%2Fcases%2Fc1"
+    assert r.headers["location"] == "/login?next=%2Fcases%2Fc1&ended=1"
     page = c.get(r.headers["location"])
     nonce = form_value(page.text, "login_csrf")
     assert 'name="next" value="/cases/c1"' in page.text

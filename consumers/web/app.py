@@ -157,7 +157,10 @@ def create_workbench(
         found = accounts.resolve(token, touch=touch)
         if found is None or token is None:
             nxt = _back_to(request)
-            raise _Redirect("/login" + (f"?{urlencode({'next': nxt})}" if nxt != "/" else ""))
+            params = {"next": nxt} if nxt != "/" else {}
+            if token:  # there was a session: it expired, or the account was disabled
+                params["ended"] = "1"
+            raise _Redirect("/login" + (f"?{urlencode(params)}" if params else ""))
         acc, rec = found
         if acc.must_change_password and not allow_must_change:
             raise _Redirect("/password")
@@ -262,6 +265,7 @@ def create_workbench(
                 "nonce": nonce,
                 "username": username,
                 "next": _safe_next(request.query_params.get("next")),
+                "ended": request.query_params.get("ended") == "1" and error is None,
             },
             None,
             status,

@@ -24,6 +24,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "Log in with the personal account your administrator gave you. "
         "At the first login you choose your own password.",
     ),
+    "session_ended": (
+        "登录已结束（长时间未操作、已退出或账号已停用），请重新登录。",
+        "Your session ended (idle too long, logged out, or the account was disabled); "
+        "log in again.",
+    ),
     "change_password": ("修改密码", "Change password"),
     "must_change": (
         "这是您的首次登录（或密码已被重置）。请设置您自己的新密码后继续。",
