@@ -164,3 +164,7 @@ api_tokens = Table(
     Column("label", String(200)),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# The account tables live in their own module but on this metadata, so the migrations and the
+# schema comparison see every table of the database.
+from consumers.accounts import tables as _account_tables  # noqa: E402, F401

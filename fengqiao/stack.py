@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -49,6 +50,9 @@ class Feed:
     seed: int = 1
     run: str = "up"
     mediators: str | None = None  # the inbox API's URL, once the stack runs sink + API
+    # The simulated mediators' committee tokens: every committee but the demo login's, so a
+    # person at the workbench has that committee's cases to themselves.
+    tokens: Path | None = None
 
     @classmethod
     def fresh(cls, speed: float = DEFAULT_SPEED, seed: int | None = None) -> Feed:
@@ -76,6 +80,7 @@ def services(settings: Settings, feed: Feed) -> list[Service]:
         "--manifest",
         str(feed.manifest(settings)),
         *(("--mediators", feed.mediators) if feed.mediators else ()),
+        *(("--tokens", str(feed.tokens)) if feed.tokens else ()),
     )
     return [
         Service("worker", (*cli, "worker"), f"http://127.0.0.1:{settings.worker_web_port}/stats"),
@@ -92,6 +97,11 @@ def services(settings: Settings, feed: Feed) -> list[Service]:
             else None,
         ),
         Service("api", (*cli, "api"), f"http://{settings.api_host}:{settings.api_port}/docs"),
+        Service(
+            "workbench",
+            (*cli, "workbench"),
+            f"http://{settings.workbench_host}:{settings.workbench_port}/",
+        ),
         Service(
             "metrics",
             (*cli, "metrics"),
@@ -162,6 +172,54 @@ class Stack:
             console.print("stopping Kafka")
             localkafka.stop(self.started_broker)
             self.started_broker = None
+
+
+# The committee whose demo login ``up`` prints; the simulated mediators leave its cases alone.
+DEMO_COMMITTEE = "yongzhong-street"
+
+
+def _demo_logins(settings: Settings, engine: Any) -> tuple[str, str]:
+    """One demo account per committee (and one for the command center): the committee whose
+    login is shown, and what to print."""
+    from fengqiao.workbench import account_service, demo_accounts
+
+    accounts = account_service(settings, engine)
+    known = accounts.known_committees
+    demo = DEMO_COMMITTEE if DEMO_COMMITTEE in known else min(known)  # another district's
+    login = demo_accounts(accounts, demo)
+    url = f"http://{settings.workbench_host}:{settings.workbench_port}/"
+    if login.password is None:
+        how = "the password you chose (forgotten: fengqiao users reset-password USERNAME)"
+    else:
+        how = f"[bold]{login.password}[/] (you choose your own at the first login)"
+    return demo, (
+        f"[bold]workbench (调解员工作台)[/] → {url}\n"
+        f"  demo login: [bold]{login.username}[/] / {how}\n"
+        f"  every committee has a head account demo-<committee id>; the command center has "
+        f"demo-command, account administration demo-admin; untouched ones share that first "
+        f"password this run "
+        f"(fengqiao users list). Simulated mediators leave {demo}'s cases to you."
+    )
+
+
+def _mediator_tokens(settings: Settings, engine: Any, skip: str) -> Path:
+    """A token per catalogue committee except ``skip``, in a file only this user can read."""
+    from consumers.db import SqlStore
+    from consumers.tokens import hash_token, new_token
+    from schemas.reference.catalogue import load_catalogue
+
+    store = SqlStore(engine)
+    tokens = {}
+    for committee in sorted(load_catalogue(settings.catalogue_path).committees):
+        if committee != skip:
+            tokens[committee] = new_token()
+            store.add_token(committee, hash_token(tokens[committee]), "simulated mediators (up)")
+    path = settings.home / "simulations" / "mediator-tokens.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(tokens, f)
+    return path
 
 
 @dataclass
@@ -255,11 +313,16 @@ def run_stack(settings: Settings, feed: Feed | None = None) -> int:
         # One migration before the sink and the API start, rather than both racing to it.
         from consumers.db import make_engine, upgrade
 
-        upgrade(make_engine(settings.effective_database_url()))
+        engine = make_engine(settings.effective_database_url())
+        upgrade(engine)
+        demo, login = _demo_logins(settings, engine)
         if feed.mediators is None:  # simulated mediators work the inbox through the API
             feed = dataclasses.replace(
-                feed, mediators=f"http://{settings.api_host}:{settings.api_port}"
+                feed,
+                mediators=f"http://{settings.api_host}:{settings.api_port}",
+                tokens=_mediator_tokens(settings, engine, skip=demo),
             )
+        engine.dispose()
         for svc in services(settings, feed):
             stack.spawn(svc, env)
             console.print(f"started {svc.name}" + (f"  → {svc.url}" if svc.url else ""))
@@ -268,6 +331,7 @@ def run_stack(settings: Settings, feed: Feed | None = None) -> int:
             f"{365 * 86400 / feed.speed / 60:.0f} min), run {feed.run}, seed {feed.seed}"
         )
         console.print(f"logs in {stack.log_dir}")
+        console.print(login)
         _watch(stack, consumer, feed.manifest(settings))
     except KeyboardInterrupt:
         console.print("\nshutting down")

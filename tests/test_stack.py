@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fengqiao import localkafka
@@ -44,6 +45,7 @@ def test_up_shows_cases_flowing_and_ctrl_c_stops_everything(tmp_path: Path) -> N
         FENGQIAO_API_PORT=str(localkafka.free_port()),
         FENGQIAO_GATEWAY_PORT=str(localkafka.free_port()),
         FENGQIAO_METRICS_PORT=str(localkafka.free_port()),
+        FENGQIAO_WORKBENCH_PORT=str(workbench_port := localkafka.free_port()),
     )
     log = tmp_path / "up.out"
     with log.open("wb") as out:
@@ -65,6 +67,13 @@ def test_up_shows_cases_flowing_and_ctrl_c_stops_everything(tmp_path: Path) -> N
             time.sleep(1)
         assert routed > 0, log.read_text(errors="replace")[-3000:]
         assert _procs_mentioning(str(home)), "the broker should be running under the test home"
+        # The workbench runs, and the demo login is printed with its first password.
+        out = log.read_text(errors="replace")
+        login = re.search(r"demo login: (demo-yongzhong-street) / (\w+) \(you choose", out)
+        assert login, out[-3000:]
+        assert f"http://127.0.0.1:{workbench_port}/" in out
+        health = httpx.get(f"http://127.0.0.1:{workbench_port}/healthz", timeout=10)
+        assert health.json() == {"status": "ok"}
     finally:
         proc.send_signal(signal.SIGINT)
         try:
