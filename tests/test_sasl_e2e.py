@@ -25,7 +25,9 @@ from consumers.lifecycle import KafkaLifecyclePublisher
 from consumers.tokens import hash_token, new_token
 from fengqiao import localkafka
 from fengqiao.admin import create_topics
+from fengqiao.cli.gateway_cmd import gateway_config
 from fengqiao.settings import Settings
+from fengqiao.wiring import api_config, publisher_config
 from producers.gateway import create_app as create_gateway
 from producers.keystore import KeyStore
 from producers.sample import dispute
@@ -88,14 +90,15 @@ def test_gateway_worker_sink_metrics_inbox_over_scram_and_tls(
         start_new_session=True,
     )
     store = SqlStore.open(pg_url)
-    publisher = KafkaLifecyclePublisher(s)
+    publisher = KafkaLifecyclePublisher(publisher_config(s))
     try:
         worker.start()
         sink.start()
         when = datetime.now(UTC) - timedelta(minutes=1)
         event = dispute(random.Random(19), "sasl-e2e-1", when, street="haibin", category="contract")
         _, key = KeyStore(s.effective_gateway_db_url()).create(event["source"])
-        with serve(create_gateway(s)) as gw, httpx.Client(base_url=gw, timeout=30) as http:
+        gateway = create_gateway(gateway_config(s))
+        with serve(gateway) as gw, httpx.Client(base_url=gw, timeout=30) as http:
             r = http.post("/v1/events/dispute", json=event, headers={"X-API-Key": key})
             assert r.status_code == 202, r.text  # 202 only once the broker acknowledged
 
@@ -109,7 +112,7 @@ def test_gateway_worker_sink_metrics_inbox_over_scram_and_tls(
         token = new_token()
         store.add_token(committee, hash_token(token), None)
         with (
-            serve(create_api(s, store, publisher)) as api,
+            serve(create_api(api_config(s), store, publisher)) as api,
             httpx.Client(
                 base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=30
             ) as http,
