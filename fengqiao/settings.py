@@ -130,6 +130,35 @@ class Settings(BaseSettings):
         default=8.0, ge=-14, le=14, description="The district's local time, for 'today'."
     )
 
+    # --- Worker runtime: web server, group membership, untested libraries ------------------
+    worker_web_host: str = Field(
+        default="127.0.0.1", description="The address the worker's web server listens on."
+    )
+    worker_static_membership: bool = Field(
+        default=True,
+        description="Join the consumer group as a static member (group.instance.id): a worker "
+        "restarted within worker_session_timeout_s gets its partitions back at once, without "
+        "waiting out its old session. A worker stopped for good (even gracefully) keeps its "
+        "partitions until the session times out.",
+    )
+    worker_instance_id: str | None = Field(
+        default=None,
+        description="The static member's id; unique per worker and the same across its "
+        "restarts (default: <app_id>-<host name>-<worker web port>).",
+    )
+    worker_session_timeout_s: float = Field(
+        default=15.0,
+        ge=6.0,
+        le=120.0,
+        description="How long the group waits for a silent worker before its partitions go to "
+        "the others: the longest a worker killed for good stalls its partitions.",
+    )
+    worker_allow_untested_runtime: bool = Field(
+        default=False,
+        description="Start the worker even though faust-streaming, mode-streaming or aiokafka "
+        "is not the version its offset fixes were tested for.",
+    )
+
     def resolved_bootstrap(self) -> str:
         """The bootstrap address clients should use."""
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"

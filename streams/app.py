@@ -1,8 +1,10 @@
-"""Build the faust app: ``create_app(settings)`` registers every agent from its feature module.
+"""Build the faust app: ``create_app(config)`` registers every agent from its feature module.
 
 Agents only decode, call the pure decision code and publish. Intake topics are read as raw
 bytes: the worker validates them itself, so a bad message becomes a dead letter instead of
-being skipped by faust's decoder. Agents run with concurrency 1 (faust-streaming #606).
+being skipped by faust's decoder. Agents run with concurrency 1: faust commits past a message
+still in flight under concurrency (``streams.runtime.patches`` names the upstream issue).
+Everything that touches faust's private names is in ``streams.runtime``.
 """
 
 from __future__ import annotations
@@ -20,15 +22,23 @@ import faust
 import orjson
 from faust.streams import current_event
 
-from fengqiao.settings import Settings
 from schemas.topics import TOPICS
 from streams.clock import StreamClock
 from streams.clock import wall_clock as wall_clock
-from streams.diagnose import producer_state
+from streams.config import WorkerConfig
 from streams.intake import IntakeProcessor, Out
 from streams.routing import Router, load_router
+from streams.runtime import patches, versions
+from streams.runtime.connlog import ConnectionLog
+from streams.runtime.fetch import set_fetch
+from streams.runtime.probe import producer_state
+from streams.runtime.producer import kafka_producer, track_topic
+from streams.runtime.sensors import without_monitor_sensor
+from streams.runtime.tables import key_partitions
 from streams.watch import partition_of
 from streams.writeback import DELETED, WriteBack
+
+__all__ = ["WorkerContext", "create_app", "kafka_producer", "track_topic", "write_table"]
 
 log = logging.getLogger("fengqiao.worker")
 
@@ -44,9 +54,9 @@ class DeliveryTimeout(Exception):
 
 @dataclass
 class WorkerContext:
-    """What feature modules need to register agents: settings, topics, shared state."""
+    """What feature modules need to register agents: configuration, topics, shared state."""
 
-    settings: Settings
+    config: WorkerConfig
     app: faust.App
     topics: dict[str, faust.TopicT]
     router: Router
@@ -58,6 +68,9 @@ class WorkerContext:
     intake: IntakeProcessor | None = None
     case_hooks: list[Callable[..., Any]] = field(default_factory=list)
     assigned_partitions: int = 0
+    # the group has given this worker an assignment (possibly empty) at least once
+    joined: bool = False
+    connection_log: ConnectionLog = field(default_factory=ConnectionLog)
     # logical names of the worker's internal topics: their messages are batched per partition
     internal: set[str] = field(default_factory=set)
     _names: dict[str, str] = field(default_factory=dict)
@@ -105,7 +118,7 @@ class WorkerContext:
     async def _delivered(self, delivered: asyncio.Future[Any]) -> None:
         """Wait for one delivery, logging the producer's queues when it is slow and raising
         ``DeliveryTimeout`` past ``worker_delivery_timeout_s``."""
-        timeout = self.settings.worker_delivery_timeout_s
+        timeout = self.config.delivery_timeout_s
         slow = min(SLOW_DELIVERY_S, timeout)
         done, _ = await asyncio.wait({delivered}, timeout=slow)
         if not done:
@@ -129,7 +142,7 @@ class WorkerContext:
             self._track_all(producer)
         sent: list[asyncio.Future[Any]] = []
         grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        n = self.settings.topic_partitions
+        n = self.config.topic_partitions
         counts: dict[str, int] = {}
         for out in outs:
             if out.topic in self.internal:
@@ -193,7 +206,7 @@ async def write_table(producer: Any, view: WriteBack) -> list[asyncio.Future[Any
     topic = table.changelog_topic
     name = topic.get_topic_name()
     store = table.data
-    key_partition = getattr(store, "_key_partition", None)
+    key_partition = key_partitions(table)
     send = producer.send
     sent: list[asyncio.Future[Any]] = []
     for key, value, partition in view.changes():
@@ -213,31 +226,11 @@ async def write_table(producer: Any, view: WriteBack) -> list[asyncio.Future[Any
     return sent
 
 
-def track_topic(producer: Any, name: str) -> None:
-    """Have the aiokafka producer keep ``name`` in its metadata: call before sending to it.
-
-    The producer starts tracking no topic, and a metadata refresh then asks for all of them;
-    sending to a topic it knows so does not track it. The first send to a topic it does not
-    know yet (a changelog faust just created) tracks that one, and from then on every refresh
-    asks for the tracked topics only and forgets the rest. A batch queued for
-    a forgotten topic then waits for a leader until its TTL (faust: 1,200 s): a worker stalled
-    so in CI (``tests/test_producer_metadata_kafka.py`` shows it on a real broker)."""
-    client = producer.client
-    if name not in client._topics:
-        client.add_topic(name)
-
-
-def kafka_producer(app: faust.App) -> Any:
-    """The aiokafka producer under faust's: sending to it directly skips faust's wrapper
-    (sensors, headers, transactions; none used here), a few µs a message."""
-    return app.producer._ensure_producer()  # type: ignore[attr-defined]
-
-
-def _make_topics(app: faust.App, settings: Settings) -> dict[str, faust.TopicT]:
+def _make_topics(app: faust.App, config: WorkerConfig) -> dict[str, faust.TopicT]:
     topics: dict[str, faust.TopicT] = {}
     for spec in TOPICS:
         topics[spec.name] = app.topic(
-            settings.topic(spec.name),
+            config.topic(spec.name),
             key_serializer="raw",
             value_serializer="raw",
             internal=False,
@@ -246,26 +239,31 @@ def _make_topics(app: faust.App, settings: Settings) -> dict[str, faust.TopicT]:
 
 
 def create_app(
-    settings: Settings,
+    config: WorkerConfig,
     *,
     router: Router | None = None,
     clock: Clock | None = None,
     features: tuple[Callable[[WorkerContext], None], ...] | None = None,
 ) -> tuple[faust.App, WorkerContext]:
-    from streams import faustfix
-
-    faustfix.apply()
-    datadir = settings.worker_data_dir or (settings.home / "worker")
-    datadir.mkdir(parents=True, exist_ok=True)
+    """The worker's faust app and the context its agents share. Refuses to build one on
+    library versions the runtime's fixes were not tested for (unless told to), and installs
+    the fixes (or raises)."""
+    for warning in versions.check(config.allow_untested_runtime):
+        log.warning("%s", warning)
+    installed = patches.apply()
+    log.info("runtime patches installed: %s", ", ".join(installed))
+    config.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        settings.app_id,
-        broker=[f"kafka://{h}" for h in settings.resolved_bootstrap().split(",")],
+        config.app_id,
+        broker=[f"kafka://{h}" for h in config.bootstrap],
         store="memory://",
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication,
-        web_port=settings.worker_web_port,
-        web_host="127.0.0.1",
-        datadir=str(datadir),
+        topic_partitions=config.topic_partitions,
+        topic_replication_factor=config.topic_replication,
+        web_port=config.web_port,
+        web_host=config.web_host,
+        # faust listens on web_bind (0.0.0.0 unless set), not on web_host
+        web_bind=config.web_host,
+        datadir=str(config.data_dir),
         producer_acks=-1,
         producer_linger=0.01,
         stream_wait_empty=False,
@@ -274,16 +272,20 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         web_enabled=True,
         table_cleanup_interval=60.0,
-        table_standby_replicas=settings.worker_standby_replicas,
+        table_standby_replicas=config.standby_replicas,
+        consumer_group_instance_id=config.instance_id,
+        broker_session_timeout=config.session_timeout_s,
+        # three heartbeats per session, as Kafka advises
+        broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
     )
-    _without_monitor_sensor(app)
-    app.fq_fetch = (settings.worker_fetch_min_bytes, settings.worker_fetch_max_wait_ms)  # type: ignore[attr-defined]
-    stream_clock = StreamClock() if clock is None and settings.clock == "stream" else None
+    without_monitor_sensor(app)
+    set_fetch(app, config.fetch_min_bytes, config.fetch_max_wait_ms)
+    stream_clock = StreamClock() if clock is None and config.clock == "stream" else None
     ctx = WorkerContext(
-        settings=settings,
+        config=config,
         app=app,
-        topics=_make_topics(app, settings),
-        router=router or load_router(settings.ruleset_path, settings.catalogue_path),
+        topics=_make_topics(app, config),
+        router=router or load_router(config.ruleset_path, config.catalogue_path),
         clock=clock or stream_clock or wall_clock,
         wall=clock or wall_clock,
         stream_clock=stream_clock,
@@ -291,29 +293,40 @@ def create_app(
     for feature in features if features is not None else default_features():
         feature(ctx)
 
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub types no async receiver
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         ctx.assigned_partitions = len(assigned)
+        ctx.joined = True
         log.info("worker ready: %d partitions assigned", len(assigned))
 
+    @app.timer(interval=1.0)
+    async def _connection_state() -> None:
+        ctx.connection_log.tick()
+
+    _health_pages(ctx)
     return app, ctx
 
 
-def _without_monitor_sensor(app: faust.App) -> None:
-    """Keep faust's Monitor out of the sensors called for every message in and out: it keeps
-    per-message timing statistics that nothing here reads (the worker's own ``/stats`` and the
-    ``fengqiao metrics`` exporter count what matters), at about a tenth of the worker's CPU."""
-    sensors = app.sensors
-    add = sensors.add
+def _health_pages(ctx: WorkerContext) -> None:
+    """``/healthz``: the process answers. ``/readyz``: it has joined the group and reaches
+    Kafka (no connection errors in the last few seconds)."""
+    app = ctx.app
 
-    def add_unless_monitor(sensor: Any) -> None:
-        if sensor is not app._monitor:
-            add(sensor)
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "alive"})
 
-    sensors.add = add_unless_monitor  # type: ignore[method-assign]
-    # With no sensor at all faust warns "Missing sensor state for rebalance" on every
-    # rebalance; faust's base Sensor does nothing (an empty call per hook).
-    add(faust.Sensor())
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        kafka = ctx.connection_log.connected
+        ready = ctx.joined and kafka
+        body = {
+            "ready": ready,
+            "joined_group": ctx.joined,
+            "kafka_reachable": kafka,
+            "assigned": ctx.assigned_partitions,
+        }
+        return web.json(body, status=200 if ready else 503)
 
 
 def default_features() -> tuple[Callable[[WorkerContext], None], ...]:

@@ -1,6 +1,6 @@
 """Wiring helpers for incidents, risk and SLA that need no faust: the rule configurations built
-from settings, and which table keys a partition owns (for timer ticks, which must only touch
-the rows of the partition they arrive on).
+from the worker's rule parameters, and which table keys a partition owns (for timer ticks,
+which must only touch the rows of the partition they arrive on).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from kafka.partitioner.default import murmur2
 
-from fengqiao.settings import Settings
+from streams.config import RuleParams
 from streams.incidents import IncidentConfig, Rule
 from streams.risk import RiskConfig
 from streams.sla import SlaConfig
@@ -20,7 +20,7 @@ from streams.sla import SlaConfig
 TICK = b'{"tick":true}'
 
 
-def escalation_targets(s: Settings, top_by_type: dict[str, Any] | None) -> tuple[str, str]:
+def escalation_targets(s: RuleParams, top_by_type: dict[str, Any] | None) -> tuple[str, str]:
     """(district center id, city id): settings first, then the routing catalogue."""
 
     def first(kind: str, fallback: str) -> str:
@@ -33,7 +33,7 @@ def escalation_targets(s: Settings, top_by_type: dict[str, Any] | None) -> tuple
     )
 
 
-def incident_config(s: Settings, top_by_type: dict[str, Any] | None = None) -> IncidentConfig:
+def incident_config(s: RuleParams, top_by_type: dict[str, Any] | None = None) -> IncidentConfig:
     days = lambda n: timedelta(days=n)  # noqa: E731
     district, city = escalation_targets(s, top_by_type)
     rules = (
@@ -69,11 +69,11 @@ def incident_config(s: Settings, top_by_type: dict[str, Any] | None = None) -> I
     )
 
 
-def risk_config(s: Settings) -> RiskConfig:
+def risk_config(s: RuleParams) -> RiskConfig:
     return RiskConfig(half_life=timedelta(days=s.risk_half_life_days), thresholds=s.risk_thresholds)
 
 
-def sla_config(s: Settings, top_by_type: dict[str, Any] | None = None) -> SlaConfig:
+def sla_config(s: RuleParams, top_by_type: dict[str, Any] | None = None) -> SlaConfig:
     def pair(p: tuple[float, float]) -> tuple[timedelta, timedelta]:
         return timedelta(days=p[0]), timedelta(days=p[1])
 

@@ -8,6 +8,10 @@ its changelog once at the end (before the batch is acknowledged).
 
 With ``partition_of`` the view also notes, for every key it changes, the partition the change
 belongs to (asked with the new value, or the old one for a delete).
+
+A view lives for one batch: it is ``OPEN`` until its changes are taken, then ``FLUSHED``, and a
+flushed view refuses writes (``ViewFlushed``), so a change made after the write-back cannot
+be lost silently. The pure objects get the view as the state of their batch call.
 """
 
 from __future__ import annotations
@@ -17,6 +21,13 @@ from typing import Any
 
 DELETED: Any = object()
 _MISSING = object()
+
+OPEN = "open"
+FLUSHED = "flushed"
+
+
+class ViewFlushed(RuntimeError):
+    """A write to a write-back view whose changes were already taken."""
 
 
 class WriteBack(MutableMapping[str, Any]):
@@ -29,6 +40,11 @@ class WriteBack(MutableMapping[str, Any]):
         self.dirty: dict[str, Any] = {}
         self.partition_of = partition_of
         self.partitions: dict[str, int] = {}
+        self.status = OPEN
+
+    def _writable(self) -> None:
+        if self.status is not OPEN:
+            raise ViewFlushed("the batch's changes were already written back; start a new view")
 
     def __getitem__(self, key: str) -> Any:
         value = self.dirty.get(key, _MISSING)
@@ -39,11 +55,13 @@ class WriteBack(MutableMapping[str, Any]):
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
+        self._writable()
         if self.partition_of is not None:
             self.partitions[key] = self.partition_of(key, value)
         self.dirty[key] = value
 
     def __delitem__(self, key: str) -> None:
+        self._writable()
         old = self[key]  # KeyError when absent
         if self.partition_of is not None:
             self.partitions[key] = self.partition_of(key, old)
@@ -62,8 +80,9 @@ class WriteBack(MutableMapping[str, Any]):
 
     def changes(self) -> Iterator[tuple[str, Any, int | None]]:
         """Every changed key once, with its last value (``DELETED`` for a delete) and the
-        partition ``partition_of`` gave it; the view forgets them as they are taken."""
+        partition ``partition_of`` gave it; the view forgets them as they are taken and is
+        flushed from then on (taking them again gives nothing)."""
+        self.status = FLUSHED
         dirty, partitions = self.dirty, self.partitions
         self.dirty, self.partitions = {}, {}
-        for key, value in dirty.items():
-            yield key, value, partitions.get(key)
+        return ((key, value, partitions.get(key)) for key, value in dirty.items())

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from streams import faustfix
-from streams.faustfix import Admission, new_offset
+from streams.runtime import fetch, offsets, stream
+from streams.runtime.offsets import Admission, new_offset
 
 
 def test_run_from_the_committed_offset_is_committed() -> None:
@@ -103,7 +103,7 @@ def test_a_gap_that_lasts_a_minute_is_reported(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(faustfix.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(offsets.time, "monotonic", lambda: clock[0])
     a = Admission()
     a.sought("p0", 10)
     assert not a.admit("p0", 12)  # right after a seek: normal, not reported
@@ -122,7 +122,7 @@ def test_a_gap_that_lasts_a_minute_is_reported(
 def test_rest_finishes_a_coroutine_that_suspended_and_passes_cancellation_on() -> None:
     import asyncio
 
-    from streams.faustfix import _Rest
+    from streams.runtime.fetch import Rest as _Rest
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -201,7 +201,7 @@ def test_batches_take_what_is_buffered_up_to_the_maximum_and_ack_after_use() -> 
         for i in range(7):
             s.q.put_nowait(i)
         got: list[list[int]] = []
-        async for batch in faustfix.batches(s, max_size=3):
+        async for batch in stream.batches(s, max_size=3):
             assert s.acked == [e for b in got for e in b]  # earlier batches only
             got.append(list(batch))
             if len(got) == 3:
@@ -225,7 +225,7 @@ def test_the_worker_consumer_gets_the_fetch_settings_of_the_app() -> None:
 
         thread = SimpleNamespace(app=SimpleNamespace(fq_fetch=(65_536, 50)))
         plain = SimpleNamespace(app=SimpleNamespace())
-        create = faustfix._fetch_settings(orig)
+        create = fetch.with_fetch_settings(orig)
         return create(thread, None), create(plain, None)
 
     tuned, untouched = asyncio.run(build())
@@ -235,8 +235,347 @@ def test_the_worker_consumer_gets_the_fetch_settings_of_the_app() -> None:
 
 def test_create_app_passes_the_fetch_settings_on() -> None:
     from fengqiao.settings import Settings
+    from fengqiao.workerwiring import worker_config
     from streams.app import create_app
 
     s = Settings(worker_fetch_min_bytes=1000, worker_fetch_max_wait_ms=7)
-    app, _ctx = create_app(s, features=())
+    app, _ctx = create_app(worker_config(s), features=())
     assert app.fq_fetch == (1000, 7)  # type: ignore[attr-defined]
+
+
+# --- one test per patch in streams/runtime/patches.py (each named there) -----------------
+
+
+def _real_consumer() -> tuple[Any, Any]:
+    """A faust app and its worker consumer, patched, never started (no broker needed)."""
+    import faust
+
+    from streams.runtime import patches
+
+    patches.apply()
+    app = faust.App("offsets-unit", broker="kafka://127.0.0.1:1", store="memory://")
+    return app, app.consumer
+
+
+def test_only_a_message_the_agent_finished_is_acknowledged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """faust acknowledged the message in flight when the agent stopped; here only one the
+    agent asked past is acknowledged."""
+    import asyncio
+
+    import faust.streams as fs
+
+    acks: list[tuple[int, bool]] = []
+
+    class Iterator:
+        def __init__(self, owner: Any) -> None:
+            self.values = iter([1, 2, 3])
+
+        async def next(self) -> tuple[Any, None]:
+            try:
+                return next(self.values), None
+            except StopIteration:
+                raise StopAsyncIteration from None
+
+        def after(self, event: Any, do_ack: bool, sensor_state: Any) -> None:
+            acks.append((event, do_ack))
+
+    class FakeStream:
+        _skipped_value = object()
+        should_stop = False
+        enable_acks = True
+        events_total = 0
+        channel = None
+
+        def __init__(self) -> None:
+            self.current_event: Any = None
+
+        async def maybe_start(self) -> bool:
+            return False
+
+        def _channel_stop_iteration(self, channel: Any) -> None:
+            pass
+
+    monkeypatch.setattr(fs, "_CStreamIterator", Iterator)
+
+    async def main() -> None:
+        s = FakeStream()
+        it = stream.c_aiter(s)
+        async for value in it:
+            s.current_event = value * 10  # what faust's stream sets for the message in hand
+            if value == 2:
+                break  # the agent stops in the middle of message 2
+        await it.aclose()
+
+    asyncio.run(main())
+    assert acks == [(10, True), (20, False)]
+
+
+def test_the_consumer_never_commits_over_an_unacknowledged_message() -> None:
+    """faust-streaming #606's own case: committed 2585, 2586..2589 acknowledged, 2585 still in
+    flight. faust committed 2590 and lost 2585; nothing may be committed until it is done."""
+    from faust.types import TP
+
+    _app, consumer = _real_consumer()
+    tp = TP("t", 0)
+    consumer._committed_offset[tp] = 2585
+    consumer._acked[tp] = [2586, 2587, 2588, 2589]
+    consumer._acked_index[tp] = set(consumer._acked[tp])
+    assert consumer._new_offset(tp) is None
+    consumer._acked[tp].append(2585)
+    consumer._acked_index[tp].add(2585)
+    assert consumer._new_offset(tp) == 2590
+    assert consumer._acked[tp] == [] and consumer._acked_index[tp] == set()
+
+
+def test_every_partition_is_sought_to_its_committed_or_earliest_offset() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    a, b, c, log = TP("t", 0), TP("t", 1), TP("t", 2), TP("app-x-changelog", 0)
+    seeks: list[dict[Any, int]] = []
+    admission = Admission()
+
+    async def seek_to_committed() -> dict[Any, int | None]:
+        return {a: 7, b: None, c: 0, log: 3}
+
+    async def earliest_offsets(*tps: Any) -> dict[Any, int]:
+        assert log not in tps  # changelogs are left to table recovery
+        return {a: 0, b: 4, c: 2}
+
+    async def seek_wait(moves: dict[Any, int]) -> None:
+        seeks.append(moves)
+
+    consumer = SimpleNamespace(
+        seek_to_committed=seek_to_committed,
+        earliest_offsets=earliest_offsets,
+        seek_wait=seek_wait,
+        _is_changelog_tp=lambda tp: tp.topic.endswith("-changelog"),
+        _committed_offset={},
+        _fq_admission=admission,
+        app=SimpleNamespace(flow_control=SimpleNamespace(is_active=lambda: False)),
+    )
+    asyncio.run(offsets.perform_seek(consumer))
+    # a stays where it was committed; b (none) and c (0, below the earliest) go to the earliest
+    assert seeks == [{b: 4, c: 2}]
+    assert consumer._committed_offset == {a: 7, b: 4, c: 2}
+    assert admission.next == {a: 7, b: 4, c: 2}
+
+
+def test_a_jump_in_offsets_is_not_counted_as_processed() -> None:
+    import asyncio
+
+    from faust.types import TP
+
+    _app, consumer = _real_consumer()
+    tp = TP("t", 0)
+    asyncio.run(consumer._add_gap(tp, 3, 7))
+    assert list(consumer._acked.get(tp, [])) == []
+    consumer._committed_offset[tp] = 3
+    assert consumer._new_offset(tp) is None
+
+
+def test_a_consumer_has_admission_and_no_read_mark() -> None:
+    from faust.types import TP
+
+    app, consumer = _real_consumer()
+    assert isinstance(consumer._fq_admission, Admission)
+    consumer._read_offset[TP("t", 0)] = 5  # faust's fetch loop writes its mark here
+    assert consumer._read_offset[TP("t", 0)] is None
+    assert len(app.flow_control.fq_on_clear) == 1
+
+
+def test_getmany_delivers_in_order_and_rewinds_what_was_held() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    tp, log = TP("t", 0), TP("app-x-changelog", 0)
+    flowing = [True]
+    batches = [
+        [(tp, 5), (tp, 7), (tp, 6), (log, 40), (tp, 7)],  # 7 before 6: dropped, then taken
+        [(tp, 8), (tp, 9)],  # flow suspended: held
+        [(tp, 8), (tp, 9)],  # after the rewind to 8
+    ]
+    seeks: list[dict[Any, int]] = []
+    admission = Admission()
+    admission.sought(tp, 5)
+
+    async def orig(self: Any, timeout: float) -> Any:
+        for t, off in batches.pop(0):
+            yield t, SimpleNamespace(offset=off)
+
+    async def seek_wait(moves: dict[Any, int]) -> None:
+        seeks.append(moves)
+
+    consumer = SimpleNamespace(
+        _fq_admission=admission,
+        _is_changelog_tp=lambda t: t.topic.endswith("-changelog"),
+        app=SimpleNamespace(flow_control=SimpleNamespace(is_active=lambda: flowing[0])),
+        assignment=lambda: {tp, log},
+        seek_wait=seek_wait,
+    )
+    getmany = offsets.admitting_getmany(orig)
+
+    async def take() -> list[tuple[Any, int]]:
+        return [(t, m.offset) for t, m in [x async for x in getmany(consumer, 1.0)]]
+
+    async def main() -> list[list[tuple[Any, int]]]:
+        first = await take()
+        flowing[0] = False
+        second = await take()
+        flowing[0] = True
+        return [first, second, await take()]
+
+    got = asyncio.run(main())
+    assert got == [[(tp, 5), (tp, 6), (log, 40), (tp, 7)], [], [(tp, 8), (tp, 9)]]
+    assert seeks == [{tp: 8}]
+
+
+def test_clearing_the_flow_refetches_what_was_not_acknowledged() -> None:
+    from faust.types import TP
+
+    app, consumer = _real_consumer()
+    tp = TP("t", 0)
+    admission = consumer._fq_admission
+    admission.sought(tp, 5, flowing=True)
+    for off in (5, 6, 7):
+        assert admission.admit(tp, off)
+    consumer._committed_offset[tp] = 5
+    consumer._acked[tp] = [5]
+    app.flow_control.clear()  # faust does on every resume: the buffered 6 and 7 are gone
+    assert admission.held == {tp: 6}
+
+
+def test_revoked_partitions_are_forgotten_before_faust_revokes_them() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    tp, kept = TP("t", 0), TP("t", 1)
+    admission = Admission()
+    admission.sought(tp, 3)
+    admission.sought(kept, 9)
+    seen: list[dict[Any, int]] = []
+
+    async def orig(self: Any, revoked: Any) -> None:
+        seen.append(dict(admission.next))
+
+    consumer = SimpleNamespace(_fq_admission=admission)
+    asyncio.run(offsets.revoked_forgotten(orig)(consumer, {tp}))
+    assert seen == [{kept: 9}]
+
+
+def test_the_fetch_loop_delivers_without_a_task_unless_the_callback_waits() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    delivered: list[tuple[int, bool]] = []  # offset, delivered in the fetch loop's own task
+    stopped = asyncio.Event
+    gate: list[asyncio.Event] = []
+
+    async def main() -> None:
+        consumer_stopped, fetcher_stopped = stopped(), stopped()
+        gate.append(asyncio.Event())
+        loop_task = asyncio.current_task()
+
+        async def callback(message: Any) -> None:
+            if message.offset == 2:  # a full buffer: the callback has to wait
+                await gate[0].wait()
+            delivered.append((message.offset, asyncio.current_task() is loop_task))
+            if message.offset == 3:
+                consumer_stopped.set()
+
+        async def getmany(timeout: float) -> Any:
+            for off in (1, 2, 3):
+                yield None, SimpleNamespace(offset=off)
+
+        async def sleep(s: float) -> None:
+            await asyncio.sleep(s)
+
+        async def wait_first(*coros: Any) -> None:
+            gate[0].set()  # the flow was not suspended: the callback may finish
+            await coros[0]
+            for c in coros[1:]:
+                c.close()
+
+        consumer = SimpleNamespace(
+            callback=callback,
+            getmany=getmany,
+            _stopped=consumer_stopped,
+            diag=SimpleNamespace(set_flag=lambda f: None, unset_flag=lambda f: None),
+            _commit_every=None,
+            should_stop=False,
+            sleep=sleep,
+            suspend_flow=asyncio.Event(),
+            wait_first=wait_first,
+            consumer_stopped_errors=(),
+            transport=SimpleNamespace(app=SimpleNamespace(should_stop=True)),
+            log=logging.getLogger("test"),
+        )
+        await fetch.drain_messages(consumer, SimpleNamespace(_stopped=fetcher_stopped))
+
+    asyncio.run(main())
+    # 1 and 3 are delivered in the loop itself; the rest of 2 ran as a task once it waited
+    assert delivered == [(1, True), (2, False), (3, True)]
+
+
+def test_the_monitor_is_kept_out_of_the_sensors() -> None:
+    import faust
+
+    from streams.runtime.sensors import without_monitor_sensor
+
+    app = faust.App("sensors-unit", broker="kafka://127.0.0.1:1", store="memory://")
+    without_monitor_sensor(app)
+    monitor = app.monitor
+    app.sensors.add(monitor)
+    assert monitor not in set(app.sensors)
+    other = faust.Sensor()
+    app.sensors.add(other)
+    assert other in set(app.sensors)
+
+
+def test_apply_fails_loudly_when_the_compiled_iterator_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import faust.streams as fs
+
+    from streams.runtime import patches
+
+    monkeypatch.setattr(fs, "_CStreamIterator", None)
+    with pytest.raises(patches.RuntimeNotPatched, match="compiled stream iterator"):
+        patches.apply()
+
+
+def test_every_patch_is_installed_and_read_back_from_the_classes() -> None:
+    from streams.runtime import patches
+
+    names = [p.name for p in patches.PATCHES]
+    assert patches.apply() == names
+    patch = patches.PATCHES[1]
+    original = patch.owner.__dict__[patch.attribute]
+    try:
+        setattr(patch.owner, patch.attribute, lambda self, tp: None)  # someone undid it
+        assert patch.name not in patches.installed()
+    finally:
+        setattr(patch.owner, patch.attribute, original)
+    assert patches.installed() == names
+
+
+def test_every_patch_and_workaround_names_a_test_that_exists() -> None:
+    import ast
+    from pathlib import Path
+
+    from streams.runtime import patches
+
+    root = Path(__file__).parent.parent
+    entries = [*patches.PATCHES, *patches.WORKAROUNDS]
+    for entry in entries:
+        path, name = entry.test.split("::")
+        tree = ast.parse((root / path).read_text())
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        assert name in defined, f"{entry.name}: {entry.test} does not exist"
+        assert entry.upstream

@@ -12,6 +12,7 @@ from kafka.errors import KafkaTimeoutError
 
 import streams.app
 from fengqiao.settings import Settings
+from fengqiao.workerwiring import worker_config
 from streams.app import DeliveryTimeout, WorkerContext
 from streams.diagnose import producer_state
 from streams.intake import Out
@@ -111,7 +112,7 @@ class Table(dict[str, Any]):
 def context(producer: Producer, **settings: Any) -> tuple[WorkerContext, App]:
     app = App(producer)
     ctx = WorkerContext(
-        settings=Settings(topic_partitions=4, **settings),
+        config=worker_config(Settings(topic_partitions=4, **settings)),
         app=app,  # type: ignore[arg-type]
         topics={"cases.routed": Topic("p.cases.routed"), "internal.sla": Topic("p.sla")},  # type: ignore[dict-item]
         router=None,  # type: ignore[arg-type]

@@ -72,3 +72,20 @@ def test_without_partition_of_changes_have_no_partition() -> None:
     view = WriteBack({})
     view["k"] = 1
     assert list(view.changes()) == [("k", 1, None)]
+
+
+def test_a_view_is_open_until_its_changes_are_taken_then_refuses_writes() -> None:
+    from streams.writeback import FLUSHED, OPEN, ViewFlushed
+
+    base = {"a": 1}
+    view = WriteBack(base)
+    assert view.status == OPEN
+    view["b"] = 2
+    changes = view.changes()  # taking them flushes the view, before they are iterated
+    assert view.status == FLUSHED
+    assert list(changes) == [("b", 2, None)]
+    with pytest.raises(ViewFlushed):
+        view["c"] = 3
+    with pytest.raises(ViewFlushed):
+        del view["a"]
+    assert view["a"] == 1 and list(view.changes()) == []

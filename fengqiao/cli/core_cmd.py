@@ -51,15 +51,24 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the stream worker (faust): intake, routing, incidents, risk, SLA."""
         from fengqiao.cli import settings
+        from fengqiao.workerwiring import worker_config
         from streams.app import create_app
+        from streams.runtime.patches import RuntimeNotPatched
+        from streams.runtime.versions import UntestedRuntime
         from streams.worker import Worker
 
         s = settings()
         if web_port is not None:
             s = s.model_copy(update={"worker_web_port": web_port})
         configure_runtime(s)
-        app_, _ctx = create_app(s)
-        Worker(app_, loglevel=loglevel, quiet=True).execute_from_commandline()
+        try:
+            app_, ctx = create_app(worker_config(s))
+        except (UntestedRuntime, RuntimeNotPatched) as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        Worker(
+            app_, loglevel=loglevel, quiet=True, connection_log=ctx.connection_log
+        ).execute_from_commandline()
 
     @app.command("feed")
     def feed(

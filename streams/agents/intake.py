@@ -13,9 +13,10 @@ from typing import Any
 
 import faust
 
-from streams import faustfix
 from streams.app import WorkerContext
 from streams.intake import TOPIC_TYPES, IntakeProcessor, Out
+from streams.runtime import patches
+from streams.runtime.stream import batches
 from streams.seen import SeenIds, row_partition
 
 ORDER = 10
@@ -24,7 +25,7 @@ log = logging.getLogger("fengqiao.worker.intake")
 
 def register(ctx: WorkerContext) -> None:
     """The intake agent: validate → dead letter | dedupe → case → route → cases.routed."""
-    app, s = ctx.app, ctx.settings
+    app, s = ctx.app, ctx.config
     table = app.Table("intake-seen", default=None, partitions=s.topic_partitions)
     seen = SeenIds(table)
     # recovery loads rows and a rebalance drops those of revoked partitions: index them again
@@ -45,7 +46,7 @@ def register(ctx: WorkerContext) -> None:
 
     @app.agent(intake_topics, name="fengqiao.intake", concurrency=1)
     async def intake(stream: faust.StreamT) -> None:
-        async for batch in faustfix.batches(stream, s.intake_batch_max):
+        async for batch in batches(stream, s.intake_batch_max):
             outs: list[Out] = []
             for event in batch:
                 msg = event.message
@@ -81,7 +82,7 @@ def register(ctx: WorkerContext) -> None:
         if dropped:
             log.info("dedupe: forgot %d ids older than the horizon", dropped)
 
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub types no async receiver
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         seen.invalidate()
 
@@ -93,6 +94,8 @@ def register(ctx: WorkerContext) -> None:
                 "assigned": ctx.assigned_partitions,
                 "dedupe_ids": len(seen.index),
                 "dedupe_index_rebuilds": seen.rebuilds,
+                # read from faust's classes: proves the offset fixes are in place
+                "runtime_patches": patches.installed(),
             }
         )
 

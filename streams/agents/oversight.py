@@ -1,0 +1,268 @@
+"""Agents for group incidents, stability risk and SLA clocks.
+
+The intake agent's partitions are keyed by street or employer, so it forwards each case to
+internal topics, each item to the partition its table key (``rule|key``, ``street/category``,
+case id) hashes to, grouped into one message per partition and batch; every table is then
+written only by an agent reading a topic co-partitioned with it, which keeps the tables correct
+when several workers share the partitions. A timer sends a tick to every partition of the
+risk and SLA topics; the tick, handled in stream context, decays risk and checks deadlines for
+the rows that partition owns. Each message is handled by a ``TableStep`` (``streams.tablelogic``)
+against a write-back view of its table, written back once at the end. Agents never raise on
+bad input.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import faust
+import orjson
+
+from streams.app import WorkerContext
+from streams.incidents import IncidentConfig, candidates, member_from_case, state_key
+from streams.intake import IntakeResult, Out
+from streams.risk import RISK_INPUT, RiskConfig, case_contribution
+from streams.runtime.tables import key_partitions
+from streams.tablelogic import IncidentStep, RiskStep, SlaStep, TableStep
+from streams.watch import TICK, incident_config, owned, risk_config, sla_config
+
+ORDER = 20
+log = logging.getLogger("fengqiao.worker.watch")
+
+INCIDENT_INPUT = "internal.incident-cases"
+SLA_INPUT = "internal.sla-cases"
+LIFECYCLE_TYPES = ("case.accepted.v1", "case.transferred.v1", "case.concluded.v1", "case.closed.v1")
+
+
+@dataclass
+class Oversight:
+    """The three tables, their steps and topics, and the errors counted per table."""
+
+    incidents: IncidentStep
+    risk: RiskStep
+    sla: SlaStep
+    tables: dict[str, Any]
+    topics: dict[str, faust.TopicT]
+    errors: dict[str, int] = field(default_factory=lambda: {"incidents": 0, "risk": 0, "sla": 0})
+
+
+def register(ctx: WorkerContext) -> None:
+    top = getattr(getattr(ctx.router, "catalogue", None), "top_by_type", None)
+    rules = ctx.config.rules
+    icfg, rcfg = incident_config(rules, top), risk_config(rules)
+    ov = _oversight(ctx, icfg, rcfg, sla_config(rules, top))
+    ctx.case_hooks.append(_forwarder(ctx, icfg, rcfg))
+    for step in (ov.incidents, ov.risk, ov.sla):
+        _table_agent(ctx, ov, step)
+    _lifecycle_agent(ctx, ov)
+    _tick_timer(ctx, ov)
+    _pages(ctx, ov)
+
+
+def _oversight(ctx: WorkerContext, icfg: IncidentConfig, rcfg: RiskConfig, scfg: Any) -> Oversight:
+    app, c = ctx.app, ctx.config
+    n = c.topic_partitions
+
+    def internal(name: str) -> faust.TopicT:
+        return app.topic(
+            f"{c.app_id}-{name}",
+            key_serializer="raw",
+            value_serializer="raw",
+            internal=True,
+            partitions=n,
+        )
+
+    def time_known() -> bool:
+        return ctx.stream_clock is None or ctx.stream_clock.known
+
+    topics = {
+        "incidents": internal("incident-cases"),
+        "risk": internal("risk-inputs"),
+        "sla": internal("sla-cases"),
+    }
+    ctx.topics[INCIDENT_INPUT] = topics["incidents"]
+    ctx.topics[RISK_INPUT] = topics["risk"]
+    ctx.topics[SLA_INPUT] = topics["sla"]
+    ctx.internal |= {INCIDENT_INPUT, RISK_INPUT, SLA_INPUT}
+    tables = {
+        "incidents": app.Table("incidents", default=None, partitions=n),
+        "risk": app.Table("risk", default=None, partitions=n),
+        "sla": app.Table("sla-clocks", default=None, partitions=n),
+    }
+    clock = lambda: ctx.clock()  # noqa: E731 - read at each call: tests replace ctx.clock
+    return Oversight(
+        incidents=IncidentStep(icfg, clock),
+        risk=RiskStep(rcfg, clock, time_known),
+        sla=SlaStep(scfg, clock, time_known),
+        tables=tables,
+        topics=topics,
+    )
+
+
+def _forwarder(ctx: WorkerContext, icfg: IncidentConfig, rcfg: RiskConfig) -> Any:
+    def forward(result: IntakeResult) -> list[Out]:
+        """Called by the intake agent for every message it handled: what to forward."""
+        if result.parsed is not None:
+            ctx.observe(result.parsed.envelope.time)
+        case, decision = result.case, result.decision
+        if case is None:
+            return []
+        outs = [
+            Out(
+                INCIDENT_INPUT,
+                state_key(rule_id, key),
+                {"rule_id": rule_id, "key": key, "member": member_from_case(case)},
+            )
+            for rule_id, key in candidates(case, icfg)
+        ]
+        outs.append(case_contribution(case, rcfg))
+        if decision is not None:
+            routed = {
+                "case_id": case.case_id,
+                "kind": case.kind,
+                "street": case.street,
+                "category": case.category,
+                "committee_id": decision.committee_id,
+                "tier": decision.tier,
+                "time": case.time.timestamp(),
+            }
+            outs.append(Out(SLA_INPUT, case.case_id, {"routed": routed}))
+        return outs
+
+    return forward
+
+
+def decode(raw: Any) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(raw)  # what publish wrote with orjson
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def keys_of(table: Any, partition: int, partitions: int) -> list[str]:
+    """The table's rows in ``partition``. The memory store notes the partition of every row it
+    recovers and ``write_table`` of every row written (all writes go through it), so this reads
+    that map instead of hashing every key of every partition on each tick (a stall of a few
+    hundred ms every tick round with 40,000 rows)."""
+    known = key_partitions(table)
+    if known is None:
+        return owned(list(table.keys()), partition, partitions)
+    return [k for k, p in known.items() if p == partition]
+
+
+def handle(
+    step: TableStep,
+    state: Any,
+    msg: dict[str, Any],
+    keys: Callable[[], list[str]],
+    errors: dict[str, int],
+    offset: int,
+) -> list[Out]:
+    """A tick (``keys()`` gives its partition's rows) or a batch of items, against ``state``.
+    One bad item is counted and logged, never allowed to stop the agent."""
+    label = step.label
+    outs: list[Out] = []
+    if msg.get("tick"):
+        try:
+            outs = step.on_tick(state, keys())
+        except Exception:
+            errors[label] += 1
+            log.exception("%s: tick failed at offset %s", label, offset)
+    for item in msg.get("items") or ():
+        try:
+            outs.extend(step.on_item(state, item))
+        except Exception:
+            errors[label] += 1
+            log.exception("%s: item skipped at offset %s", label, offset)
+    return outs
+
+
+def _table_agent(ctx: WorkerContext, ov: Oversight, step: TableStep) -> None:
+    """An agent over an internal topic: each message (a tick, or a batch of items for one
+    partition) is handled against a fresh write-back view of the table, written back once at
+    the end, so the changelog gets one message per row the message changed."""
+    label, n = step.label, ctx.config.topic_partitions
+    table = ov.tables[label]
+
+    @ctx.app.agent(ov.topics[label], name=f"fengqiao.{label}", concurrency=1)
+    async def agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = decode(event.value)
+            offset = event.message.offset
+            if msg is None:
+                ov.errors[label] += 1
+                log.warning("%s: not a JSON object at offset %s", label, offset)
+                continue
+            view = ctx.table_view(table)
+            partition = event.message.partition
+            keys = functools.partial(keys_of, table, partition, n)
+            outs = handle(step, view, msg, keys, ov.errors, offset)
+            await ctx.publish(outs, [view])
+
+
+def _lifecycle_agent(ctx: WorkerContext, ov: Oversight) -> None:
+    """Accepted, transferred, concluded and closed cases stop or move their SLA clocks."""
+    table = ov.tables["sla"]
+
+    @ctx.app.agent(ctx.topics["cases.lifecycle"], name="fengqiao.lifecycle", concurrency=1)
+    async def lifecycle(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            view = ctx.table_view(table)
+            try:
+                msg = decode(event.value)
+                if msg is None or msg.get("type") not in LIFECYCLE_TYPES:
+                    raise ValueError("not a lifecycle event")
+                data = msg.get("data")
+                if not isinstance(data, dict):
+                    raise ValueError("lifecycle event without data")
+                ov.sla.on_lifecycle(view, msg["type"], data, datetime.fromisoformat(msg["time"]))
+            except Exception:
+                ov.errors["sla"] += 1
+                log.warning("lifecycle: message skipped at offset %s", event.message.offset)
+            await ctx.publish([], [view])
+
+
+def _tick_timer(ctx: WorkerContext, ov: Oversight) -> None:
+    n = ctx.config.topic_partitions
+    topics = [ov.topics["risk"], ov.topics["sla"], ov.topics["incidents"]]
+
+    @ctx.app.timer(interval=ctx.config.watch_tick_seconds)
+    async def tick() -> None:
+        """Ask every partition to decay its risk rows, check its deadlines, prune windows."""
+        for topic in topics:
+            for p in range(n):
+                await topic.send(key=b"tick", value=TICK, partition=p)
+
+
+def _pages(ctx: WorkerContext, ov: Oversight) -> None:
+    app, tables = ctx.app, ov.tables
+
+    @app.page("/risk")
+    async def risk_page(web: Any, request: Any) -> Any:
+        return web.json({"now": ctx.clock().isoformat(), "rows": ov.risk.view(tables["risk"])})
+
+    @app.page("/incidents")
+    async def incidents_page(web: Any, request: Any) -> Any:
+        return web.json(
+            {
+                "incidents": ov.incidents.snapshot(tables["incidents"]),
+                "stats": ov.incidents.stats.__dict__,
+                "errors": ov.errors,
+            }
+        )
+
+    @app.page("/sla")
+    async def sla_page(web: Any, request: Any) -> Any:
+        return web.json(
+            {
+                "now": ctx.clock().isoformat(),
+                "cases": ov.sla.snapshot(tables["sla"]),
+                **ov.sla.stats.__dict__,
+            }
+        )

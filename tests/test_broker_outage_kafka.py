@@ -1,0 +1,147 @@
+"""A broker outage under a running worker, on a broker of the test's own (the session's broker
+stays up for the other tests): connection errors are logged once per change of state with a
+count, and routing resumes soon after the broker is back."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from fengqiao import localkafka
+from fengqiao.admin import create_topics
+from fengqiao.bench import make_events
+from fengqiao.settings import Settings
+from tests.kafkatools import WorkerProcess
+
+pytestmark = pytest.mark.kafka
+
+OUTAGE_S = 20.0
+RESUME_BOUND_S = 30.0  # after the broker answers again
+
+
+def _send(s: Settings, events: list[tuple[str, bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=s.resolved_bootstrap(), acks="all")
+    for topic, key, value in events:
+        producer.send(s.topic(topic), key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def _wait_routed(s: Settings, want: set[str], timeout_s: float) -> set[str]:
+    consumer = KafkaConsumer(
+        s.topic("cases.routed"),
+        bootstrap_servers=s.resolved_bootstrap().split(","),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not want <= seen:
+            for msgs in consumer.poll(timeout_ms=200).values():
+                seen.update(json.loads(m.value)["data"]["case_id"] for m in msgs)
+        return seen
+    finally:
+        consumer.close()
+
+
+def _status(s: Settings, path: str) -> int:
+    url = f"http://127.0.0.1:{s.worker_web_port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+
+
+def _wait_status(s: Settings, path: str, want: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _status(s, path) == want:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_a_broker_outage_logs_a_few_lines_and_routing_resumes(tmp_path: Path) -> None:
+    base = Settings()
+    data_dir = tmp_path / "kafka"
+    port, controller = localkafka.free_port(), localkafka.free_port()
+
+    def broker_up() -> str:
+        bootstrap, _ = localkafka.start(
+            data_dir=data_dir,
+            cache_dir=base.cache_dir,
+            version=base.kafka_version,
+            port=port,
+            controller_port=controller,
+            partitions=2,
+        )
+        return bootstrap
+
+    s = Settings(
+        kafka_bootstrap_servers=broker_up(),
+        topic_prefix="out.",
+        app_id="fq-outage",
+        home=tmp_path / "home",
+        worker_web_port=localkafka.free_port(),
+        topic_partitions=2,
+    )
+    worker = WorkerProcess(
+        s,
+        tmp_path / "worker.log",
+        extra_env={"FENGQIAO_WORKER_DATA_DIR": str(tmp_path / "wd"), "FENGQIAO_LOG_LIBRARIES": "1"},
+    )
+    try:
+        create_topics(s)
+        worker.start()
+        before, after = make_events(200, "outage-a"), make_events(200, "outage-b", seed=11)
+        ids_before = {json.loads(v)["id"] for _t, _k, v in before}
+        ids_after = {json.loads(v)["id"] for _t, _k, v in after}
+        _send(s, before)
+        assert ids_before <= _wait_routed(s, ids_before, 60)
+        assert _wait_status(s, "/readyz", 200, 30) and _status(s, "/healthz") == 200
+        log_start = worker.log_path.stat().st_size
+        # killed, as a crashed broker or a lost machine: no controlled shutdown
+        pid = localkafka.running_pid(data_dir)
+        assert pid is not None
+        os.killpg(pid, signal.SIGKILL)
+        down_at = time.monotonic()
+        # not ready while Kafka is away, alive all along
+        assert _wait_status(s, "/readyz", 503, OUTAGE_S), worker.log_tail()
+        assert _status(s, "/healthz") == 200
+        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
+        broker_up()
+        back_at = time.monotonic()
+        _send(s, after)
+        routed = _wait_routed(s, ids_after, RESUME_BOUND_S + 30)
+        resumed = time.monotonic() - back_at
+        assert ids_after <= routed, worker.log_tail()
+        assert resumed < RESUME_BOUND_S, worker.log_tail()
+        # the connection log says when Kafka is back, with the count of what it held back
+        assert _wait_status(s, "/readyz", 200, 30), worker.log_tail()
+        text = worker.log_path.read_bytes()[log_start:].decode(errors="replace")
+        lines = text.splitlines()
+        errors = [line for line in lines if "ERROR" in line]
+        back = re.findall(r"Kafka reachable again after [\d.]+ s; (\d+) connection errors", text)
+        print(
+            f"outage {OUTAGE_S:.0f} s: routing resumed {resumed:.1f} s after the broker was "
+            f"back; {len(errors)} ERROR lines, {len(lines)} lines in all; connection errors "
+            f"held back: {back}"
+        )
+        assert len(back) == 1 and int(back[0]) > 1, text[-4000:]
+        assert sum("Kafka unreachable" in line for line in lines) == 1, text[-4000:]
+        assert len(errors) < 50, "\n".join(errors[:60])
+    finally:
+        worker.stop()
+        localkafka.stop(data_dir)
