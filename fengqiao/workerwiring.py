@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import socket
 from dataclasses import fields
+from datetime import timedelta
 
 from fengqiao.settings import Settings
 from streams.config import RuleParams, WorkerConfig
+from streams.linking import LinkConfig
 
 
 def rule_params(s: Settings) -> RuleParams:
@@ -20,6 +22,15 @@ def instance_id(s: Settings) -> str | None:
     if not s.worker_static_membership:
         return None
     return s.worker_instance_id or f"{s.app_id}-{socket.gethostname()}-{s.worker_web_port}"
+
+
+def link_config(s: Settings) -> LinkConfig:
+    return LinkConfig(
+        salt=s.link_salt.get_secret_value().encode(),
+        horizon=timedelta(days=s.link_horizon_days),
+        related_max=s.link_related_max,
+        enabled=s.linking_enabled,
+    )
 
 
 def worker_config(s: Settings) -> WorkerConfig:
@@ -47,4 +58,5 @@ def worker_config(s: Settings) -> WorkerConfig:
         session_timeout_s=s.worker_session_timeout_s,
         allow_untested_runtime=s.worker_allow_untested_runtime,
         rules=rule_params(s),
+        linking=link_config(s),
     )

@@ -132,7 +132,7 @@ def case_to_row(case: Case) -> dict[str, Any]:
 
 def case_from_row(row: dict[str, Any]) -> Case:
     """The inverse of ``case_to_row``."""
-    values = {f: row.get(f) for f in Case.__slots__ if f in row}
+    values: dict[str, Any] = {f: row.get(f) for f in Case.__slots__ if f in row}
     values["time"] = datetime.fromisoformat(row["time"])
     amount = row.get("amount_yuan")
     values["amount_yuan"] = None if amount is None else Decimal(amount)

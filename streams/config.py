@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from streams.linking import LinkConfig
+
 
 @dataclass(frozen=True)
 class RuleParams:
@@ -64,6 +66,7 @@ class WorkerConfig:
     session_timeout_s: float = 60.0
     allow_untested_runtime: bool = False
     rules: RuleParams = RuleParams()
+    linking: LinkConfig = LinkConfig()
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -17,7 +17,7 @@ from typing import Any
 from schemas.events import CaseLinked, DeadLetter, dump
 from schemas.parse import EventRejected, ParsedEvent, parse_intake_bytes
 from streams.cases import Case, case_from_event, case_from_row, case_to_row
-from streams.linking import LinkIndex, Linked
+from streams.linking import Linked, LinkIndex
 from streams.linkkeys import KeyMaker
 from streams.routing import Decision, Router
 
@@ -215,9 +215,9 @@ def linked_out(report: Case, linked: Linked) -> Out:
     event = CaseLinked(
         case_id=linked.case_id,
         report_id=report.event_id,
-        channel=report.channel,  # type: ignore[arg-type]  # a Channel: the payload's own
+        channel=report.channel,
         matched=list(linked.matched),
-        kind=report.kind,  # type: ignore[arg-type]
+        kind=report.kind,
         reported_at=report.time,
     )
     return Out(

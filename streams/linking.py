@@ -207,7 +207,8 @@ class LinkIndex:
             self.stats.linked += 1
             return Linked(target, tuple(names))
         related = tuple(
-            cid for _, cid, _ in self._candidates(keys.weak, kind, t, case_id)[: self.cfg.related_max]
+            cid
+            for _, cid, _ in self._candidates(keys.weak, kind, t, case_id)[: self.cfg.related_max]
         )
         self._write(
             case_id,

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schemas.events import DisputeReported, PetitionFiled, Petitioner, WageArrearsReported
+from schemas.events import DisputeReported, Petitioner, PetitionFiled, WageArrearsReported
 from schemas.reference.keys import normalise_name
 
 # 128 bits of the digest: collisions are out of reach at any district's volume, and the key

@@ -106,6 +106,4 @@ def wage_claim(
     }
     if contact_phone:
         data["contact"] = {"name": "李某", "phone": contact_phone}
-    return env(
-        event_id, "wage_arrears.reported.v1", when, data, SOURCES.get(channel, "web/portal")
-    )
+    return env(event_id, "wage_arrears.reported.v1", when, data, SOURCES.get(channel, "web/portal"))

@@ -108,10 +108,20 @@ def test_the_salt_is_never_in_repr() -> None:
 
 def test_an_employer_by_code_or_by_name_meets_itself() -> None:
     code, phone = credit_code(5), mobile(5)
-    both = keys(wage_claim("w-1", T0, employer="温州某某建设有限公司", employer_code=code,
-                           contact_phone=phone))
-    name_only = keys(wage_claim("w-2", T0, employer="温州某某建设（有限）公司 ",
-                                contact_phone=spaced(phone), channel="walkin"))
+    both = keys(
+        wage_claim(
+            "w-1", T0, employer="温州某某建设有限公司", employer_code=code, contact_phone=phone
+        )
+    )
+    name_only = keys(
+        wage_claim(
+            "w-2",
+            T0,
+            employer="温州某某建设（有限）公司 ",
+            contact_phone=spaced(phone),
+            channel="walkin",
+        )
+    )
     assert set(both.strong) & set(name_only.strong)
 
 
@@ -126,8 +136,13 @@ def _processor(rows: dict | None = None, **cfg: Any) -> IntakeProcessor:
 
 def _feed(p: IntakeProcessor, events: list[dict]) -> list[IntakeResult]:
     return [
-        p.handle(_raw(e), "intake.disputes" if e["type"].startswith("dispute") else
-                 "intake.wage-arrears", 0, i, NOW)
+        p.handle(
+            _raw(e),
+            "intake.disputes" if e["type"].startswith("dispute") else "intake.wage-arrears",
+            0,
+            i,
+            NOW,
+        )
         for i, e in enumerate(events)
     ]
 
@@ -192,8 +207,12 @@ def test_another_applicant_against_the_same_respondent_is_only_possibly_related(
 
 def test_linking_is_deterministic_under_replay_and_restart() -> None:
     history = [
-        dispute(f"r-{i}", T0 + timedelta(hours=i), phone=mobile(20 + i % 3),
-                channel=("hotline", "walkin", "miniapp")[i % 3])
+        dispute(
+            f"r-{i}",
+            T0 + timedelta(hours=i),
+            phone=mobile(20 + i % 3),
+            channel=("hotline", "walkin", "miniapp")[i % 3],
+        )
         for i in range(9)
     ]
 
