@@ -446,10 +446,16 @@ class CaseLinked(_Model):
     case_id: str
     report_id: str
     channel: Channel
-    matched: list[LinkKeyName] = Field(min_length=1)
+    matched: list[LinkKeyName] = Field(default_factory=list)
     kind: CaseKind | None = None
     reported_at: AwareDatetime | None = None
     actor: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _matched_or_by_hand(self) -> CaseLinked:
+        if not self.matched and not self.actor:
+            raise ValueError("matched names no key: a link without one is made by hand (actor)")
+        return self
 
 
 class CaseUnlinked(_Model):

@@ -204,6 +204,11 @@ class IntakeProcessor:
         self.stats.unlinked += 1
         return self._routed(case_from_row(row), None, (case_id,))
 
+    def merged(self, case_id: str, other_id: str) -> bool:
+        """A mediator linked ``other_id`` to ``case_id`` by hand: later reports of either join
+        ``case_id``. Nothing is routed or counted again: both were cases already."""
+        return self.links.merge(case_id, other_id) if self.links is not None else False
+
     def closed(self, case_id: str) -> None:
         """A case was concluded or closed: later reports open a case of their own."""
         if self.links is not None:

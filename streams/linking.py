@@ -56,6 +56,7 @@ class LinkStats:
     with_related: int = 0
     closed: int = 0
     unlinked: int = 0
+    merged: int = 0
     expired: int = 0
     rebuilds: int = 0
 
@@ -268,6 +269,31 @@ class LinkIndex:
         self.stats.unlinked += 1
         case: dict[str, Any] | None = entry.get("case")
         return case
+
+    def merge(self, case_id: str, other_id: str) -> bool:
+        """A mediator linked two open cases by hand: ``other_id`` joins ``case_id`` as one of
+        its reports (with every report it had), so later reports of either join ``case_id``.
+        Both cases keep their histories in the store; here only the keys move. False when
+        either is not open here or the merge was applied before."""
+        self._fresh()
+        target, other = self.row(case_id), self.row(other_id)
+        if target is None or other is None or case_id == other_id:
+            return False
+        reports = dict(target.get("reports") or {})
+        reports.update(other.get("reports") or {})
+        reports[other_id] = {
+            "t": float(other["t"]),
+            "channel": other.get("channel"),
+            "matched": ["by_hand"],
+            "strong": list(other.get("strong") or ()),
+            "weak": list(other.get("weak") or ()),
+            "case": None,  # routed already: an unlink only reopens it here
+        }
+        last = max(float(target.get("last", target["t"])), float(other.get("last", other["t"])))
+        self._write(other_id, None)
+        self._write(case_id, {**target, "reports": reports, "last": last})
+        self.stats.merged += 1
+        return True
 
     def expire(self, cutoff: float) -> int:
         """Forget cases whose last report is older than ``cutoff`` (epoch seconds; the caller

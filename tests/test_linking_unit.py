@@ -258,3 +258,32 @@ def test_expire_forgets_cases_past_the_horizon() -> None:
     assert index.expire((T0 + timedelta(days=11)).timestamp()) == 1
     assert len(index) == 0
     assert [v for _, v in index.take()] == [None]
+
+
+def test_two_cases_linked_by_hand_take_each_others_later_reports() -> None:
+    rows: dict = {}
+    p = _processor(rows)
+    a, b = mobile(40), mobile(41)
+    _feed(p, [dispute("a", T0, phone=a), dispute("b", T0, phone=b, respondent="另一公司")])
+    assert p.merged("a", "b") and not p.merged("a", "b")  # applied once
+    [later] = _feed(p, [dispute("b2", T0 + timedelta(days=1), phone=b, channel="walkin")])
+    assert later.linked is not None and later.linked.case_id == "a"
+    # unlinking b reopens it here, and routes nothing: it was a case already
+    assert p.unlink("a", "b").outs == []
+    assert p.links is not None and p.links.row("b") is not None
+    # b2 stays a report of a (unlinked was b alone), so b's phone still leads to a, the earlier
+    [again] = _feed(p, [dispute("b3", T0 + timedelta(days=2), phone=b, channel="miniapp")])
+    assert again.linked is not None and again.linked.case_id == "a"
+
+
+def test_a_link_names_its_keys_or_its_actor() -> None:
+    from pydantic import ValidationError
+
+    from schemas.events import CaseLinked
+
+    base = {"case_id": "a", "report_id": "b", "channel": "walkin"}
+    assert CaseLinked.model_validate({**base, "actor": "acct-1"}).matched == []
+    with pytest.raises(ValidationError, match="matched"):
+        CaseLinked.model_validate(base)
+    with pytest.raises(ValidationError):
+        CaseLinked.model_validate({**base, "matched": ["13900000001"]})  # a value, not a name

@@ -1,6 +1,7 @@
 """The linking agent: lifecycle events that change which reports join which case.
 
-A concluded or closed case takes no more reports; an unlinked report (a mediator said "not the
+A concluded or closed case takes no more reports; two cases a mediator linked by hand take
+each other's later reports as one; an unlinked report (a mediator said "not the
 same matter") is routed as a case of its own and counted, from then on, in incident windows
 and risk like any new case. The decisions are the intake processor's (``streams.intake``);
 this agent only decodes, calls them and publishes.
@@ -22,6 +23,7 @@ log = logging.getLogger("fengqiao.worker.links")
 
 CLOSING = ("case.concluded.v1", "case.closed.v1")
 UNLINKED = "case.unlinked.v1"
+LINKED = "case.linked.v1"
 
 
 def register(ctx: WorkerContext) -> None:
@@ -39,10 +41,15 @@ def register(ctx: WorkerContext) -> None:
             try:
                 msg = orjson.loads(event.value)
                 type_ = msg.get("type")
-                if type_ not in (*CLOSING, UNLINKED):
+                if type_ not in (*CLOSING, UNLINKED, LINKED):
                     continue
                 data = msg["data"]
-                if type_ in CLOSING:
+                if type_ == LINKED:
+                    # the worker's own links name no actor; a mediator's link of two cases does
+                    if not data.get("actor"):
+                        continue
+                    processor.merged(str(data["case_id"]), str(data["report_id"]))
+                elif type_ in CLOSING:
                     processor.closed(str(data["case_id"]))
                 else:
                     result: IntakeResult = processor.unlink(
