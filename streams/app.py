@@ -297,6 +297,7 @@ def create_app(
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         ctx.assigned_partitions = len(assigned)
         ctx.joined = True
+        ctx.connection_log.reachable()  # the coordinator answered
         log.info("worker ready: %d partitions assigned", len(assigned))
 
     @app.timer(interval=1.0)

@@ -63,7 +63,7 @@ class WorkerConfig:
     # static group membership: a restarted worker with the same id takes its partitions
     # back at once; None joins as a new member each start
     instance_id: str | None = None
-    session_timeout_s: float = 60.0
+    session_timeout_s: float = 15.0
     allow_untested_runtime: bool = False
     rules: RuleParams = RuleParams()
     linking: LinkConfig = LinkConfig()

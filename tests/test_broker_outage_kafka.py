@@ -8,10 +8,12 @@ import json
 import os
 import re
 import signal
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
@@ -34,6 +36,48 @@ def _send(s: Settings, events: list[tuple[str, bytes, bytes]]) -> None:
         producer.send(s.topic(topic), key=key, value=value)
     producer.flush()
     producer.close()
+
+
+def _feed_through(s: Settings, events: list[tuple[str, bytes, bytes]], acked: set[str]) -> Any:
+    """Send ``events`` at about 100 a second from a thread, retrying through the outage as a
+    hotline would; ``acked`` gets the id of every event the broker acknowledged."""
+    producer = KafkaProducer(
+        bootstrap_servers=s.resolved_bootstrap(),
+        acks="all",
+        retries=1000,
+        retry_backoff_ms=500,
+        max_block_ms=120_000,
+    )
+
+    def feed() -> None:
+        for i, (topic, key, value) in enumerate(events):
+            event_id = json.loads(value)["id"]
+            future = producer.send(s.topic(topic), key=key, value=value)
+            future.add_callback(lambda _md, eid=event_id: acked.add(eid))
+            if i % 10 == 9:
+                time.sleep(0.1)
+        producer.flush()
+        producer.close()
+
+    thread = threading.Thread(target=feed)
+    thread.start()
+    return thread
+
+
+def _routed_times(s: Settings) -> list[tuple[float, str]]:
+    """(broker timestamp in s, case id) of every routed message so far."""
+    consumer = KafkaConsumer(
+        s.topic("cases.routed"),
+        bootstrap_servers=s.resolved_bootstrap().split(","),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=3000,
+    )
+    try:
+        return [(m.timestamp / 1000, json.loads(m.value)["data"]["case_id"]) for m in consumer]
+    finally:
+        consumer.close()
 
 
 def _wait_routed(s: Settings, want: set[str], timeout_s: float) -> set[str]:
@@ -106,12 +150,16 @@ def test_a_broker_outage_logs_a_few_lines_and_routing_resumes(tmp_path: Path) ->
         create_topics(s)
         worker.start()
         before, after = make_events(200, "outage-a"), make_events(200, "outage-b", seed=11)
+        during = make_events(2500, "outage-c", seed=13)  # 25 s at 100 a second
+        acked: set[str] = set()
         ids_before = {json.loads(v)["id"] for _t, _k, v in before}
         ids_after = {json.loads(v)["id"] for _t, _k, v in after}
         _send(s, before)
         assert ids_before <= _wait_routed(s, ids_before, 60)
         assert _wait_status(s, "/readyz", 200, 30) and _status(s, "/healthz") == 200
         log_start = worker.log_path.stat().st_size
+        feeder = _feed_through(s, during, acked)
+        time.sleep(2)
         # killed, as a crashed broker or a lost machine: no controlled shutdown
         pid = localkafka.running_pid(data_dir)
         assert pid is not None
@@ -122,11 +170,15 @@ def test_a_broker_outage_logs_a_few_lines_and_routing_resumes(tmp_path: Path) ->
         assert _status(s, "/healthz") == 200
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
         broker_up()
-        back_at = time.monotonic()
+        back_at, back_wall = time.monotonic(), time.time()
         _send(s, after)
-        routed = _wait_routed(s, ids_after, RESUME_BOUND_S + 30)
-        resumed = time.monotonic() - back_at
+        routed = _wait_routed(s, ids_after, RESUME_BOUND_S + 60)
+        all_routed = time.monotonic() - back_at
+        feeder.join()
         assert ids_after <= routed, worker.log_tail()
+        # nothing the broker acknowledged during the outage is lost
+        assert acked <= _wait_routed(s, acked, 60), worker.log_tail()
+        resumed = min(t for t, _cid in _routed_times(s) if t >= back_wall) - back_wall
         assert resumed < RESUME_BOUND_S, worker.log_tail()
         # the connection log says when Kafka is back, with the count of what it held back
         assert _wait_status(s, "/readyz", 200, 30), worker.log_tail()
@@ -135,8 +187,10 @@ def test_a_broker_outage_logs_a_few_lines_and_routing_resumes(tmp_path: Path) ->
         errors = [line for line in lines if "ERROR" in line]
         back = re.findall(r"Kafka reachable again after [\d.]+ s; (\d+) connection errors", text)
         print(
-            f"outage {OUTAGE_S:.0f} s: routing resumed {resumed:.1f} s after the broker was "
-            f"back; {len(errors)} ERROR lines, {len(lines)} lines in all; connection errors "
+            f"outage {OUTAGE_S:.0f} s under load: routing resumed {resumed:.1f} s after the broker "
+            f"was back (all {len(ids_after)} sent then routed after {all_routed:.1f} s, "
+            f"{len(acked)} of {len(during)} sent through the outage acknowledged and routed); "
+            f"{len(errors)} ERROR lines, {len(lines)} lines in all; connection errors "
             f"held back: {back}"
         )
         assert len(back) == 1 and int(back[0]) > 1, text[-4000:]

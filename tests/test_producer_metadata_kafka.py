@@ -5,8 +5,9 @@ Sending to a topic it knows so does not track it; the first send to a topic it d
 (one created since) tracks that topic, and from then on each metadata refresh asks for the
 tracked topics only and replaces the whole picture: a batch queued for an untracked topic has
 no leader any more, and the sender asks for metadata again and again until the batch's TTL
-(faust: 1,200 s). This stalled a worker's batch in CI. ``streams.app.track_topic`` tracks every
-topic before the worker's first send to it.
+(faust: 1,200 s). This stalled a worker's batch in CI.
+``streams.runtime.producer.track_topic`` tracks every topic before the worker's first send to
+it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from streams.app import track_topic
+from streams.runtime.producer import track_topic
 
 pytestmark = pytest.mark.kafka
 

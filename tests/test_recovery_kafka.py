@@ -10,8 +10,10 @@ its session times out (``worker_session_timeout_s``, 15 s by default).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -86,6 +88,17 @@ def _routed(s: Settings, want: set[str], timeout_s: float) -> list[tuple[float, 
         consumer.close()
 
 
+def _outward_address() -> str | None:
+    """This machine's address on its default route, if it has one besides loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
 def _longest_gap(times: list[float], after: float) -> float:
     """The longest pause in routing that ends after ``after`` (the kill)."""
     ts = sorted(times)
@@ -106,6 +119,17 @@ def test_a_worker_killed_and_restarted_under_load_resumes_within_seconds(
     try:
         # the fixes are installed in the running worker, read back from faust's classes
         assert w.stats()["runtime_patches"] == [p.name for p in PATCHES]
+        url = f"http://127.0.0.1:{w.settings.worker_web_port}"
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
+            assert resp.status == 200
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as resp:
+            # ready as soon as it has partitions: the assignment proves Kafka answers
+            assert json.loads(resp.read())["ready"] is True
+        # the web server listens on the configured host (127.0.0.1) only
+        outward = _outward_address()
+        if outward is not None:
+            with pytest.raises(OSError):
+                socket.create_connection((outward, w.settings.worker_web_port), timeout=2)
         feeder = _feed(s, events, per_s=200)  # 15 s of steady load
         time.sleep(4)
         killed_at = time.time()

@@ -151,3 +151,32 @@ def test_the_app_joins_as_a_static_member_and_listens_on_the_configured_host(
     assert app.conf.broker_session_timeout == 12.0
     assert app.conf.broker_heartbeat_interval == 3.0
     assert app.conf.web_bind == "127.0.0.1" and app.conf.web_host == "127.0.0.1"
+
+
+def test_an_answer_from_kafka_ends_the_outage_at_once() -> None:
+    now = [0.0]
+    conn = ConnectionLog(quiet_s=5, clock=lambda: now[0])
+    conn.filter(_record("Group Coordinator Request failed: CoordinatorNotAvailableError"))
+    now[0] = 1.0
+    conn.filter(_record("Group Coordinator Request failed: CoordinatorNotAvailableError"))
+    assert not conn.connected
+    line = conn.reachable()
+    assert conn.connected and line is not None and "2 connection errors" in line
+    assert conn.reachable() is None  # nothing to say when it was not down
+
+
+def test_the_configs_defaults_are_the_settings_defaults() -> None:
+    from dataclasses import fields, replace
+
+    from fengqiao.workerwiring import rule_params
+    from streams.config import RuleParams, WorkerConfig
+
+    assert rule_params(Settings()) == RuleParams()
+    built = worker_config(Settings(worker_static_membership=False))
+    plain = WorkerConfig()
+    differ = {
+        f.name for f in fields(WorkerConfig) if getattr(built, f.name) != getattr(plain, f.name)
+    }
+    # the settings compute the data directory from the home directory
+    assert differ <= {"data_dir"}, differ
+    assert replace(built, data_dir=plain.data_dir) == plain

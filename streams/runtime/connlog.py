@@ -82,6 +82,12 @@ class ConnectionLog(logging.Filter):
             self.unsaid += 1
             return False
 
+    def reachable(self) -> str | None:
+        """Kafka answered (the group gave an assignment): the errors have stopped now."""
+        with self.lock:
+            self.last_error = self.clock() - self.quiet_s
+        return self.tick()
+
     def tick(self) -> str | None:
         """Log (and return) a line when the errors have stopped for ``quiet_s`` or, while they
         go on, every ``remind_s``."""
