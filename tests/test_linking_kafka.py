@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +61,14 @@ def unlink(s: Settings, case_id: str, report_id: str, when: datetime) -> None:
         producer.flush()
     finally:
         producer.close()
+
+
+def risk_events(s: Settings, street: str, category: str) -> int:
+    """How many contributions the worker's risk row for (street, category) has counted."""
+    url = f"http://127.0.0.1:{s.worker_web_port}/risk"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        rows = json.loads(resp.read())["rows"]
+    return sum(r["events"] for r in rows if (r["street"], r["category"]) == (street, category))
 
 
 def ids(msgs: list[dict[str, Any]]) -> set[str]:
@@ -162,6 +171,39 @@ def test_reports_of_one_matter_make_one_case(
     routed = {m["data"]["case_id"]: m["data"] for m in drain_topic(s, "cases.routed")}
     assert routed["wk-c-0"]["related"] == ["c-0"]
 
+    # risk counted each case once (A's three, B's two, C's and the report unlinked from it)
+    # and A's incident once
+    wait_for("risk of the unlinked case", lambda: risk_events(s, "haibin", "labor") == 7 + 1)
+
+    # a restarted worker recovers its link table from the changelog: one more report of a-0,
+    # from the mini-program, still joins it
+    worker.stop()
+    worker.start()
+    publish_all(
+        s,
+        [
+            wage_claim(
+                "mp-a-0",
+                t(0.5),
+                employer="甲建设公司",
+                employer_code=EMPLOYER_A,
+                contact_phone=f"+86 {mobile(200)}",
+                channel="miniapp",
+            )
+        ],
+    )
+    wait_for(
+        "the report after the restart linked",
+        lambda: any(
+            m["data"]["report_id"] == "mp-a-0" and m["data"]["case_id"] == "a-0"
+            for m in linked_now()
+        ),
+    )
+    assert not any(
+        m["data"]["case_id"] == "mp-a-0" for m in drain_topic(s, "cases.routed", quiet_s=1.0)
+    )
+    assert risk_events(s, "haibin", "labor") == 7 + 1
+
     before = {
         topic: ids(drain_topic(s, topic))
         for topic in ("cases.routed", "cases.lifecycle", "incidents", "escalations")
@@ -175,7 +217,7 @@ def test_reports_of_one_matter_make_one_case(
     replay = WorkerProcess(fresh, tmp_path / "replay.log")
     replay.start()
     try:
-        wait_for("the replay", lambda: replay.stats()["received"] >= len(a + b + c) * 2 + 2)
+        wait_for("the replay", lambda: replay.stats()["received"] >= len(a + b + c) * 2 + 3)
         time.sleep(3.0)  # let its last outputs reach the topics
         after = {topic: ids(drain_topic(s, topic)) for topic in before}
     finally:
