@@ -7,6 +7,12 @@ tests pass a dict. Lookups go to an in-memory index of the keys, rebuilt from th
 they may have changed underneath (recovery, rebalance: ``invalidate``). Every decision depends
 only on the rows and the report, and a report seen before gets the decision it got then, so
 replaying the intake history links the same reports to the same cases.
+
+A worker sees the rows of the intake partitions it holds. Reports of one matter share their
+partition key (the street for disputes and petitions, the employer for wage claims), so with
+several workers a repeat still meets its case, unless it names the street or the employer
+otherwise (a wage claim with the employer's name only, where the first gave its credit code):
+then it links only when one worker holds both partitions.
 """
 
 from __future__ import annotations

@@ -287,3 +287,43 @@ def test_a_link_names_its_keys_or_its_actor() -> None:
         CaseLinked.model_validate(base)
     with pytest.raises(ValidationError):
         CaseLinked.model_validate({**base, "matched": ["13900000001"]})  # a value, not a name
+
+
+def test_a_petitioner_coming_back_joins_their_petition() -> None:
+    def petition(event_id: str, when: datetime, who: dict | None, agency: str) -> dict:
+        data: dict[str, Any] = {
+            "street": "puzhou",
+            "category": "housing",
+            "petitioner_count": 1,
+            "target_agency": agency,
+            "channel": "letter",
+            "summary": "拆迁安置",
+        }
+        if who is not None:
+            data["petitioner"] = who
+        return {
+            "id": event_id,
+            "source": "letter/longwan-xinfang",
+            "type": "petition.filed.v1",
+            "time": when.isoformat(),
+            "subject": None,
+            "data": data,
+        }
+
+    idno = id_number(9)
+    p = _processor()
+    results = [
+        p.handle(_raw(e), "intake.petitions", 0, i, NOW)
+        for i, e in enumerate(
+            [
+                petition("p-1", T0, {"id_number": idno}, "区住建局"),
+                petition("p-2", T0 + timedelta(days=3), {"id_number": idno.lower()}, "区 住建局"),
+                petition("p-3", T0 + timedelta(days=4), {"id_number": idno}, "区信访局"),
+                petition("p-4", T0 + timedelta(days=5), None, "区住建局"),
+            ]
+        )
+    ]
+    assert [r.linked.case_id if r.linked else None for r in results] == [None, "p-1", None, None]
+    assert results[1].outs[0].value["data"]["matched"] == ["petitioner_id"]
+    # the same matter without a petitioner named: only possibly related
+    assert results[3].outs[0].value["data"]["related"] == ["p-1"]

@@ -41,7 +41,7 @@ def register(ctx: WorkerContext) -> None:
         seen,
         dedupe_horizon=timedelta(days=s.dedupe_horizon_days),
         max_future=timedelta(minutes=s.max_future_skew_minutes),
-        links=links,
+        links=links if s.linking.enabled else None,
     )
     ctx.intake = processor
     intake_topics = app.topic(
