@@ -169,7 +169,7 @@ class IntakeProcessor:
                 case.time.timestamp(),
                 case.channel,
                 partition,
-                case_to_row(case),
+                lambda: case_to_row(case),
             )
             if isinstance(outcome, Linked):
                 self.stats.linked += 1

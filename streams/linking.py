@@ -17,7 +17,7 @@ then it links only when one worker holds both partitions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -180,11 +180,12 @@ class LinkIndex:
         t: float,
         channel: str,
         partition: int,
-        case_row: dict[str, Any] | None = None,
+        case_row: Callable[[], dict[str, Any]] | None = None,
     ) -> Linked | Opened:
         """The decision for the report whose own case id would be ``case_id``; recorded, so
-        the same report gets the same decision again. ``case_row``: the report as a case
-        (``streams.cases.case_to_row``), kept with a linked report so an unlink can route it."""
+        the same report gets the same decision again. ``case_row`` makes the report as a case
+        (``streams.cases.case_to_row``), kept with a linked report so an unlink can route it
+        (called only then)."""
         self._fresh()
         joined = self._by_report.get(case_id)
         if joined is not None:
@@ -206,7 +207,7 @@ class LinkIndex:
                 "matched": names,
                 "strong": list(keys.strong),
                 "weak": list(keys.weak),
-                "case": case_row,
+                "case": case_row() if case_row is not None else None,
             }
             row["reports"] = reports
             row["last"] = max(float(row.get("last", row["t"])), t)
