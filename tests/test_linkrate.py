@@ -33,3 +33,21 @@ def test_every_linkable_repeat_joins_its_case_and_nothing_else_links() -> None:
     assert (rate.found, rate.missed, rate.wrong) == (rate.linkable, 0, 0)
     assert rate.rightly_apart == rate.repeats - rate.linkable
     assert rate.cases == rate.reports - rate.found
+
+
+def test_the_manifest_counts_the_repeats_and_keeps_its_format_without_them() -> None:
+    from producers.manifest import Manifest
+    from producers.simulator.repeats import plant_repeats
+
+    sim = simulate(profile(scale=0.05), 3)
+    assert "repeats" not in sim.manifest.to_dict()
+    planted = plant_repeats(sim, 3, 0.2)
+    m = planted.manifest
+    assert m.repeats is not None and Manifest.from_json(m.to_json()) == m
+    apart = [r.report_id for r in m.repeats.planted if r.expect != "link"]
+    assert m.events.total == sim.manifest.events.total + len(m.repeats.planted)
+    assert m.cases.total == sim.manifest.cases.total + len(apart)
+    ids = {cid for v in m.case_ids.values() for cid in v}
+    assert set(apart) <= ids
+    assert not {r.report_id for r in m.repeats.planted if r.expect == "link"} & ids
+    assert len(planted.events) == len(sim.events) + len(m.repeats.planted)
