@@ -12,7 +12,8 @@ A worker sees the rows of the intake partitions it holds. Reports of one matter 
 partition key (the street for disputes and petitions, the employer for wage claims), so with
 several workers a repeat still meets its case, unless it names the street or the employer
 otherwise (a wage claim with the employer's name only, where the first gave its credit code):
-then it links only when one worker holds both partitions.
+then it links only when one worker holds both partitions, and in the order the worker reads
+the two partitions: the later report may be read first, open the case, and the earlier join it.
 """
 
 from __future__ import annotations

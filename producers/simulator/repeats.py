@@ -109,8 +109,9 @@ def with_repeats(
         elif holder is not None and phone:
             written = rng.choice(sorted(WRITINGS))
             holder["phone"] = WRITINGS[written](phone)
-        if ev.kind == "wage-arrears" and rng.random() < 0.3:
-            data["employer"].pop("credit_code", None)  # the desk wrote the employer's name only
+        # The employer keeps its credit code: a claim naming it by name only goes to another
+        # intake partition (the SDK keys claims by credit code, else name), and the worker may
+        # read it before the first claim, which then joins the repeat's case instead.
         expect: Expect = "past_horizon" if late else ("link" if phone else "no_identity")
         # the run's id shape (``<run>-d12345``), numbered past any year's own events
         numbers[ev.kind] = numbers.get(ev.kind, REPEAT_NUMBERS_FROM - 1) + 1
