@@ -3,13 +3,16 @@ worker meets ``fengqiao.settings``."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from dataclasses import fields
 from datetime import timedelta
 
 from fengqiao.settings import Settings
 from streams.config import RuleParams, WorkerConfig
-from streams.linking import LinkConfig
+from streams.linking import DEVELOPMENT_SALT, LinkConfig
+
+log = logging.getLogger("fengqiao.worker")
 
 
 def rule_params(s: Settings) -> RuleParams:
@@ -25,8 +28,12 @@ def instance_id(s: Settings) -> str | None:
 
 
 def link_config(s: Settings) -> LinkConfig:
+    salt = s.link_salt.get_secret_value().encode()
+    if salt == DEVELOPMENT_SALT and s.linking_enabled:
+        # the development salt is in the source: anyone could compute the keys of a phone
+        log.warning("link_salt is the development default; set FENGQIAO_LINK_SALT in production")
     return LinkConfig(
-        salt=s.link_salt.get_secret_value().encode(),
+        salt=salt,
         horizon=timedelta(days=s.link_horizon_days),
         related_max=s.link_related_max,
         enabled=s.linking_enabled,

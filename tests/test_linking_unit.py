@@ -327,3 +327,15 @@ def test_a_petitioner_coming_back_joins_their_petition() -> None:
     assert results[1].outs[0].value["data"]["matched"] == ["petitioner_id"]
     # the same matter without a petitioner named: only possibly related
     assert results[3].outs[0].value["data"]["related"] == ["p-1"]
+
+
+def test_the_salt_setting_reaches_the_worker_and_never_its_repr() -> None:
+    from pydantic import SecretStr
+
+    from fengqiao.settings import Settings
+    from fengqiao.workerwiring import worker_config
+
+    s = Settings(link_salt=SecretStr("pepper-17"), link_horizon_days=10)
+    cfg = worker_config(s)
+    assert cfg.linking.salt == b"pepper-17" and cfg.linking.horizon == timedelta(days=10)
+    assert "pepper-17" not in repr(cfg) and "pepper-17" not in repr(s)
