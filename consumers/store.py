@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from consumers import casefile
 from consumers.casefile import CaseState
+from consumers.links import LINK_TYPES
 
 PENDING = "pending: the case is not in the store yet"
 
@@ -301,6 +302,10 @@ def _effect(tx: Tx, item: Incoming) -> None:
                 received_at=_dt(d["received_at"]),
             )
         )
+    elif t in LINK_TYPES:
+        # a report that joined the case (or left it): the case keeps every report in its history
+        entry = HistoryEntry(item.event_id, d["case_id"], t, item.time, None, d, True)
+        tx.add_histories([entry])
     else:  # the sink only hands over the types above
         raise ValueError(f"no effect defined for {t}")
 

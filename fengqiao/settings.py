@@ -351,6 +351,23 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="How often SLA clocks and risk decay are checked."
     )
 
+    # --- One dispute, one case: linking reports across channels (linking) ---------------
+    link_salt: SecretStr = Field(
+        default=SecretStr("fengqiao-development-link-salt"),
+        description="Secret that keys the linking hashes of identities (set your own in "
+        "production, and keep it: another salt links nothing to the cases already open).",
+    )
+    link_horizon_days: float = Field(
+        default=30.0, gt=0, description="How far apart a report and the open case it joins may be."
+    )
+    link_related_max: int = Field(
+        default=10, ge=0, description="Possibly related cases named on a routed case, at most."
+    )
+    linking_enabled: bool = Field(
+        default=True,
+        description="Link reports of one matter to one case (off: every report opens one).",
+    )
+
     # --- Case store, sink and inbox API ---------------------------------------------
     sink_group_id: str | None = Field(
         default=None, description="Consumer group of the sink (default: <app_id>-sink)."

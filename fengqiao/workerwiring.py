@@ -3,11 +3,16 @@ worker meets ``fengqiao.settings``."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from dataclasses import fields
+from datetime import timedelta
 
 from fengqiao.settings import Settings
 from streams.config import RuleParams, WorkerConfig
+from streams.linking import DEVELOPMENT_SALT, LinkConfig
+
+log = logging.getLogger("fengqiao.worker")
 
 
 def rule_params(s: Settings) -> RuleParams:
@@ -20,6 +25,19 @@ def instance_id(s: Settings) -> str | None:
     if not s.worker_static_membership:
         return None
     return s.worker_instance_id or f"{s.app_id}-{socket.gethostname()}-{s.worker_web_port}"
+
+
+def link_config(s: Settings) -> LinkConfig:
+    salt = s.link_salt.get_secret_value().encode()
+    if salt == DEVELOPMENT_SALT and s.linking_enabled:
+        # the development salt is in the source: anyone could compute the keys of a phone
+        log.warning("link_salt is the development default; set FENGQIAO_LINK_SALT in production")
+    return LinkConfig(
+        salt=salt,
+        horizon=timedelta(days=s.link_horizon_days),
+        related_max=s.link_related_max,
+        enabled=s.linking_enabled,
+    )
 
 
 def worker_config(s: Settings) -> WorkerConfig:
@@ -48,4 +66,5 @@ def worker_config(s: Settings) -> WorkerConfig:
         allow_untested_runtime=s.worker_allow_untested_runtime,
         rules=rule_params(s),
         broker_credentials=s.faust_broker_credentials(),
+        linking=link_config(s),
     )

@@ -52,6 +52,7 @@ class Observed:
     accepted: int = 0
     consultations_counted: int | None = None  # from the worker, when it answers
     incident_agent: bool = True  # False: no incident detection in this build yet
+    links: dict[str, str] = field(default_factory=dict)  # linked report id -> the case it joined
 
     def __post_init__(self) -> None:
         self._pattern = run_pattern(self.run)
@@ -109,6 +110,8 @@ class Observed:
                 self.dispute_outcomes[data.get("outcome", "?")] += 1
         elif env.get("type") == "case.accepted.v1":
             self.accepted += 1
+        elif env.get("type") == "case.linked.v1" and not data.get("actor"):
+            self.links[str(data.get("report_id"))] = data["case_id"]
 
     def routed_total(self) -> int:
         return sum(len(c) for c in self.routed.values())
@@ -267,6 +270,7 @@ def compare(manifest: Manifest, obs: Observed) -> list[Row]:
                 obs.outcomes.get("no_agreement", 0),
             )
         )
+    rows.extend(repeat_rows(manifest, obs))
     rows.append(
         _row(
             "legal-aid cases",
@@ -277,6 +281,35 @@ def compare(manifest: Manifest, obs: Observed) -> list[Row]:
         )
     )
     return rows
+
+
+def repeat_rows(manifest: Manifest, obs: Observed) -> list[Row]:
+    """Repeat reports planted in the year (one matter reported again through another channel):
+    which joined their case, which were missed, which were linked wrongly."""
+    if manifest.repeats is None:
+        return []
+    truth = {r.report_id: r for r in manifest.repeats.planted}
+    linkable = [r for r in truth.values() if r.expect == "link"]
+    found = sum(1 for r in linkable if obs.links.get(r.report_id) == r.case_id)
+    wrong = sum(
+        1
+        for report, case in obs.links.items()
+        if truth.get(report) is None
+        or truth[report].expect != "link"
+        or truth[report].case_id != case
+    )
+    apart = [r for r in truth.values() if r.expect != "link"]
+    seen = {cid for c in obs.routed.values() for cid in c}
+    return [
+        _row("repeat reports linked to their case", None, len(linkable), found),
+        _row("links the truth does not name", None, 0, wrong),
+        _row(
+            "repeats with no identity or past the horizon, routed as cases",
+            None,
+            len(apart),
+            sum(1 for r in apart if r.report_id in seen),
+        ),
+    ]
 
 
 def ok(rows: list[Row]) -> bool:

@@ -74,6 +74,22 @@ class Incidents(_Frozen):
     planted: tuple[PlantedIncident, ...]
 
 
+class RepeatTruth(_Frozen):
+    """A report of a case already reported, sent again through another channel under a new id.
+    ``expect``: join the case (``link``), or open one of its own because nothing identifies
+    the person (``no_identity``) or the case is older than the horizon (``past_horizon``)."""
+
+    report_id: str
+    case_id: str
+    expect: Literal["link", "no_identity", "past_horizon"]
+    written: str
+
+
+class Repeats(_Frozen):
+    share: float = Field(ge=0, le=1)
+    planted: tuple[RepeatTruth, ...]
+
+
 class MediatorsRun(_Frozen):
     """How the simulated mediators did, when ``fengqiao simulate --mediators`` ran them."""
 
@@ -119,6 +135,7 @@ class Manifest(_Frozen):
     not_modelled: dict[str, str]
     case_ids: dict[str, tuple[str, ...]]
     publishing: Publishing | None = None
+    repeats: Repeats | None = None  # only when the year was simulated with repeat reports
 
     @property
     def mediators_ran(self) -> bool:
@@ -127,6 +144,8 @@ class Manifest(_Frozen):
     def to_dict(self) -> dict[str, Any]:
         """The file's JSON object; sections not filled in yet are left out, as they always were."""
         data = self.model_dump(mode="json")
+        if self.repeats is None:
+            del data["repeats"]
         if self.publishing is None:
             del data["publishing"]
         elif self.publishing.mediators is None:

@@ -442,3 +442,57 @@ def model_for(type_: str) -> type[_Model] | None:
 def dump(model: BaseModel) -> dict[str, Any]:
     """JSON-ready dict: decimals as strings, datetimes as ISO 8601."""
     return model.model_dump(mode="json", exclude_none=True)
+
+
+# --- one dispute, one case: linked reports ------------------------------------------------
+
+
+class Petitioner(_Model):
+    """Who filed a petition: optional on ``petition.filed.v1`` (as ``petitioner``), read by the
+    linking keys only, so a petitioner who comes back through another channel joins their case."""
+
+    name: str | None = Field(default=None, max_length=200)
+    phone: Phone | None = None
+    id_number: IdNumber | None = None
+
+
+LinkKeyName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_+]+$")]
+
+
+class CaseLinked(_Model):
+    """A report of a matter that already has an open case joined that case instead of opening
+    another: ``report_id`` is the report's event id, ``matched`` the names of the keys that
+    matched (never their values). With an ``actor``, a mediator linked it by hand."""
+
+    case_id: str
+    report_id: str
+    channel: Channel
+    matched: list[LinkKeyName] = Field(default_factory=list)
+    kind: CaseKind | None = None
+    reported_at: AwareDatetime | None = None
+    actor: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _matched_or_by_hand(self) -> CaseLinked:
+        if not self.matched and not self.actor:
+            raise ValueError("matched names no key: a link without one is made by hand (actor)")
+        return self
+
+
+class CaseUnlinked(_Model):
+    """A mediator said a linked report is not the same matter: it becomes a case of its own."""
+
+    case_id: str
+    report_id: str
+    channel: Channel | None = None
+    matched: list[LinkKeyName] = Field(default_factory=list)
+    actor: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+LINK_TYPES: dict[str, type[_Model]] = {
+    "case.linked.v1": CaseLinked,
+    "case.unlinked.v1": CaseUnlinked,
+}
+DERIVED_TYPES.update(LINK_TYPES)
+ALL_TYPES.update(LINK_TYPES)

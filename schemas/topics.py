@@ -71,13 +71,15 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         "cases.lifecycle",
         "case_id",
-        "Accepted, assigned, transferred, concluded, closed",
+        "Accepted, assigned, transferred, concluded, closed; reports linked to a case or unlinked",
         (
             "case.accepted.v1",
             "case.assigned.v1",
             "case.transferred.v1",
             "case.concluded.v1",
             "case.closed.v1",
+            "case.linked.v1",
+            "case.unlinked.v1",
         ),
         retention_ms=365 * DAY_MS,
     ),

@@ -7,6 +7,7 @@ Messages never echo the value: they end up in dead-letter reasons and logs.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 # GB 32100-2015 unified social credit code (统一社会信用代码).
@@ -41,8 +42,13 @@ def id_number_check_char(first17: str) -> str:
     return _ID_CHECK[total % 11]
 
 
+def _ascii(value: str) -> str:
+    # full-width digits and letters, as a Chinese input method types them, are the same number
+    return unicodedata.normalize("NFKC", value)
+
+
 def check_id_number(value: str) -> str:
-    num = value.strip().upper()
+    num = _ascii(value).strip().upper()
     if len(num) != 18 or not num[:17].isdigit() or not (num[17].isdigit() or num[17] == "X"):
         raise ValueError("resident id number must be 17 digits and a digit or X")
     try:
@@ -55,7 +61,9 @@ def check_id_number(value: str) -> str:
 
 
 def check_phone(value: str) -> str:
-    phone = re.sub(r"[\s()]", "", value)
+    phone = re.sub(r"[\s()]", "", _ascii(value))
+    if re.fullmatch(r"(\+86)?1\d{2}-\d{4}-\d{4}", phone):
+        phone = phone.replace("-", "")  # a mobile written 138-0013-8000
     if phone.startswith("+86"):
         phone = phone[3:]
     if not (_MOBILE.match(phone) or _LANDLINE.match(phone) or _SERVICE.match(phone)):

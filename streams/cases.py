@@ -119,3 +119,22 @@ def case_from_event(event: ParsedEvent, streets: Container[str] | None = None) -
             employer_key=org_key(p.employer.name, p.employer.credit_code),
         )
     return None
+
+
+def case_to_row(case: Case) -> dict[str, Any]:
+    """The case as a JSON-ready dict, for state that must route it later (an unlinked report)."""
+    row: dict[str, Any] = {f: getattr(case, f) for f in Case.__slots__}
+    row["time"] = case.time.isoformat()
+    row["amount_yuan"] = None if case.amount_yuan is None else str(case.amount_yuan)
+    row["respondent_keys"] = list(case.respondent_keys)
+    return row
+
+
+def case_from_row(row: dict[str, Any]) -> Case:
+    """The inverse of ``case_to_row``."""
+    values: dict[str, Any] = {f: row.get(f) for f in Case.__slots__ if f in row}
+    values["time"] = datetime.fromisoformat(row["time"])
+    amount = row.get("amount_yuan")
+    values["amount_yuan"] = None if amount is None else Decimal(amount)
+    values["respondent_keys"] = tuple(row.get("respondent_keys") or ())
+    return Case(**values)

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from streams.linking import LinkConfig
+
 
 @dataclass(frozen=True)
 class RuleParams:
@@ -65,6 +67,7 @@ class WorkerConfig:
     session_timeout_s: float = 15.0
     allow_untested_runtime: bool = False
     rules: RuleParams = RuleParams()
+    linking: LinkConfig = LinkConfig()
     # faust's SASL/TLS credentials (None for PLAINTEXT); kept out of repr: it holds a password
     broker_credentials: Any = field(default=None, repr=False, compare=False)
 

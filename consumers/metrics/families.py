@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from consumers import labels
 from consumers.metrics.topics import INTAKE_TOPICS, TOPICS
-from schemas.events import DeadLetter
+from schemas.events import CaseKind, Channel, DeadLetter
 
 # Event time → routing: seconds for a live feed, up to days for a backlog or a replayed year.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400)
@@ -65,6 +65,13 @@ class Metrics:
             "From the event time of a case to the moment its routing decision was written",
             ["kind"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.linked = Counter(
+            "fengqiao_reports_linked",
+            "Reports that joined an open case of the same matter instead of opening one (so "
+            "cases received minus these is the cases opened)",
+            ["kind", "channel"],
             registry=r,
         )
         self.accepted = Counter(
@@ -149,6 +156,9 @@ class Metrics:
             "Newest event time the sink has seen (unix seconds)",
             registry=r,
         )
+        for kind in get_args(CaseKind):
+            for channel in get_args(Channel):
+                self.linked.labels(kind=kind, channel=channel)
         for level in labels.LEVEL_ORDER:
             self.risk_cells.labels(level=level).set(0)
         for rule in labels.INCIDENT_RULES:

@@ -35,6 +35,7 @@ from schemas.events import (
     CaseAccepted,
     CaseClosed,
     CaseConcluded,
+    CaseLinked,
     CaseRouted,
     CaseTransferred,
     ConsultationRecorded,
@@ -265,6 +266,14 @@ class MetricsSink:
                 self.state.tally(env.time, "concluded")
             self.state.open_cases.pop(ended.case_id, None)
             self.closed_ids.seen_before(ended.case_id, env.time.timestamp())
+        elif env.type == "case.linked.v1":
+            link = CaseLinked.model_validate(env.data)
+            self.m.linked.labels(
+                kind=self.vocab.kind(link.kind), channel=self.vocab.channel(link.channel)
+            ).inc()
+            self.state.tally(env.time, "linked")
+        elif env.type == "case.unlinked.v1":
+            pass  # the report is routed as a case of its own: counted from cases.routed
         else:
             raise ValueError("unknown lifecycle event type")
 

@@ -145,6 +145,13 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Write the manifest, publish nothing")
         ] = False,
+        repeats: Annotated[
+            float,
+            typer.Option(
+                help="Share of disputes and wage claims reported again through another channel "
+                "under a new id (0-1; the manifest names them and the report checks the links)"
+            ),
+        ] = 0.0,
     ) -> None:
         """Publish a synthetic year calibrated on the bureau's 2022 report; write its manifest."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -161,7 +168,17 @@ def register(app: typer.Typer) -> None:
             prof = load_profile(profile, scale)
         except (KeyError, ValueError) as err:
             raise fail(str(err)) from err
+        if not 0 <= repeats <= 1:
+            raise fail("--repeats must be a share between 0 and 1")
+        if repeats and mediators:
+            # a case the mediators conclude before its repeat arrives rightly takes no more
+            # reports, which the manifest cannot foresee
+            raise fail("--repeats and --mediators cannot be combined")
         sim = generate(prof, seed, run)
+        if repeats:
+            from producers.simulator.repeats import plant_repeats
+
+            sim = plant_repeats(sim, seed, repeats)
         s = settings()
         path = manifest or default_manifest_path(s.home, sim.run)
         write_manifest(path, sim.manifest)

@@ -15,6 +15,8 @@ import faust
 
 from streams.app import WorkerContext
 from streams.intake import TOPIC_TYPES, IntakeProcessor, Out
+from streams.linking import LinkIndex
+from streams.linking import row_partition as link_partition
 from streams.runtime import patches
 from streams.runtime.stream import batches
 from streams.seen import SeenIds, row_partition
@@ -30,11 +32,16 @@ def register(ctx: WorkerContext) -> None:
     seen = SeenIds(table)
     # recovery loads rows and a rebalance drops those of revoked partitions: index them again
     table.on_recover(_async(seen.invalidate))
+    # one row per open case and the keys of its reports: which case a new report joins
+    link_table = app.Table("intake-links", default=None, partitions=s.topic_partitions)
+    links = LinkIndex(link_table, s.linking)
+    link_table.on_recover(_async(links.invalidate))
     processor = IntakeProcessor(
         ctx.router,
         seen,
         dedupe_horizon=timedelta(days=s.dedupe_horizon_days),
         max_future=timedelta(minutes=s.max_future_skew_minutes),
+        links=links if s.linking.enabled else None,
     )
     ctx.intake = processor
     intake_topics = app.topic(
@@ -69,7 +76,7 @@ def register(ctx: WorkerContext) -> None:
             rows = ctx.table_view(table, row_partition)
             for key, row in seen.take():
                 rows[key] = row
-            await ctx.publish(outs, [rows])
+            await ctx.publish(outs, [rows, link_rows(ctx, link_table, links)])
 
     @app.timer(interval=3600.0)
     async def expire_seen() -> None:
@@ -78,13 +85,17 @@ def register(ctx: WorkerContext) -> None:
         rows = ctx.table_view(table, row_partition)
         for key in keys:
             del rows[key]
-        await ctx.publish([], [rows])
+        expired = links.expire((ctx.clock() - links.cfg.horizon).timestamp())
+        await ctx.publish([], [rows, link_rows(ctx, link_table, links)])
         if dropped:
             log.info("dedupe: forgot %d ids older than the horizon", dropped)
+        if expired:
+            log.info("linking: forgot %d cases past the horizon", expired)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub types no async receiver
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         seen.invalidate()
+        links.invalidate()
 
     @app.page("/stats")
     async def stats(web: Any, request: Any) -> Any:
@@ -94,10 +105,23 @@ def register(ctx: WorkerContext) -> None:
                 "assigned": ctx.assigned_partitions,
                 "dedupe_ids": len(seen.index),
                 "dedupe_index_rebuilds": seen.rebuilds,
+                "links": links.stats.__dict__,
                 # read from faust's classes: proves the offset fixes are in place
                 "runtime_patches": patches.installed(),
             }
         )
+
+
+def link_rows(ctx: WorkerContext, table: Any, links: LinkIndex) -> Any:
+    """The link rows changed since the last call, as a write-back view for ``ctx.publish``."""
+    rows = ctx.table_view(table, link_partition)
+    for key, row in links.take():
+        if row is None:
+            if key in rows:
+                del rows[key]
+        else:
+            rows[key] = row
+    return rows
 
 
 def _async(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:

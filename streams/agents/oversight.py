@@ -36,6 +36,7 @@ log = logging.getLogger("fengqiao.worker.watch")
 
 INCIDENT_INPUT = "internal.incident-cases"
 SLA_INPUT = "internal.sla-cases"
+LINK_TYPES = ("case.linked.v1", "case.unlinked.v1")
 LIFECYCLE_TYPES = ("case.accepted.v1", "case.transferred.v1", "case.concluded.v1", "case.closed.v1")
 
 
@@ -216,6 +217,8 @@ def _lifecycle_agent(ctx: WorkerContext, ov: Oversight) -> None:
             view = ctx.table_view(table)
             try:
                 msg = decode(event.value)
+                if msg is not None and msg.get("type") in LINK_TYPES:
+                    continue  # reports joining or leaving a case start or stop no clock
                 if msg is None or msg.get("type") not in LIFECYCLE_TYPES:
                     raise ValueError("not a lifecycle event")
                 data = msg.get("data")
