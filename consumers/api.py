@@ -1,56 +1,68 @@
 """The mediator inbox API (FastAPI): a committee's cases, and the actions on them.
 
 Every request carries a bearer token bound to one committee. Reads come from the case store;
-actions publish a lifecycle event to ``cases.lifecycle`` and answer 202 once the broker has
-acknowledged it. The store changes when the sink applies that event, so the case shows the
-new state a moment later. Event ids are ``<case_id>/<action>ed/<version>``: retrying an
-action on the same version of a case publishes the same event, which the sink applies once.
+actions go through the case-action service (``consumers.actions``), which publishes a lifecycle
+event to ``cases.lifecycle`` and answers 202 once the broker has acknowledged it. The store
+changes when the sink applies that event, so the case shows the new state a moment later.
+Event ids are ``<case_id>/<action>ed/<version>``: retrying an action on the same version of a
+case publishes the same event, which the sink applies once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from consumers import casefile
-from consumers.lifecycle import LifecyclePublisher, PublishFailed
+from consumers.actions import ActionAccepted, ActionError, CaseActions
+from consumers.lifecycle import LifecyclePublisher
 from consumers.store import CaseQuery, CaseRecord, CaseStore
 from consumers.tokens import hash_token
-from fengqiao.settings import Settings
-from schemas.envelope import Envelope
-from schemas.events import (
-    Amount,
-    CaseAccepted,
-    CaseConcluded,
-    CaseKind,
-    CaseTransferred,
-    Outcome,
-    dump,
-)
+from schemas.events import ACCOUNT_PATTERN, Amount, CaseKind, CaseVersion, Outcome
 
-SOURCE = "fengqiao/inbox"
 PAGE_MAX = 500
 Clock = Callable[[], datetime]
 StatusName = Literal["new", "accepted", "concluded", "closed"]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class ApiConfig:
+    """What the inbox API needs to know; built from the settings by the composition root."""
+
+    committees: Mapping[str, str] = field(default_factory=dict)  # the catalogue: id -> name
+
+
 # --- response and request models ------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where: body.outcome, query.limit, ...")
+    problem: str
 
 
 class Problem(BaseModel):
     detail: str
+    detail_zh: str | None = Field(default=None, description="The same sentence in Chinese")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For 422: each invalid field (never its value)"
+    )
 
 
 class Rejected(BaseModel):
+    model_config = ConfigDict(extra="allow")  # newer routing events carry codes as well
     rule_id: str
     reason: str
 
@@ -64,6 +76,9 @@ class Routing(BaseModel):
     ruleset_version: str
     reasons: list[str]
     rejected: list[Rejected]
+    explanation: dict[str, Any] | None = Field(
+        description="The reasons as codes with parameters, when the routing event carried them"
+    )
 
 
 class Deadlines(BaseModel):
@@ -77,6 +92,7 @@ class HistoryItem(BaseModel):
     type: str
     time: datetime
     committee_id: str | None
+    actor: str | None = Field(description="The account that acted (an id), when known")
     data: dict[str, Any]
     applied: bool
     note: str | None = Field(description="Why the event changed nothing, when it did not")
@@ -97,13 +113,14 @@ class CaseSummary(BaseModel):
     category: str
     committee_id: str
     status: StatusName
+    assignee: str | None = Field(description="The mediator's account id, when assigned")
     routed_at: datetime
     deadline: datetime
     overdue: bool
 
 
 class CaseDetail(CaseSummary):
-    version: int = Field(description="Lifecycle events applied so far")
+    version: int = Field(description="Lifecycle events applied so far; send it with an action")
     routing: Routing
     deadlines: Deadlines
     outcome: Outcome | None
@@ -122,23 +139,28 @@ class CaseList(BaseModel):
     offset: int
 
 
-class ActionAccepted(BaseModel):
-    """The lifecycle event was acknowledged by the broker; the store follows shortly."""
-
-    event_id: str
-    type: str
-    case_id: str
-    topic: str = "cases.lifecycle"
+_VERSION_DOC = "The case version you acted on; a different current version answers 409"
 
 
-class TransferBody(BaseModel):
+class _ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to_committee_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.:-]*$")
+    version: CaseVersion | None = Field(default=None, description=_VERSION_DOC)
+
+
+class AcceptBody(_ActionBody):
+    pass
+
+
+class AssignBody(_ActionBody):
+    mediator_id: str = Field(min_length=1, max_length=200, pattern=ACCOUNT_PATTERN)
+
+
+class TransferBody(_ActionBody):
+    to_committee_id: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class ConcludeBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ConcludeBody(_ActionBody):
     outcome: Outcome
     agreed_amount_yuan: Amount | None = None
 
@@ -149,17 +171,39 @@ class ConcludeBody(BaseModel):
         return self
 
 
+class Health(BaseModel):
+    status: str
+    reason: str | None = None
+
+
 # --- the app --------------------------------------------------------------------------------
 
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": Problem,
+        "description": "The request names something invalid (e.g. a committee that is not in "
+        "the catalogue); the fields are listed, never their values",
+    },
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid bearer token"},
     403: {"model": Problem, "description": "The case belongs to another committee"},
     404: {"model": Problem, "description": "No such case"},
+    **_INVALID,
 }
 _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
-    409: {"model": Problem, "description": "The case's state does not allow the action"},
-    503: {"model": Problem, "description": "The broker did not acknowledge the event"},
+    400: {"model": Problem, "description": "The body is not JSON"},
+    409: {
+        "model": Problem,
+        "description": "The case's state does not allow the action, or it changed since the "
+        "version given",
+    },
+    503: {
+        "model": Problem,
+        "description": "The broker did not acknowledge in time: the action may still be "
+        "applied; retrying is safe",
+    },
 }
 
 
@@ -183,7 +227,7 @@ def committee(
 Committee = Annotated[str, Depends(committee)]
 
 
-def _summary(c: CaseRecord, now: datetime) -> dict[str, Any]:
+def summary(c: CaseRecord, now: datetime) -> dict[str, Any]:
     return {
         "case_id": c.case_id,
         "kind": c.kind,
@@ -191,6 +235,7 @@ def _summary(c: CaseRecord, now: datetime) -> dict[str, Any]:
         "category": c.category,
         "committee_id": c.committee_id,
         "status": c.status,
+        "assignee": c.assignee,
         "routed_at": c.routed_at,
         "deadline": c.deadline,
         "overdue": casefile.is_overdue(c.status, c.deadline, now),
@@ -198,50 +243,104 @@ def _summary(c: CaseRecord, now: datetime) -> dict[str, Any]:
 
 
 def create_api(
-    settings: Settings,
+    config: ApiConfig,
     store: CaseStore,
     publisher: LifecyclePublisher,
     clock: Clock = wall_clock,
+    *,
+    actions: CaseActions | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Fengqiao mediator inbox",
         version="1",
         description=(
             "A mediation committee's cases: list, read (with the routing explanation, "
-            "history and deadlines), accept, transfer, conclude. Every request needs a bearer "
-            "token bound to a committee (`fengqiao tokens create --committee ID`)."
+            "history and deadlines), accept, assign, transfer, conclude. Every request needs a "
+            "bearer token bound to a committee (`fengqiao tokens create --committee ID`)."
         ),
     )
     app.state.store = store
+    service = actions or CaseActions(store, publisher, config.committees, clock)
+    app.state.actions = service
 
-    def own_case(case_id: str, committee_id: str) -> CaseRecord:
-        case = store.get_case(case_id)
-        if case is None:
-            raise HTTPException(404, "no such case")
-        if case.committee_id != committee_id:
-            raise HTTPException(403, "the case belongs to another committee")
-        return case
+    @app.exception_handler(ActionError)
+    def _refused(_request: Request, err: ActionError) -> JSONResponse:
+        body = Problem(detail=err.message, detail_zh=err.message_zh)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=err.status)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's own body quotes the input back; a case's fields may be personal data.
+        errors = [
+            FieldError(field=".".join(str(p) for p in e.get("loc", ())) or "body", problem=e["msg"])
+            for e in err.errors()
+        ]
+        names = ", ".join(dict.fromkeys(e.field for e in errors))
+        body = Problem(
+            detail=f"invalid request: {names}",
+            detail_zh=f"请求无效：{names}",
+            errors=errors,
+        )
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/cases", response_model=CaseList, responses={401: _ERRORS[401]})
+    @app.get("/healthz", response_model=Health, tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        tags=["ops"],
+        responses={503: {"model": Health, "description": "Not ready, with the reason"}},
+    )
+    def readyz() -> Any:
+        """Ready when the case store answers and the publisher reaches the broker."""
+        try:
+            store.ping()
+        except Exception as err:  # noqa: BLE001 - any failure means "not ready", said why
+            reason = f"the case store does not answer ({type(err).__name__})"
+            return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+        why = publisher.ready()
+        if why is not None:
+            return JSONResponse({"status": "unavailable", "reason": why}, status_code=503)
+        return {"status": "ok"}
+
+    @app.get("/cases", response_model=CaseList, responses={401: _ERRORS[401], **_INVALID})
     def list_cases(
         committee_id: Committee,
         status_: Annotated[StatusName | None, Query(alias="status")] = None,
         kind: CaseKind | None = None,
         category: Annotated[str | None, Query(max_length=64)] = None,
+        street: Annotated[str | None, Query(max_length=64)] = None,
+        assignee: Annotated[
+            str | None, Query(max_length=200, description="Only the cases assigned to this id")
+        ] = None,
+        unassigned: Annotated[bool, Query(description="Only the cases nobody has")] = False,
         overdue: bool | None = None,
         limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
         """The committee's cases, soonest deadline first."""
         now = clock()
-        q = CaseQuery(status_, kind, category, overdue, limit, offset)
-        page = store.list_cases(committee_id, q, now)
+        q = CaseQuery(
+            status=status_,
+            kind=kind,
+            category=category,
+            overdue=overdue,
+            limit=limit,
+            offset=offset,
+            street=street,
+            assignee=assignee,
+            unassigned=unassigned,
+        )
+        page = store.list_cases([committee_id], q, now)
         return {
-            "items": [_summary(c, now) for c in page.items],
+            "items": [summary(c, now) for c in page.items],
             "total": page.total,
             "limit": limit,
             "offset": offset,
@@ -250,10 +349,10 @@ def create_api(
     @app.get("/cases/{case_id:path}", response_model=CaseDetail, responses=_ERRORS)
     def get_case(case_id: str, committee_id: Committee) -> dict[str, Any]:
         """One case with its routing explanation, history and deadlines."""
-        c = own_case(case_id, committee_id)
+        c = service.own_case(case_id, [committee_id])
         now = clock()
         return {
-            **_summary(c, now),
+            **summary(c, now),
             "version": c.state.version,
             "routing": {
                 "committee_type": c.committee_type,
@@ -262,6 +361,7 @@ def create_api(
                 "ruleset_version": c.ruleset_version,
                 "reasons": c.reasons,
                 "rejected": c.rejected,
+                "explanation": c.explanation,
             },
             "deadlines": {
                 "accept_by": casefile.accept_due(c.kind, c.routed_at),
@@ -277,31 +377,34 @@ def create_api(
             "sla_alerts": store.sla_alerts(case_id),
         }
 
-    def act(case_id: str, committee_id: str, action: str, data: dict[str, Any]) -> ActionAccepted:
-        c = own_case(case_id, committee_id)
-        why = casefile.refusal(c.state, action, data)
-        if why is not None:
-            raise HTTPException(409, why)
-        type_ = casefile.ACTION_TYPES[action]
-        event_id = casefile.action_event_id(case_id, action, c.state.version)
-        env = Envelope.build(
-            id=event_id, source=SOURCE, type=type_, time=clock(), subject=case_id, data=data
-        )
-        try:
-            publisher.publish("cases.lifecycle", case_id, env.model_dump(mode="json"))
-        except PublishFailed as err:
-            raise HTTPException(503, "the event was not acknowledged; retry the action") from err
-        return ActionAccepted(event_id=event_id, type=type_, case_id=case_id)
-
     @app.post(
         "/cases/{case_id:path}/accept",
         status_code=status.HTTP_202_ACCEPTED,
         responses=_ACTION_ERRORS,
     )
-    def accept(case_id: str, committee_id: Committee) -> ActionAccepted:
-        """Accept a new case."""
-        data = dump(CaseAccepted(case_id=case_id, committee_id=committee_id))
-        return act(case_id, committee_id, "accept", data)
+    def accept(
+        case_id: str,
+        committee_id: Committee,
+        body: Annotated[AcceptBody | None, Body()] = None,
+    ) -> ActionAccepted:
+        """Accept a new case. The body (with the version you saw) is optional."""
+        version = None if body is None else body.version
+        return service.accept(case_id, committees=[committee_id], actor=None, version=version)
+
+    @app.post(
+        "/cases/{case_id:path}/assign",
+        status_code=status.HTTP_202_ACCEPTED,
+        responses=_ACTION_ERRORS,
+    )
+    def assign(case_id: str, body: AssignBody, committee_id: Committee) -> ActionAccepted:
+        """Assign an open case to a mediator's account (a reassignment replaces)."""
+        return service.assign(
+            case_id,
+            committees=[committee_id],
+            actor=None,
+            mediator_id=body.mediator_id,
+            version=body.version,
+        )
 
     @app.post(
         "/cases/{case_id:path}/transfer",
@@ -309,16 +412,15 @@ def create_api(
         responses=_ACTION_ERRORS,
     )
     def transfer(case_id: str, body: TransferBody, committee_id: Committee) -> ActionAccepted:
-        """Hand an open case to another committee, with a reason."""
-        data = dump(
-            CaseTransferred(
-                case_id=case_id,
-                committee_id=committee_id,
-                to_committee_id=body.to_committee_id,
-                reason=body.reason,
-            )
+        """Hand an open case to another committee of the catalogue, with a reason."""
+        return service.transfer(
+            case_id,
+            committees=[committee_id],
+            actor=None,
+            to_committee_id=body.to_committee_id,
+            reason=body.reason,
+            version=body.version,
         )
-        return act(case_id, committee_id, "transfer", data)
 
     @app.post(
         "/cases/{case_id:path}/conclude",
@@ -327,15 +429,14 @@ def create_api(
     )
     def conclude(case_id: str, body: ConcludeBody, committee_id: Committee) -> ActionAccepted:
         """Conclude an accepted case with its outcome (and the agreed amount)."""
-        data = dump(
-            CaseConcluded(
-                case_id=case_id,
-                committee_id=committee_id,
-                outcome=body.outcome,
-                agreed_amount_yuan=body.agreed_amount_yuan,
-            )
+        return service.conclude(
+            case_id,
+            committees=[committee_id],
+            actor=None,
+            outcome=body.outcome,
+            agreed_amount_yuan=body.agreed_amount_yuan,
+            version=body.version,
         )
-        return act(case_id, committee_id, "conclude", data)
 
     return app
 
@@ -346,6 +447,7 @@ def _hist(h: Any) -> dict[str, Any]:
         "type": h.type,
         "time": h.time,
         "committee_id": h.committee_id,
+        "actor": h.actor,
         "data": h.data,
         "applied": h.applied,
         "note": h.note,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.sql.elements import ColumnElement
 
 from consumers import tables as t
 from consumers.casefile import OPEN_STATUSES, CaseState
@@ -43,6 +44,7 @@ from consumers.store import (
     TokenInfo,
     apply_batch,
     check_token_id,
+    committee_set,
     only_token,
     token_id_of,
 )
@@ -213,6 +215,7 @@ class _SqlTx:
                     "deadline": rec.deadline,
                     "routed_at": rec.routed_at,
                     "routed_event_id": rec.routed_event_id,
+                    "explanation": rec.explanation,
                     **_state_cols(rec.state),
                 }
                 for rec in recs
@@ -285,6 +288,7 @@ def _state_cols(s: CaseState) -> dict[str, Any]:
         "accepted_at": s.accepted_at,
         "concluded_at": s.concluded_at,
         "closed_at": s.closed_at,
+        "assignee": s.assignee,
     }
 
 
@@ -299,6 +303,7 @@ def _state(r: Any) -> CaseState:
         accepted_at=r["accepted_at"],
         concluded_at=r["concluded_at"],
         closed_at=r["closed_at"],
+        assignee=r["assignee"],
     )
 
 
@@ -318,6 +323,7 @@ def _record(r: Any) -> CaseRecord:
         routed_at=r["routed_at"],
         routed_event_id=r["routed_event_id"],
         state=_state(r),
+        explanation=None if r["explanation"] is None else dict(r["explanation"]),
     )
 
 
@@ -357,11 +363,19 @@ class SqlStore:
             row = r.first()
         return None if row is None else _record(row)
 
-    def list_cases(self, committee_id: str, query: CaseQuery, now: datetime) -> CasePage:
+    def list_cases(
+        self, committees: str | Collection[str], query: CaseQuery, now: datetime
+    ) -> CasePage:
         c = t.cases.c
-        where = [c.committee_id == committee_id]
+        where: list[ColumnElement[bool]] = [c.committee_id.in_(sorted(committee_set(committees)))]
         if query.status is not None:
             where.append(c.status == query.status)
+        if query.street is not None:
+            where.append(c.street == query.street)
+        if query.assignee is not None:
+            where.append(c.assignee == query.assignee)
+        if query.unassigned:
+            where.append(c.assignee.is_(None))
         if query.kind is not None:
             where.append(c.kind == query.kind)
         if query.category is not None:
@@ -455,6 +469,10 @@ class SqlStore:
                 return None
             conn.execute(a.delete().where(a.c.token_hash == row.token_hash))
             return self._token_info(row)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,11 +1,12 @@
-"""Publishing lifecycle events: the port the inbox API uses, a Kafka and an in-memory one."""
+"""Publishing lifecycle events: the port the action service uses, a Kafka and an in-memory one."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fengqiao.settings import Settings
 from schemas.errors import FengqiaoError
 
 
@@ -17,33 +18,69 @@ class LifecyclePublisher(Protocol):
     def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:
         """Send and wait until the broker has acknowledged (acks=all), or raise PublishFailed."""
 
+    def ready(self) -> str | None:
+        """None when the publisher can reach the broker, else why not (a sentence)."""
+
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class KafkaPublisherConfig:
+    """What the Kafka publisher needs; built from the settings by the composition root."""
+
+    bootstrap_servers: list[str]
+    topic_prefix: str = ""
+    ack_timeout_s: float = 15.0
+    client_config: Mapping[str, Any] = field(default_factory=dict)  # security, TLS
+    client_id: str = "fengqiao-inbox"
+
+
 class KafkaLifecyclePublisher:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, config: KafkaPublisherConfig) -> None:
         from kafka import KafkaProducer
 
-        self.settings = settings
+        self.config = config
         self._producer = KafkaProducer(
-            bootstrap_servers=settings.resolved_bootstrap().split(","),
+            bootstrap_servers=list(config.bootstrap_servers),
             acks="all",
             enable_idempotence=True,
             linger_ms=0,
-            client_id="fengqiao-inbox",
-            **settings.kafka_client_config(),
+            client_id=config.client_id,
+            **dict(config.client_config),
         )
+        self._failing = False
 
     def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:
         fut = self._producer.send(
-            self.settings.topic(topic),
+            f"{self.config.topic_prefix}{topic}",
             key=key.encode(),
             value=json.dumps(value, ensure_ascii=False).encode(),
         )
         try:
-            fut.get(timeout=self.settings.api_publish_timeout_s)
+            fut.get(timeout=self.config.ack_timeout_s)
         except Exception as err:
-            raise PublishFailed(f"Kafka did not acknowledge {value.get('id')}: {err}") from err
+            self._failing = True
+            # the class only: the message may quote the event
+            raise PublishFailed(
+                f"Kafka did not acknowledge {value.get('id')}: {type(err).__name__}"
+            ) from err
+        self._failing = False
+
+    def ready(self) -> str | None:
+        if self._failing:
+            return "the broker did not acknowledge the last lifecycle event"
+        if self._connections() == 0:
+            return "not connected to the Kafka broker"
+        return None
+
+    def _connections(self) -> int | None:
+        # kafka-python's metrics are its only public view of the connections; None when absent.
+        try:
+            groups = self._producer.metrics() or {}
+            count = groups.get("producer-metrics", {}).get("connection-count")
+        except Exception:  # noqa: BLE001 - an unknown answers "cannot tell", not "down"
+            return None
+        return None if count is None else int(count)
 
     def close(self) -> None:
         self._producer.close(timeout=5)
@@ -60,6 +97,9 @@ class MemoryPublisher:
         if self.fail:
             raise PublishFailed("broker unavailable")
         self.sent.append((topic, key, value))
+
+    def ready(self) -> str | None:
+        return "broker unavailable" if self.fail else None
 
     def close(self) -> None:
         pass

@@ -1,10 +1,11 @@
 """The case-store sink: a plain Kafka consumer that commits offsets only after the database has.
 
 Each poll is decoded into ``Incoming`` items (a message that cannot be decoded or validated
-becomes a dead-letter item, never an exception), written in one transaction, and only then are
-the batch's offsets committed. While the database is unreachable the same batch is retried with
-backoff and nothing is committed; the consumer keeps polling with its partitions paused so the
-group does not evict it.
+becomes a dead-letter item, never an exception; a transfer to a committee that is not in the
+catalogue is marked refused and kept in the case history), written in one transaction, and
+only then are the batch's offsets committed. While the database is unreachable the same batch is
+retried with backoff and nothing is committed; the consumer keeps polling with its partitions
+paused so the group does not evict it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from consumers.db import is_unavailable
 from consumers.store import ApplyResult, CaseStore, Incoming, dead_letter_id
-from fengqiao.settings import Settings
 from schemas.errors import FieldProblem
 from schemas.events import DERIVED_TYPES
 from schemas.parse import EventRejected, parse_event
@@ -74,6 +74,34 @@ def decode(topic: str, partition: int, offset: int, raw: bytes | None) -> Incomi
     )
 
 
+def refuse_unknown_committee(item: Incoming, committees: Collection[str] | None) -> Incoming:
+    """A transfer to a committee outside the catalogue, marked refused (with the reason) so
+    the store keeps it in the history without moving the case. ``None``: no catalogue check."""
+    if committees is None or item.reason is not None or item.type != "case.transferred.v1":
+        return item
+    if item.data.get("to_committee_id") in committees:
+        return item
+    return replace(
+        item, refused="the committee the case was transferred to is not in the catalogue"
+    )
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    """What the sink needs; built from the settings by the composition root."""
+
+    bootstrap_servers: list[str]
+    topic_prefix: str = ""
+    group_id: str = "fengqiao-sink"
+    instance_id: str | None = None
+    batch_size: int = 500
+    session_timeout_ms: int = 10_000
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+    client_config: Mapping[str, Any] = field(default_factory=dict)
+    committees: frozenset[str] | None = None  # the catalogue's ids; None: transfers unchecked
+
+
 @dataclass
 class SinkStats:
     batches: int = 0
@@ -114,13 +142,50 @@ class SinkCollector:
             )
 
 
-def serve_metrics(stats: SinkStats, host: str, port: int) -> None:
-    """Serve ``/metrics`` for the sink from a background thread."""
-    from prometheus_client import CollectorRegistry, start_http_server
+def serve_metrics(
+    stats: SinkStats, host: str, port: int, ready: Callable[[], str | None] | None = None
+) -> Any:
+    """Serve ``/metrics``, ``/healthz`` (alive) and ``/readyz`` (``ready()`` is None, else 503
+    with its reason) for the sink from a background thread; returns the server."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SinkCollector(stats))
-    start_http_server(port, addr=host, registry=registry)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server hook's name
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            elif path == "/healthz":
+                self._json(200, {"status": "ok"})
+            elif path == "/readyz":
+                why = ready() if ready is not None else None
+                if why is None:
+                    self._json(200, {"status": "ok"})
+                else:
+                    self._json(503, {"status": "unavailable", "reason": why})
+            else:
+                self._json(404, {"detail": "not found"})
+
+        def _json(self, code: int, body: dict[str, str]) -> None:
+            self._send(code, json.dumps(body).encode(), "application/json")
+
+        def _send(self, code: int, body: bytes, content_type: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # scrapes every few seconds are not news
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="sink-metrics").start()
+    return server
 
 
 class Stopping(Exception):  # noqa: N818 - a signal, not an error
@@ -132,34 +197,48 @@ class Sink:
 
     def __init__(
         self,
-        settings: Settings,
+        config: SinkConfig,
         store: CaseStore,
         *,
         stop: threading.Event | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.settings = settings
+        self.config = config
         self.store = store
         self.stop = stop or threading.Event()
         self.stats = SinkStats()
-        self._prefix = len(settings.topic_prefix)
+        self._prefix = len(config.topic_prefix)
+        self._last_poll: float | None = None  # monotonic time of the last poll that returned
 
     def consumer(self) -> Any:
         from kafka import KafkaConsumer
 
-        s = self.settings
+        c = self.config
         return KafkaConsumer(
-            *[s.topic(name) for name in SINK_TOPICS],
-            bootstrap_servers=s.resolved_bootstrap().split(","),
-            group_id=s.sink_group_id or f"{s.app_id}-sink",
-            group_instance_id=s.sink_instance_id,
+            *[f"{c.topic_prefix}{name}" for name in SINK_TOPICS],
+            bootstrap_servers=list(c.bootstrap_servers),
+            group_id=c.group_id,
+            group_instance_id=c.instance_id,
             client_id="fengqiao-sink",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=s.sink_batch_size,
-            session_timeout_ms=s.sink_session_timeout_ms,
-            **s.kafka_client_config(),
+            max_poll_records=c.batch_size,
+            session_timeout_ms=c.session_timeout_ms,
+            **dict(c.client_config),
         )
+
+    def ready(self) -> str | None:
+        """None when the sink is polling and its store answers, else why not."""
+        last = self._last_poll
+        if last is None:
+            return "the sink has not polled Kafka yet"
+        if time.monotonic() - last > 60:
+            return "the sink has not completed a poll for over a minute"
+        try:
+            self.store.ping()
+        except Exception as err:  # noqa: BLE001 - any failure means "not ready", said why
+            return f"the case store does not answer ({type(err).__name__})"
+        return None
 
     def run(self) -> SinkStats:
         consumer = self.consumer()
@@ -167,6 +246,7 @@ class Sink:
         try:
             while not self.stop.is_set():
                 records = consumer.poll(timeout_ms=500)
+                self._last_poll = time.monotonic()
                 if records:
                     try:
                         self.handle(consumer, records)
@@ -189,8 +269,11 @@ class Sink:
     def handle(self, consumer: Any, records: dict[Any, list[Any]]) -> None:
         from kafka.structs import OffsetAndMetadata
 
+        known = self.config.committees
         batch = [
-            decode(tp.topic[self._prefix :], m.partition, m.offset, m.value)
+            refuse_unknown_committee(
+                decode(tp.topic[self._prefix :], m.partition, m.offset, m.value), known
+            )
             for tp, msgs in records.items()
             for m in msgs
         ]
@@ -242,7 +325,7 @@ class Sink:
             self._retrying(consumer, lambda: self.stats.add(self.store.apply([reject])))
 
     def _retrying(self, consumer: Any, write: Callable[[], None]) -> None:
-        delay = self.settings.sink_retry_initial_s
+        delay = self.config.retry_initial_s
         paused = False
         try:
             while True:
@@ -264,7 +347,7 @@ class Sink:
                         consumer.pause(*consumer.assignment())
                         paused = True
                     self._wait(consumer, delay)
-                    delay = min(delay * 2, self.settings.sink_retry_max_s)
+                    delay = min(delay * 2, self.config.retry_max_s)
         finally:
             if paused:
                 consumer.resume(*consumer.paused())

@@ -9,7 +9,7 @@ the event was already applied and nothing else happens.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,6 +36,9 @@ class Incoming:
     raw: bytes | None = None
     reason: str | None = None
     error_class: str | None = None
+    # The sink's reason not to apply a valid lifecycle event (e.g. a transfer to a committee
+    # that is not in the catalogue): it is kept in the case history as not applied.
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +52,14 @@ class CaseRecord:
     rule_id: str
     ruleset_version: str
     reasons: list[str]
-    rejected: list[dict[str, str]]
+    rejected: list[dict[str, Any]]  # {rule_id, reason, ...}: extra keys kept as sent
     deadline: datetime
     routed_at: datetime
     routed_event_id: str
     state: CaseState
+    # The routing decision's reasons as codes with parameters ({"reasons": [...], "rejected":
+    # [...]}), so pages can render them in Chinese or English; None on older events.
+    explanation: dict[str, Any] | None = None
 
     @property
     def committee_id(self) -> str:
@@ -62,6 +68,10 @@ class CaseRecord:
     @property
     def status(self) -> str:
         return self.state.status
+
+    @property
+    def assignee(self) -> str | None:
+        return self.state.assignee
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,12 @@ class HistoryEntry:
     data: dict[str, Any]
     applied: bool
     note: str | None = None
+
+    @property
+    def actor(self) -> str | None:
+        """The account that made a lifecycle event (an id), when it names one."""
+        actor = self.data.get("actor")
+        return actor if isinstance(actor, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +107,18 @@ class DeadLetterRecord:
 
 @dataclass(frozen=True, slots=True)
 class CaseQuery:
+    """Filters of an inbox (all optional, combined with AND); results are soonest deadline
+    first."""
+
     status: str | None = None
     kind: str | None = None
     category: str | None = None
     overdue: bool | None = None
     limit: int = 50
     offset: int = 0
+    street: str | None = None
+    assignee: str | None = None  # the cases assigned to this account
+    unassigned: bool = False  # only the cases nobody is assigned to
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +156,12 @@ class CaseStore(Protocol):
 
     def apply(self, batch: Sequence[Incoming]) -> ApplyResult: ...
     def get_case(self, case_id: str) -> CaseRecord | None: ...
-    def list_cases(self, committee_id: str, query: CaseQuery, now: datetime) -> CasePage: ...
+    def list_cases(
+        self, committees: str | Collection[str], query: CaseQuery, now: datetime
+    ) -> CasePage:
+        """The cases of one committee or of several (a person may belong to several)."""
+        ...
+
     def history(self, case_id: str) -> list[HistoryEntry]: ...
     def sla_alerts(self, case_id: str) -> list[dict[str, Any]]: ...
     def incidents(self) -> list[dict[str, Any]]: ...
@@ -147,6 +174,10 @@ class CaseStore(Protocol):
     def revoke_token(self, token_id: str) -> TokenInfo | None:
         """Delete the token whose id starts with ``token_id``; None when there is none.
         ValueError when the id is malformed or names several tokens."""
+        ...
+
+    def ping(self) -> None:
+        """Return when the store answers; raise when it does not (readiness checks)."""
         ...
 
     def close(self) -> None: ...
@@ -292,11 +323,12 @@ def _routed(tx: Tx, items: list[Incoming]) -> None:
                 rule_id=d["rule_id"],
                 ruleset_version=d["ruleset_version"],
                 reasons=list(d["reasons"]),
-                rejected=[{"rule_id": r["rule_id"], "reason": r["reason"]} for r in d["rejected"]],
+                rejected=[dict(r) for r in d["rejected"]],
                 deadline=_dt(d["deadline"]),
                 routed_at=item.time,
                 routed_event_id=item.event_id,
                 state=CaseState(case_id=d["case_id"], committee_id=d["committee_id"]),
+                explanation=_explanation(d.get("explanation")),
             )
         )
     first: dict[str, CaseRecord] = {}
@@ -337,13 +369,20 @@ def _routed(tx: Tx, items: list[Incoming]) -> None:
             tx.save_state(state)
 
 
+def _explanation(value: Any) -> dict[str, Any] | None:
+    # Kept as sent; anything but an object is not an explanation (a producer bug), so nothing.
+    return dict(value) if isinstance(value, dict) else None
+
+
 def _lifecycle(tx: Tx, item: Incoming) -> None:
     d = item.data
     assert item.type is not None and item.time is not None
     state = tx.case_state(d["case_id"])
     applied: bool = False
     note: str | None = PENDING
-    if state is not None:
+    if item.refused is not None:
+        note = item.refused
+    elif state is not None:
         try:
             new = casefile.apply(state, item.type, d, item.time)
             tx.save_state(new)
@@ -469,9 +508,20 @@ class _MemTx:
         self.m.dead[rec.event_id] = rec
 
 
+def committee_set(committees: str | Collection[str]) -> set[str]:
+    """One committee id or several, as a set (a bare string is one id, not its letters)."""
+    return {committees} if isinstance(committees, str) else set(committees)
+
+
 def filter_and_page(cases: list[CaseRecord], query: CaseQuery, now: datetime) -> CasePage:
     def keep(c: CaseRecord) -> bool:
         if query.status is not None and c.status != query.status:
+            return False
+        if query.street is not None and c.street != query.street:
+            return False
+        if query.assignee is not None and c.assignee != query.assignee:
+            return False
+        if query.unassigned and c.assignee is not None:
             return False
         if query.kind is not None and c.kind != query.kind:
             return False
@@ -507,8 +557,11 @@ class MemoryStore:
     def get_case(self, case_id: str) -> CaseRecord | None:
         return self._m.cases.get(case_id)
 
-    def list_cases(self, committee_id: str, query: CaseQuery, now: datetime) -> CasePage:
-        mine = [c for c in self._m.cases.values() if c.committee_id == committee_id]
+    def list_cases(
+        self, committees: str | Collection[str], query: CaseQuery, now: datetime
+    ) -> CasePage:
+        ids = committee_set(committees)
+        mine = [c for c in self._m.cases.values() if c.committee_id in ids]
         return filter_and_page(mine, query, now)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
@@ -546,6 +599,9 @@ class MemoryStore:
         token_id = check_token_id(token_id)
         found = only_token([h for h in self._m.tokens if h.startswith(token_id)], token_id)
         return self._m.tokens.pop(found) if found else None
+
+    def ping(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -80,8 +80,11 @@ cases = Table(
     Column("accepted_at", UtcDateTime),
     Column("concluded_at", UtcDateTime),
     Column("closed_at", UtcDateTime),
+    Column("assignee", String(ID)),
+    Column("explanation", JSON),
     Index("ix_cases_committee_status", "committee_id", "status"),
     Index("ix_cases_committee_deadline", "committee_id", "deadline"),
+    Index("ix_cases_committee_assignee", "committee_id", "assignee"),
 )
 
 case_history = Table(
@@ -161,3 +164,7 @@ api_tokens = Table(
     Column("label", String(200)),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# The account tables live in their own module but on this metadata, so the migrations and the
+# schema comparison see every table of the database.
+from consumers.accounts import tables as _account_tables  # noqa: E402, F401

@@ -235,3 +235,25 @@ class Settings(BaseSettings):
     api_publish_timeout_s: float = Field(
         default=15.0, gt=0, description="How long an action waits for the broker's ack."
     )
+
+    # --- Mediator workbench: personal accounts, sessions, pages --------------------------
+    workbench_host: str = Field(default="127.0.0.1", description="Where the workbench listens.")
+    workbench_port: int = Field(default=8070, ge=1, le=65535)
+    session_idle_minutes: float = Field(
+        default=30.0, gt=0, description="A session ends after this long without a request."
+    )
+    session_absolute_hours: float = Field(
+        default=12.0, gt=0, description="A session ends this long after login, active or not."
+    )
+    trust_forwarded_proto: bool = Field(
+        default=False,
+        description="Believe X-Forwarded-Proto when deciding whether the site is served over "
+        "HTTPS (marks the cookie Secure). Only behind a proxy that sets the header itself.",
+    )
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window_minutes: float = Field(default=15.0, gt=0)
+    password_min_length: int = Field(default=10, ge=8, le=128)
+    workbench_poll_seconds: float = Field(
+        default=3.0, gt=0, le=60, description="How often an open inbox asks for new cases."
+    )

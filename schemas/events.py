@@ -295,28 +295,48 @@ class CaseRouted(_Model):
     explanation: RoutingExplanation | None = None
 
 
-class CaseAccepted(_Model):
-    case_id: str
-    committee_id: str
+# Account ids are ASCII identifiers so that a person's name cannot be put where an id goes.
+ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$"
+AccountId = Annotated[str, Field(min_length=1, max_length=200, pattern=ACCOUNT_PATTERN)]
+CaseVersion = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_not_bool)]
 
 
-class CaseTransferred(_Model):
+class _Lifecycle(_Model):
+    """What every action on a case carries: who acted, for which committee, on which version.
+
+    ``version`` is required of every producer; it is optional here only so that events written
+    before versions existed still parse (the sink then checks committee and state only)."""
+
     case_id: str
-    committee_id: str
-    to_committee_id: str
+    committee_id: str = Field(description="The committee acting (it must own the case)")
+    version: CaseVersion | None = Field(
+        default=None, description="The case version the action was made against"
+    )
+    actor: AccountId | None = Field(
+        default=None, description="The account that acted: an id, never a name"
+    )
+
+
+class CaseAccepted(_Lifecycle):
+    pass
+
+
+class CaseAssigned(_Lifecycle):
+    mediator_id: AccountId
+
+
+class CaseTransferred(_Lifecycle):
+    to_committee_id: str = Field(description="A committee of the catalogue")
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class CaseConcluded(_Model):
-    case_id: str
-    committee_id: str
+class CaseConcluded(_Lifecycle):
     outcome: Outcome
     agreed_amount_yuan: Amount | None = None
 
 
-class CaseClosed(_Model):
-    case_id: str
-    committee_id: str
+class CaseClosed(_Lifecycle):
+    pass
 
 
 class IncidentDetected(_Model):
@@ -400,6 +420,7 @@ INTAKE_KINDS: dict[str, tuple[str, str]] = {
 DERIVED_TYPES: dict[str, type[_Model]] = {
     "case.routed.v1": CaseRouted,
     "case.accepted.v1": CaseAccepted,
+    "case.assigned.v1": CaseAssigned,
     "case.transferred.v1": CaseTransferred,
     "case.concluded.v1": CaseConcluded,
     "case.closed.v1": CaseClosed,

@@ -71,8 +71,14 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         "cases.lifecycle",
         "case_id",
-        "Accepted, transferred, concluded, closed",
-        ("case.accepted.v1", "case.transferred.v1", "case.concluded.v1", "case.closed.v1"),
+        "Accepted, assigned, transferred, concluded, closed",
+        (
+            "case.accepted.v1",
+            "case.assigned.v1",
+            "case.transferred.v1",
+            "case.concluded.v1",
+            "case.closed.v1",
+        ),
         retention_ms=365 * DAY_MS,
     ),
     TopicSpec(

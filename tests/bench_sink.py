@@ -21,6 +21,7 @@ from consumers.sink import Sink
 from fengqiao import localkafka
 from fengqiao.admin import create_topics
 from fengqiao.settings import Settings
+from fengqiao.wiring import sink_config
 from tests.casetools import publish, routed
 
 
@@ -67,7 +68,7 @@ def main() -> None:
         n = args.events
         publish(s, "cases.routed", (routed(f"b{i:07d}", f"c{i % 50}") for i in range(n)))
         store = SqlStore.open(url)
-        sink = Sink(s, store)
+        sink = Sink(sink_config(s, check_committees=False), store)
         first: list[float] = []
         apply = store.apply
 

@@ -62,7 +62,7 @@ def lifecycle(
         "type": ACTION_TYPES[action],
         "time": time.isoformat(),
         "subject": case_id,
-        "data": {"case_id": case_id, "committee_id": committee_id, **extra},
+        "data": {"case_id": case_id, "committee_id": committee_id, "version": version, **extra},
     }
 
 

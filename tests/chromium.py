@@ -193,3 +193,25 @@ class Chromium:
             for e in self.events
             if e.get("method") == "Network.requestWillBeSent"
         ]
+
+
+# --- Playwright over the same Debian browser ---------------------------------------------------
+
+# Never `playwright install`: Playwright drives the distribution's Chromium by its path.
+PLAYWRIGHT_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+
+def playwright_chromium(playwright: Any) -> Any:
+    """A headless Debian Chromium launched by Playwright (``sync_playwright()`` instance)."""
+    return playwright.chromium.launch(
+        executable_path=find_chromium(), args=PLAYWRIGHT_ARGS, headless=True
+    )

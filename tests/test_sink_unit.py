@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from sqlalchemy.exc import OperationalError
 
 from consumers.sink import Sink, decode
 from consumers.store import ApplyResult, Incoming, MemoryStore
 from fengqiao.settings import Settings
+from fengqiao.wiring import sink_config
 from tests.casetools import routed
 
 
@@ -79,7 +82,7 @@ def _records() -> dict[Any, list[Msg]]:
 def test_offsets_are_committed_after_the_write_and_past_the_batch() -> None:
     log: list[str] = []
     consumer, store = FakeConsumer(log), FlakyStore(log, outages=0)
-    Sink(Settings(), store).handle(consumer, _records())
+    Sink(sink_config(Settings()), store).handle(consumer, _records())
     assert log == ["write 3", "commit"]
     [offsets] = consumer.commits
     assert offsets[TP("cases.routed", 0)].offset == 3
@@ -90,7 +93,7 @@ def test_database_outage_is_retried_and_nothing_is_committed_meanwhile() -> None
     log: list[str] = []
     consumer, store = FakeConsumer(log), FlakyStore(log, outages=3)
     s = Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.02)
-    sink = Sink(s, store)
+    sink = Sink(sink_config(s), store)
     sink.handle(consumer, _records())
     assert log == ["db down", "db down", "db down", "write 3", "commit"]
     assert sink.stats.db_retries == 3
@@ -103,7 +106,9 @@ def test_stop_during_an_outage_commits_nothing() -> None:
     log: list[str] = []
     consumer, store = FakeConsumer(log), FlakyStore(log, outages=10**6)
     stop = threading.Event()
-    sink = Sink(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.01), store, stop=stop)
+    sink = Sink(
+        sink_config(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.01)), store, stop=stop
+    )
     threading.Timer(0.2, stop.set).start()
     try:
         sink.handle(consumer, _records())
@@ -121,7 +126,7 @@ def test_an_event_the_store_cannot_apply_becomes_a_dead_letter() -> None:
     records = _records()
     tp = TP("cases.routed", 0)
     # valid JSON and envelope, but it cannot be applied: skip validation to reach the store
-    sink = Sink(Settings(), store)
+    sink = Sink(sink_config(Settings()), store)
     batch = [decode("cases.routed", 0, m.offset, m.value) for m in records[tp]]
     broken = Incoming(
         event_id="c9/routed",
@@ -155,7 +160,7 @@ def test_the_sink_serves_its_counters_for_prometheus() -> None:
 
     log: list[str] = []
     consumer, store = FakeConsumer(log), FlakyStore(log, outages=2)
-    sink = Sink(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.02), store)
+    sink = Sink(sink_config(Settings(sink_retry_initial_s=0.01, sink_retry_max_s=0.02)), store)
     port = free_port()
     serve_metrics(sink.stats, "127.0.0.1", port)
     sink.handle(consumer, _records())
@@ -178,3 +183,55 @@ def test_the_sink_serves_its_counters_for_prometheus() -> None:
         "fengqiao_sink_commit_failures_total": 0.0,
     }
     assert "# HELP fengqiao_sink_db_retries_total Retries of a batch" in text
+
+
+def test_a_transfer_to_a_committee_outside_the_catalogue_is_kept_but_not_applied() -> None:
+    from tests.casetools import lifecycle
+
+    log: list[str] = []
+    consumer, store = FakeConsumer(log), FlakyStore(log, outages=0)
+    sink = Sink(sink_config(Settings()), store)  # the packaged catalogue
+    assert sink.config.committees is not None and "yongzhong-street" in sink.config.committees
+    sink.handle(consumer, _records())  # c0..c2, routed to yongzhong-street
+    lc = TP("cases.lifecycle", 0)
+    moves = [
+        lifecycle("c0", "transfer", 0, "yongzhong-street", to_committee_id="no-such", reason="r"),
+        lifecycle("c1", "transfer", 0, "yongzhong-street", to_committee_id="x", reason="r"),
+    ]
+    moves[1]["data"]["to_committee_id"] = sorted(sink.config.committees - {"yongzhong-street"})[0]
+    sink.handle(consumer, {lc: [Msg(0, i, json.dumps(m).encode()) for i, m in enumerate(moves)]})
+    c0, c1 = store.get_case("c0"), store.get_case("c1")
+    assert c0 is not None and c1 is not None
+    assert (c0.committee_id, c0.state.version) == ("yongzhong-street", 0)
+    assert c1.committee_id == moves[1]["data"]["to_committee_id"]
+    refused = store.history("c0")[-1]
+    assert (refused.applied, refused.note) == (
+        False,
+        "the committee the case was transferred to is not in the catalogue",
+    )
+    assert store.dead_letters() == []
+
+
+def test_the_sinks_health_and_readiness_endpoints() -> None:
+    import urllib.error
+    import urllib.request
+
+    from consumers.sink import serve_metrics
+    from fengqiao.localkafka import free_port
+
+    sink = Sink(sink_config(Settings()), MemoryStore())
+    port = free_port()
+    server = serve_metrics(sink.stats, "127.0.0.1", port, sink.ready)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as resp:
+            assert json.loads(resp.read()) == {"status": "ok"}
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{base}/readyz", timeout=5)
+        assert err.value.code == 503
+        assert json.loads(err.value.read())["reason"] == "the sink has not polled Kafka yet"
+        sink._last_poll = time.monotonic()  # what the poll loop records
+        with urllib.request.urlopen(f"{base}/readyz", timeout=5) as resp:
+            assert resp.status == 200
+    finally:
+        server.shutdown()

@@ -273,3 +273,144 @@ def test_one_batch_with_repeats_and_lifecycle_in_between(store: CaseStore) -> No
     ]
     assert hist[1].note == "the case was already routed; the first routing stands"
     assert store.event_ids() == {"c1/routed", "c1/routed-again", "c1/accepted/0", "c2/routed"}
+
+
+def _transfer(case_id: str, version: int, by: str, to: str) -> Incoming:
+    return item(
+        "cases.lifecycle",
+        lifecycle(case_id, "transfer", version, by, to_committee_id=to, reason="labour matter"),
+    )
+
+
+def test_an_accept_sent_right_after_a_transfer_is_not_applied(store: CaseStore) -> None:
+    """Committee a transfers the case to b and at once accepts it: both were made against
+    version 0, so only the transfer is applied and the case ends new in b's inbox."""
+    store.apply([item("cases.routed", routed("c1", "a"))])
+    store.apply(
+        [_transfer("c1", 0, "a", "b"), item("cases.lifecycle", lifecycle("c1", "accept", 0, "a"))]
+    )
+    c = store.get_case("c1")
+    assert c is not None and (c.committee_id, c.status, c.state.version) == ("b", "new", 1)
+    accept = store.history("c1")[-1]
+    assert (accept.type, accept.applied) == ("case.accepted.v1", False)
+    assert accept.note == "committee a no longer holds the case; it belongs to b"
+
+
+def test_an_action_made_against_an_older_version_is_not_applied(store: CaseStore) -> None:
+    store.apply([item("cases.routed", routed("c1", "a"))])
+    store.apply([item("cases.lifecycle", lifecycle("c1", "accept", 0, "a"))])
+    assign_v0 = lifecycle("c1", "assign", 0, "a", mediator_id="m1")
+    store.apply([item("cases.lifecycle", assign_v0)])
+    c = store.get_case("c1")
+    assert c is not None and (c.assignee, c.state.version) == (None, 1)
+    last = store.history("c1")[-1]
+    assert not last.applied
+    assert last.note == "the case changed since the action was made (version 0, now 1)"
+
+
+def test_an_old_event_without_a_version_is_checked_for_committee_and_state(
+    store: CaseStore,
+) -> None:
+    store.apply([item("cases.routed", routed("c1", "a")), item("cases.routed", routed("c2", "a"))])
+    old = lifecycle("c1", "accept", 0, "a")
+    del old["data"]["version"]
+    wrong = lifecycle("c2", "accept", 0, "b")
+    del wrong["data"]["version"]
+    store.apply([item("cases.lifecycle", old), item("cases.lifecycle", wrong)])
+    assert store.get_case("c1").status == "accepted"  # type: ignore[union-attr]
+    assert store.get_case("c2").status == "new"  # type: ignore[union-attr]
+
+
+def test_stale_events_that_overtook_the_routing_are_refused_when_it_arrives(
+    store: CaseStore,
+) -> None:
+    store.apply([_transfer("c9", 0, "a", "b")])
+    store.apply([item("cases.lifecycle", lifecycle("c9", "accept", 0, "a"))])
+    store.apply([item("cases.routed", routed("c9", "a"))])
+    c = store.get_case("c9")
+    assert c is not None and (c.committee_id, c.status) == ("b", "new")
+    assert [(h.type, h.applied) for h in store.history("c9")] == [
+        ("case.transferred.v1", True),
+        ("case.accepted.v1", False),
+        ("case.routed.v1", True),
+    ]
+
+
+def test_a_refused_transfer_is_kept_in_the_history_and_moves_nothing(store: CaseStore) -> None:
+    from consumers.sink import refuse_unknown_committee
+
+    store.apply([item("cases.routed", routed("c1", "a"))])
+    refused = refuse_unknown_committee(_transfer("c1", 0, "a", "nowhere"), {"a", "b"})
+    kept = refuse_unknown_committee(_transfer("c2", 0, "a", "b"), {"a", "b"})
+    assert kept.refused is None
+    r = store.apply([refused])
+    assert (r.applied, r.dead_letters) == (1, 0)
+    c = store.get_case("c1")
+    assert c is not None and (c.committee_id, c.state.version) == ("a", 0)
+    last = store.history("c1")[-1]
+    assert (last.type, last.applied) == ("case.transferred.v1", False)
+    assert last.note == "the committee the case was transferred to is not in the catalogue"
+    assert inbox(store, "a") == ["c1"]
+    # an event refused before its case arrived stays refused once it does
+    store.apply([refuse_unknown_committee(_transfer("c5", 0, "a", "nowhere"), {"a"})])
+    store.apply([item("cases.routed", routed("c5", "a"))])
+    assert store.get_case("c5").committee_id == "a"  # type: ignore[union-attr]
+    assert not store.history("c5")[0].applied
+
+
+def test_assignment_is_stored_filtered_and_cleared_by_a_transfer(store: CaseStore) -> None:
+    store.apply([item("cases.routed", routed(c, "a")) for c in ("c1", "c2", "c3")])
+    store.apply(
+        [
+            item("cases.lifecycle", lifecycle("c1", "assign", 0, "a", mediator_id="m1", actor="h")),
+            item("cases.lifecycle", lifecycle("c2", "assign", 0, "a", mediator_id="m2")),
+        ]
+    )
+    assert inbox(store, "a", assignee="m1") == ["c1"]
+    assert inbox(store, "a", unassigned=True) == ["c3"]
+    assert store.history("c1")[-1].actor == "h"
+    store.apply([_transfer("c1", 1, "a", "b")])
+    c = store.get_case("c1")
+    assert c is not None and (c.committee_id, c.assignee, c.state.version) == ("b", None, 2)
+    assert inbox(store, "a", assignee="m1") == []
+    assert inbox(store, "b", unassigned=True) == ["c1"]
+
+
+def test_several_committees_and_the_street_filter(store: CaseStore) -> None:
+    other = routed("c3", "b", deadline=T0 + timedelta(days=2))
+    other["data"]["street"] = "haibin"
+    store.apply(
+        [
+            item("cases.routed", routed("c1", "a", deadline=T0 + timedelta(days=5))),
+            item("cases.routed", routed("c2", "c", deadline=T0 + timedelta(days=1))),
+            item("cases.routed", other),
+        ]
+    )
+    assert inbox(store, ["a", "b"]) == ["c3", "c1"]  # type: ignore[arg-type]
+    assert inbox(store, {"a", "b", "c"}, street="haibin") == ["c3"]  # type: ignore[arg-type]
+    assert inbox(store, ["a", "b", "c"]) == ["c2", "c3", "c1"]  # type: ignore[arg-type]
+    assert inbox(store, []) == []  # type: ignore[arg-type]
+    page = store.list_cases(["a", "b", "c"], CaseQuery(limit=1, offset=1), T0)
+    assert ([c.case_id for c in page.items], page.total) == (["c3"], 3)
+
+
+def test_the_routing_explanation_and_extra_keys_of_rejected_rules_are_kept(
+    store: CaseStore,
+) -> None:
+    env = routed("c1", "a")
+    explanation = {
+        "reasons": [{"code": "street_default", "params": {"street": "yongzhong", "n": 2}}],
+        "rejected": [{"rule_id": "family", "code": "category_mismatch", "params": {}}],
+    }
+    env["data"]["explanation"] = explanation
+    env["data"]["rejected"] = [
+        {"rule_id": "family", "reason": "not a family dispute", "code": "category_mismatch"}
+    ]
+    store.apply([item("cases.routed", env), item("cases.routed", routed("c2", "a"))])
+    c1, c2 = store.get_case("c1"), store.get_case("c2")
+    assert c1 is not None and c2 is not None
+    assert c1.explanation == explanation
+    assert c1.rejected == [
+        {"rule_id": "family", "reason": "not a family dispute", "code": "category_mismatch"}
+    ]
+    assert c2.explanation is None

@@ -37,10 +37,23 @@ def register(app: typer.Typer) -> None:
         from consumers.db import SqlStore
         from consumers.tokens import hash_token, new_token
         from fengqiao.cli import console, fail, settings
+        from fengqiao.wiring import committee_names
 
-        if not committee.strip():
+        committee = committee.strip()
+        if not committee:
             raise fail("--committee must not be empty")
-        store = SqlStore.open(settings().effective_database_url())
+        s = settings()
+        known = committee_names(s)
+        if committee not in known:
+            import difflib
+
+            near = difflib.get_close_matches(committee, list(known), n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise fail(
+                f"--committee: there is no such committee in the catalogue "
+                f"({len(known)} committees){hint}"
+            )
+        store = SqlStore.open(s.effective_database_url())
         try:
             token = new_token()
             store.add_token(committee, hash_token(token), label)
@@ -103,23 +116,27 @@ def register(app: typer.Typer) -> None:
         from consumers.db import SqlStore
         from consumers.sink import SINK_TOPICS, Sink, serve_metrics
         from fengqiao.cli import console, fail, settings
+        from fengqiao.wiring import sink_config
 
         s = settings()
         store = SqlStore.open(s.effective_database_url())
-        runner = Sink(s, store)
+        runner = Sink(sink_config(s), store)
         signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
         signal.signal(signal.SIGINT, lambda *_: runner.stop.set())
         console.print(f"sink: {', '.join(s.topic(t) for t in SINK_TOPICS)} → {store.engine.url!r}")
         if s.sink_metrics_port:
             try:
-                serve_metrics(runner.stats, s.metrics_host, s.sink_metrics_port)
+                serve_metrics(runner.stats, s.metrics_host, s.sink_metrics_port, runner.ready)
             except OSError as err:
                 store.close()
                 raise fail(
                     f"cannot serve the sink's metrics on {s.metrics_host}:{s.sink_metrics_port} "
                     f"({err.strerror}); set FENGQIAO_SINK_METRICS_PORT to a free port"
                 ) from None
-            console.print(f"sink metrics: http://{s.metrics_host}:{s.sink_metrics_port}/metrics")
+            console.print(
+                f"sink metrics: http://{s.metrics_host}:{s.sink_metrics_port}/metrics "
+                "(and /healthz, /readyz)"
+            )
         try:
             stats = runner.run()
         finally:
@@ -138,13 +155,14 @@ def register(app: typer.Typer) -> None:
         from consumers.db import SqlStore
         from consumers.lifecycle import KafkaLifecyclePublisher
         from fengqiao.cli import settings
+        from fengqiao.wiring import api_config, publisher_config
 
         s = settings()
         store = SqlStore.open(s.effective_database_url())
-        publisher = KafkaLifecyclePublisher(s)
+        publisher = KafkaLifecyclePublisher(publisher_config(s))
         try:
             uvicorn.run(
-                create_api(s, store, publisher),
+                create_api(api_config(s), store, publisher),
                 host=host or s.api_host,
                 port=port or s.api_port,
                 log_level="warning",

@@ -1,0 +1,207 @@
+"""The workbench's words, Chinese first and English beside: one table, looked up by key.
+
+Codes stay the wire contract; these are only what a person reads. An unknown code is shown
+as it is, so a new category never breaks a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from consumers import labels
+
+LANGS = ("zh", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    "app": ("调解员工作台", "Mediator workbench"),
+    "brand": ("枫桥 · 调解员工作台", "Fengqiao · Mediator workbench"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出登录", "Log out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "login_hint": (
+        "请使用管理员发放的个人账号登录。首次登录须设置您自己的密码。",
+        "Log in with the personal account your administrator gave you. "
+        "At the first login you choose your own password.",
+    ),
+    "change_password": ("修改密码", "Change password"),
+    "must_change": (
+        "这是您的首次登录（或密码已被重置）。请设置您自己的新密码后继续。",
+        "This is your first login (or your password was reset). "
+        "Choose your own new password to continue.",
+    ),
+    "current_password": ("当前密码", "Current password"),
+    "new_password": ("新密码", "New password"),
+    "confirm_password": ("再次输入新密码", "New password again"),
+    "password_rule": (
+        "至少 {n} 个字符，不能与用户名相同。",
+        "At least {n} characters, not the username.",
+    ),
+    "save": ("保存", "Save"),
+    "password_changed": ("密码已修改。", "Your password was changed."),
+    "inbox": ("收件箱", "Inbox"),
+    "overview": ("各调委会概况", "Committees overview"),
+    "view_all": ("全部案件", "All cases"),
+    "view_mine": ("分派给我", "Assigned to me"),
+    "view_unassigned": ("未分派", "Unassigned"),
+    "filter": ("筛选", "Filter"),
+    "clear": ("清除", "Clear"),
+    "status": ("状态", "Status"),
+    "kind": ("类型", "Kind"),
+    "street": ("街道", "Street"),
+    "category": ("纠纷类别", "Category"),
+    "overdue_only": ("只看超期", "Overdue only"),
+    "any": ("全部", "Any"),
+    "case_id": ("案件编号", "Case id"),
+    "committee": ("承办调委会", "Committee"),
+    "sla": ("时限", "Deadline"),
+    "routed_at": ("分派时间", "Routed"),
+    "assignee": ("承办人", "Mediator"),
+    "nobody": ("未分派", "nobody"),
+    "no_cases": ("没有符合条件的案件。", "No case matches."),
+    "n_cases": ("共 {n} 件", "{n} cases"),
+    "showing": ("显示前 {n} 件", "showing the first {n}"),
+    "live": ("自动更新中", "updating live"),
+    "accept_clock": ("受理时限", "to accept"),
+    "conclude_clock": ("办结时限", "to conclude"),
+    "done_clock": ("已结束", "closed"),
+    "case": ("案件详情", "Case"),
+    "back": ("返回收件箱", "Back to the inbox"),
+    "facts": ("案件事实", "Facts of the report"),
+    "parties": ("当事人及联系方式", "Parties and contacts"),
+    "parties_missing": (
+        "案件库目前只保存分派结果，尚未保存报告中的当事人、联系方式和案情摘要；"
+        "请通过原始登记渠道查阅。",
+        "The case store keeps only the routing decision so far, not the report's parties, "
+        "contacts and summary; look them up in the original registration.",
+    ),
+    "routing": ("分派依据", "Why this committee"),
+    "rule": ("适用规则", "Rule"),
+    "ruleset": ("规则版本", "Ruleset"),
+    "tier": ("层级", "Tier"),
+    "reasons": ("理由", "Reasons"),
+    "alternatives": ("考虑过但未采用的规则", "Alternatives considered and why not"),
+    "n_rules": ("（{n} 条，点击展开）", " ({n}, click to open)"),
+    "incident": ("所属群体性事件", "Group incident"),
+    "no_incident": ("不属于任何群体性事件。", "Not part of a group incident."),
+    "incident_people": ("涉及 {n} 人", "{n} people"),
+    "incident_cases": ("{n} 件案件", "{n} cases"),
+    "sla_alerts": ("时限预警", "SLA alerts"),
+    "no_alerts": ("暂无预警。", "No alerts."),
+    "history": ("办理记录", "History"),
+    "when": ("时间", "When"),
+    "event": ("事项", "Event"),
+    "who": ("操作人", "By"),
+    "detail": ("说明", "Detail"),
+    "system": ("系统", "system"),
+    "not_applied": ("未执行", "not applied"),
+    "actions": ("办理", "Actions"),
+    "accept": ("受理", "Accept"),
+    "assign": ("分派", "Assign"),
+    "assign_to": ("分派给", "Assign to"),
+    "transfer": ("转办", "Transfer"),
+    "transfer_to": ("转至调委会", "To committee"),
+    "transfer_reason": ("转办理由（必填）", "Reason (required)"),
+    "conclude": ("办结", "Conclude"),
+    "outcome": ("办理结果", "Outcome"),
+    "agreed_amount": ("协议金额（元，达成协议时填写）", "Agreed amount (yuan, with an agreement)"),
+    "choose": ("请选择", "Choose"),
+    "head_only": ("只有调委会主任可以分派案件。", "Only a committee head can assign cases."),
+    "no_action": ("此案件已办结，不能再办理。", "The case is concluded; nothing more to do."),
+    "submitted": ("已提交：{what}。", "Submitted: {what}."),
+    "applied": ("案件已更新。", " The case is updated."),
+    "updating": ("正在更新案件状态……", " Updating the case…"),
+    "refused": ("未执行", "Not done"),
+    "csrf": (
+        "安全校验失败：页面已过期或请求不是从本页面发出的。请刷新页面后重试。",
+        "The security check failed: the page expired or the request did not come from it. "
+        "Reload the page and try again.",
+    ),
+    "forbidden": ("您没有权限查看此页面。", "You may not see this page."),
+    "not_found": ("没有这个页面或案件。", "No such page or case."),
+    "command_note": (
+        "指挥中心账号只能查看汇总数字，不显示当事人信息。",
+        "Command-center accounts see aggregates only, never personal data.",
+    ),
+    "open_cases": ("办理中", "Open"),
+    "overdue": ("超期", "Overdue"),
+    "total": ("合计", "Total"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "skip": ("跳到主要内容", "Skip to content"),
+    "amount": ("金额", "Amount"),
+    "version": ("版本", "Version"),
+    "reason": ("理由", "Reason"),
+    "col_new": ("待受理", "New"),
+    "col_accepted": ("办理中", "Accepted"),
+    "col_concluded": ("已办结", "Concluded"),
+}
+
+STATUS: dict[str, tuple[str, str]] = {
+    "new": ("待受理", "new"),
+    "accepted": ("办理中", "accepted"),
+    "concluded": ("已办结", "concluded"),
+    "closed": ("已归档", "closed"),
+}
+
+KIND: dict[str, tuple[str, str]] = {
+    "dispute": (labels.KINDS["dispute"], "dispute"),
+    "petition": (labels.KINDS["petition"], "petition"),
+    "wage_arrears": (labels.KINDS["wage_arrears"], "wage arrears"),
+}
+
+OUTCOME: dict[str, tuple[str, str]] = {
+    "agreement": ("达成协议", "agreement"),
+    "no_agreement": ("未达成协议", "no agreement"),
+    "withdrawn": ("撤回", "withdrawn"),
+    "referred": ("转办", "referred"),
+}
+
+EVENT: dict[str, tuple[str, str]] = {
+    "case.routed.v1": ("分派至调委会", "routed"),
+    "case.accepted.v1": ("受理", "accepted"),
+    "case.assigned.v1": ("分派承办人", "assigned"),
+    "case.transferred.v1": ("转办", "transferred"),
+    "case.concluded.v1": ("办结", "concluded"),
+    "case.closed.v1": ("归档", "closed"),
+    "case.linked.v1": ("关联报告", "report linked"),
+    "case.unlinked.v1": ("取消关联", "report unlinked"),
+}
+
+SLA_ALERT: dict[str, tuple[str, str]] = {
+    "sla.warning.v1": ("时限预警", "warning"),
+    "sla.breached.v1": ("已超时", "breached"),
+}
+CLOCK: dict[str, tuple[str, str]] = {
+    "accept": ("受理", "accept"),
+    "conclude": ("办结", "conclude"),
+}
+TIER: dict[str, tuple[str, str]] = {
+    "community": ("社区", "community"),
+    "street": ("街道", "street"),
+    "district": ("区级", "district"),
+    "city": ("市级", "city"),
+}
+
+
+def pick(table: dict[str, tuple[str, str]], code: str | None, lang: str) -> str:
+    if code is None:
+        return ""
+    pair = table.get(code)
+    if pair is None:
+        return code
+    return pair[1] if lang == "en" else pair[0]
+
+
+def category(code: str, lang: str) -> str:
+    return code.replace("_", " ") if lang == "en" else labels.CATEGORIES.get(code, code)
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """``t("key", n=3)`` in templates."""
+
+    def t(key: str, **params: object) -> str:
+        pair = TEXT.get(key)
+        text = key if pair is None else (pair[1] if lang == "en" else pair[0])
+        return text.format(**params) if params else text
+
+    return t
