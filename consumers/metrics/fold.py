@@ -247,6 +247,8 @@ class MetricsSink:
         if env.type == "case.accepted.v1":
             CaseAccepted.model_validate(env.data)
             self.m.accepted.inc()
+        elif env.type == "case.assigned.v1":
+            return  # who works a case is not a metric
         elif env.type == "case.transferred.v1":
             t = CaseTransferred.model_validate(env.data)
             self.m.transferred.inc()
