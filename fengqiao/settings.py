@@ -257,3 +257,15 @@ class Settings(BaseSettings):
     workbench_poll_seconds: float = Field(
         default=3.0, gt=0, le=60, description="How often an open inbox asks for new cases."
     )
+
+    # --- Command center: login and the /metrics token ----------------------------------
+    command_login_url: str | None = Field(
+        default=None,
+        description="The workbench's login page the command center sends visitors to "
+        "(default: http://<workbench_host>:<workbench_port>/login).",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="Bearer token /metrics requires when metrics_host is not loopback.",
+    )
