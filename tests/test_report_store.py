@@ -138,3 +138,38 @@ def test_report_cli_text_json_and_bad_dates(tmp_path: Path) -> None:
     )  # fmt: skip
     assert bad.returncode != 0 and "--from and --to must be dates" in bad.stdout + bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.browser
+def test_report_pdf_is_a_chinese_page_with_charts(tmp_path: Path) -> None:
+    import shutil
+
+    db = tmp_path / "cases.db"
+    store = SqlStore.open(f"sqlite:///{db}")
+    plant(store)
+    store.close()
+    env = {"FENGQIAO_DATABASE_URL": f"sqlite:///{db}", "PATH": "/usr/bin:/bin"}
+    pdf, page = tmp_path / "report.pdf", tmp_path / "report.html"
+    cli = [sys.executable, "-m", "fengqiao", "report", "--from", "2022-01-01", "--to", "2022-12-31"]
+    for fmt, out in (("html", page), ("pdf", pdf)):
+        done = subprocess.run([*cli, "--format", fmt, "--out", str(out)], env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    body = page.read_text(encoding="utf-8")
+    assert "年度矛盾纠纷调处数据" in body and "调处纠纷" in body and "echarts.init" in body
+    assert (
+        "http://" not in body.split("<script>")[0] and "https://" not in body.split("<script>")[0]
+    )
+    assert pdf.read_bytes().startswith(b"%PDF")
+    artifacts = Path(__file__).resolve().parent.parent / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shutil.copy(pdf, artifacts / "annual-report.pdf")
+    png = subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+         str(artifacts / "annual-report-page1")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert png.returncode == 0, png.stderr
+    text = subprocess.run(["pdftotext", "-l", "1", str(pdf), "-"], capture_output=True,
+                          text=True, timeout=60).stdout  # fmt: skip
+    assert "调处纠纷" in text and "3件" in text.replace(" ", "")

@@ -99,3 +99,78 @@ def test_simulated_year_is_counted_exactly_once(
         assert all(rows[c]["status"] == "ok" for c in rows if "incident" in c)
     else:
         assert rows["group wage incidents"]["counted"] == "0"
+
+
+def test_simulated_year_lands_in_the_store_and_the_report_equals_the_manifest(
+    kafka_settings: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    """The year through the sink, with simulated mediators concluding every case through the
+    inbox API; ``fengqiao report --from --to`` from the store then equals the manifest."""
+    from consumers.api import create_api
+    from consumers.db import SqlStore
+    from consumers.lifecycle import KafkaLifecyclePublisher
+    from fengqiao.wiring import api_config, publisher_config
+    from tests.casetools import SinkProcess, sink_env
+    from tests.httptools import serve
+
+    s = kafka_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'cases.db'}"})
+    env = settings_env(s)
+    store = SqlStore.open(s.effective_database_url())
+    sink = SinkProcess(s, tmp_path / "sink.log", extra_env=sink_env(500))
+    sink.start()
+    publisher = KafkaLifecyclePublisher(publisher_config(s))
+    manifest = tmp_path / "manifest.json"
+    cli = [sys.executable, "-m", "fengqiao"]
+    started = time.monotonic()
+    try:
+        with serve(create_api(api_config(s), store, publisher)) as api:
+            sim = subprocess.run(
+                [*cli, "simulate", "--seed", "3", "--scale", str(SCALE), "--manifest",
+                 str(manifest), "--mediators", api, "--mediators-timeout", "900"],
+                env=env, capture_output=True, text=True, timeout=1500,
+            )  # fmt: skip
+            assert sim.returncode == 0, sim.stdout[-2000:] + sim.stderr[-2000:]
+            m = json.loads(manifest.read_text())
+            assert m["publishing"]["mediators"]["finished"], m["publishing"]["mediators"]
+            # The sink writes the last conclusions a moment after the API accepted them.
+            args = ["report", "--from", "2022-01-01", "--to", "2022-12-31", "--manifest",
+                    str(manifest), "--format", "json", "--intake"]  # fmt: skip
+            deadline = time.monotonic() + 120
+            while True:
+                rep = subprocess.run([*cli, *args], env=env, capture_output=True, text=True,
+                                     timeout=600)  # fmt: skip
+                if rep.returncode == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(3)
+    finally:
+        publisher.close()
+        sink.stop()
+        store.close()
+    body = json.loads(rep.stdout)
+    checks = {c["figure"]: c for c in body["ground_truth"]}
+    figures = {f["key"]: f["value"] for f in body["figures"]}
+    print(
+        f"\nsimulated year at scale {SCALE} into the store in {time.monotonic() - started:.0f} s: "
+        + ", ".join(
+            f"{k} {figures[k]}"
+            for k in (
+                "disputes_mediated",
+                "amount_yuan",
+                "success_rate",
+                "consultations",
+                "group_wage_incidents",
+                "group_wage_people",
+                "online_share",
+            )
+        )  # fmt: skip
+    )
+    assert rep.returncode == 0, json.dumps(body["ground_truth"], ensure_ascii=False)
+    assert all(c["ok"] for c in checks.values())
+    for key in ("disputes_mediated", "amount_yuan", "success_rate", "consultations",
+                "group_wage_incidents", "group_wage_people"):  # fmt: skip
+        assert key in checks, key
+    if SCALE == 1:
+        assert figures["disputes_mediated"] == 8418
+        assert figures["success_rate"] == 99.96
+        assert figures["consultations"] == 13000
+        assert (figures["group_wage_incidents"], figures["group_wage_people"]) == (14, 187)

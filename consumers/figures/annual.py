@@ -2,7 +2,8 @@
 
 The SQL is written out and run exactly as printed (the window's bounds as literals in the
 backend's own timestamp format), so a reader can paste it into ``sqlite3`` or ``psql`` and
-get the same number. Windows are local days, half-open in UTC: ``[from 00:00, to+1 00:00)``.
+get the same number. Windows are local days, half-open in UTC: ``[from 00:00, to+1 00:00)``,
+over when a case was received (routed); "mediated" is a case of the period now concluded.
 
 Not in the store, and so not here: consultations (they open no case) and a case's intake
 channel (``cases`` has no channel column); the report command counts those from the intake
@@ -92,7 +93,9 @@ def build(engine: Engine, w: Window) -> AnnualReport:
         return f"{col} >= {s} AND {col} < {e}"
 
     received = concluded("routed_at")
-    done = concluded("concluded_at")
+    # A dispute counts in the period it was received, once concluded: a conclusion's time is
+    # when the mediator acted (a replayed or simulated year is concluded today).
+    done = received + " AND concluded_at IS NOT NULL"
     rep = AnnualReport(w.first.isoformat(), w.last.isoformat(), backend)
 
     with engine.connect() as conn:

@@ -104,7 +104,13 @@ def as_html(rep: AnnualReport, monthly: dict[str, Any] | None = None) -> str:
                     },  # fmt: skip
                     "grid": {"left": 60, "right": 60, "top": 40, "bottom": 40},
                     "legend": {"bottom": 0},
-                    "xAxis": {"type": "category", "data": monthly["keys"], "name": "月份"},
+                    "xAxis": {
+                        "type": "category",
+                        "data": monthly["keys"],
+                        "name": "月份",
+                        "nameLocation": "middle",
+                        "nameGap": 26,
+                    },  # fmt: skip
                     "yAxis": [
                         {"type": "value", "name": "件数"},
                         {"type": "value", "name": "成功率（%）", "max": 100},
