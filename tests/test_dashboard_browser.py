@@ -28,9 +28,10 @@ from consumers.metrics.fold import MetricsSink
 from fengqiao.metrics_wiring import command_gate
 from fengqiao.settings import Settings
 from fengqiao.workbench import account_service, create_workbench_app
-from tests.casetools import incident, item, routed
+from tests.casetools import incident, item, lifecycle, routed
 from tests.chromium import playwright_chromium
 from tests.httptools import serve
+from tests.monitoring_events import risk
 from tests.test_workbench_browser import ID_NUMBER, NAME, PHONE, first_login, intake_dispute
 
 pytestmark = pytest.mark.browser
@@ -39,6 +40,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 LAST_DAY = datetime(2026, 3, 7, 2, 0, tzinfo=UTC)
 DISPUTES = [3, 1, 4, 1, 5, 9, 2]  # per day, oldest first
 PETITIONS = [0, 1, 0, 2, 0, 0, 1]
+RISE = [0.0, 3.0, 5.0, 9.0, 14.0, 22.0, 31.5]  # added to each street's base score, per day
 EMPLOYER = f"{NAME}建筑劳务有限公司"  # an incident key that names a person
 
 
@@ -63,6 +65,24 @@ def planted() -> tuple[list[tuple[str, dict[str, Any]]], str]:
                 events.append(("intake.disputes", intake))
                 category = "contract" if kind == "dispute" else "housing"
                 events.append(("cases.routed", routed(cid, kind=kind, category=category, time=at)))
+    # Five disputes of the first days concluded two hours after routing, one without agreement.
+    for cid, outcome in (("cc-001", "agreement"), ("cc-002", "agreement"),
+                         ("cc-003", "no_agreement"), ("cc-004", "agreement"),
+                         ("cc-005", "agreement")):  # fmt: skip
+        env = next(e for t, e in events if t == "cases.routed" and e["data"]["case_id"] == cid)
+        at = datetime.fromisoformat(env["time"]) + timedelta(hours=2)
+        events.append(("cases.lifecycle", lifecycle(cid, "accept", 0, "yongzhong-street", at)))
+        events.append(
+            ("cases.lifecycle",
+             lifecycle(cid, "conclude", 1, "yongzhong-street", at, outcome=outcome))
+        )  # fmt: skip
+    # The streets' risk rising through the week; yongzhong's contract cell ends red.
+    for day in range(7):
+        at = LAST_DAY - timedelta(days=6 - day) + timedelta(hours=1)
+        for street, base in (("yongzhong", 20.0), ("haibin", 10.0), ("xinghai", 5.0)):
+            score = base + RISE[day]
+            level = "red" if score >= 50 else "orange" if score >= 35 else "yellow"
+            events.append(("risk.levels", risk(street, "contract", level, score, at)))
     members = ["cc-001", "cc-002", "cc-003"]
     inc = incident("inc-wage-0001", members, 23, time=LAST_DAY)
     inc["data"]["key"] = f"name:{EMPLOYER}"
@@ -76,7 +96,8 @@ def center(tmp_path: Path) -> Iterator[Center]:
     store = SqlStore.open(s.effective_database_url())
     accounts = account_service(s, store.engine)
     events, ref = planted()
-    store.apply([item(t, e, i) for i, (t, e) in enumerate(events) if t != "intake.disputes"])
+    to_store = [(t, e) for t, e in events if t not in ("intake.disputes", "risk.levels")]
+    store.apply([item(t, e, i) for i, (t, e) in enumerate(to_store)])
     registry = CollectorRegistry()
     sink = MetricsSink(registry)  # no clock: "now" is the newest event (the planted week)
     for topic, env in events:
@@ -140,8 +161,18 @@ def test_command_center_after_login_charts_drill_down_and_no_personal_data(
             assert opt["s"]["petition"] == PETITIONS
             assert opt["s"]["wage_arrears"] == [0] * 7
             assert (opt["xname"], opt["yname"]) == ("日期", "件数")
-            risk = page.evaluate("fqCharts.risk.getOption().series.length")
-            assert risk == 10  # the ten streets
+            risk_series = page.evaluate(
+                "Object.fromEntries(fqCharts.risk.getOption().series.map(s => [s.id, s.data]))"
+            )
+            assert len(risk_series) == 10  # the ten streets
+            assert risk_series["yongzhong"] == [20.0 + r for r in RISE]
+            assert risk_series["haibin"] == [10.0 + r for r in RISE]
+            assert risk_series["puzhou"] == [0] * 7
+            success = page.evaluate("fqCharts.success.getOption().series[0].data")
+            # Day 1: cc-001..003 concluded, two agreed; day 2: cc-004 agreed (cc-005 is a
+            # petition, not a dispute); no dispute concluded after: gaps, not zeros.
+            assert success[2:] == [None] * 5
+            assert [v for v in success if v is not None] == [66.67, 100.0]
             incidents = page.evaluate("fqCharts.incidents.getOption().series[0].data")
             assert sum(incidents) == 1
             page.screenshot(path=str(ARTIFACTS / "command-center.png"), full_page=True)
@@ -151,7 +182,8 @@ def test_command_center_after_login_charts_drill_down_and_no_personal_data(
             page.wait_for_selector("#drill-committees")
             title = page.inner_text("#drill-title")
             assert f"共 {sum(DISPUTES)} 件" in title, title
-            assert "待受理" in page.inner_text("#drill-status")
+            status = page.inner_text("#drill-status")
+            assert "待受理" in status and "已办结\t4" in status, status
             age = page.inner_text("#drill-age")
             assert "1天内" in age and "1至7天" in age
             page.screenshot(path=str(ARTIFACTS / "command-center-drill-cell.png"))
@@ -163,7 +195,7 @@ def test_command_center_after_login_charts_drill_down_and_no_personal_data(
             members = page.inner_text("#drill-members")
             for cid in ("cc-001", "cc-002", "cc-003"):
                 assert cid in members
-            assert "永中" in members and "待受理" in members
+            assert members.count("永中街道人民调解委员会\t已办结") == 3, members
             page.screenshot(path=str(ARTIFACTS / "command-center-drill-incident.png"))
 
             _no_personal(page.inner_text("body"), "the page text")

@@ -10,6 +10,9 @@
   const BUCKET_NAMES = { day: "日期", week: "周", month: "月份" };
   const TEXT = { color: "#e6edf3" };
   const MUTED = { color: "#8b9bab" };
+  // Ten distinguishable colours: the ten streets' lines must not share one.
+  const PALETTE = ["#5470c6", "#91cc75", "#fac858", "#ee6666", "#73c0de", "#3ba272",
+    "#fc8452", "#9a60b4", "#ea7ccc", "#c0c0c0"];
   let period = "30d";
   let grain = "day";
   let last = null;
@@ -31,6 +34,7 @@
     return Object.assign(
       {
         animation: false,
+        color: PALETTE,
         textStyle: TEXT,
         grid: { left: 56, right: 24, top: 36, bottom: 48 },
         tooltip: { trigger: "axis", confine: true },
