@@ -37,7 +37,8 @@ def show(f: Figure) -> str:
         names = NAMES.get(f.key, {})
         return "，".join(f"{names.get(k, k)} {n:,}" for k, n in v.items()) or "—"
     if isinstance(v, Decimal):
-        return f"{v:,.0f} {f.unit}（约 {v / Decimal(100_000_000):.2f} 亿元）"
+        yi = f"（约 {v / Decimal(100_000_000):.2f} 亿元）" if v >= 1_000_000 else ""
+        return f"{v:,.0f} {f.unit}{yi}"
     if isinstance(v, float):
         return f"{v:.2f} {f.unit}"
     return f"{v:,} {f.unit}".strip()

@@ -176,7 +176,7 @@ def store_report(s: Settings, first: str, last: str, intake: bool) -> tuple[Any,
     engine = make_engine(s.effective_database_url())
     try:
         rep = annual.build(engine, w)
-        monthly = trends.success_rate(engine, Window(d0, d1, tz) if w.days > 31 else w)
+        monthly = trends.success_rate(engine, w)
     finally:
         engine.dispose()
     if intake:
