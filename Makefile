@@ -79,7 +79,7 @@ test: system jars lint  ## install what the machine lacks, then lint, type check
 test-unit: setup  ## only the fast tests that need no broker or server
 	$(BIN)/pytest -m "not kafka and not postgres and not browser and not prometheus"
 
-year: system jars  ## a full simulated year (22,300 events) through the real pipeline, timed (~4 min)
+year: system jars  ## a full simulated year (22,300 events) through the real pipeline, then paced into the case store and reported (~15 min)
 	FENGQIAO_TEST_SIM_SCALE=1 $(BIN)/pytest tests/test_simulated_year.py -s
 
 lint: setup  ## ruff (lint + format check) and mypy

@@ -1,11 +1,13 @@
 """The monitoring sink's typed configuration, built from the settings (the composition root's
-side of ``consumers.metrics.config`` and ``consumers.dashboard.DashboardConfig``)."""
+side of ``consumers.metrics.config`` and ``consumers.dashboard.DashboardConfig``), and the
+command center's login gate over the workbench's accounts and sessions."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from consumers.dashboard import DashboardConfig
+from consumers.accounts.service import Accounts
+from consumers.dashboard import DashboardConfig, Gate
 from consumers.metrics.config import FeedConfig, FoldConfig, KafkaAccess
 from fengqiao.settings import Settings
 
@@ -45,4 +47,24 @@ def dashboard_config(s: Settings) -> DashboardConfig:
         fold=fold_config(s),
         feed=feed_config(s),
         catalogue_path=s.catalogue_path,
+        metrics_token=s.metrics_token,
     )
+
+
+def login_url(s: Settings) -> str:
+    return s.command_login_url or f"http://{s.workbench_host}:{s.workbench_port}/login"
+
+
+def command_gate(accounts: Accounts, url: str) -> Gate:
+    """Admits a live workbench session of a command or admin account, nobody else."""
+
+    def allowed(token: str | None, touch: bool) -> bool:
+        found = accounts.resolve(token, touch=touch)
+        if found is None:
+            return False
+        account, _session = found
+        return not account.must_change_password and (account.is_command or account.is_admin)
+
+    from consumers.web.app import SESSION_COOKIE
+
+    return Gate(allowed=allowed, login_url=url, cookie=SESSION_COOKIE)

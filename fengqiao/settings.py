@@ -418,6 +418,18 @@ class Settings(BaseSettings):
         default=3.0, gt=0, le=60, description="How often an open inbox asks for new cases."
     )
 
+    # --- Command center: login and the /metrics token ----------------------------------
+    command_login_url: str | None = Field(
+        default=None,
+        description="The workbench's login page the command center sends visitors to "
+        "(default: http://<workbench_host>:<workbench_port>/login).",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="Bearer token /metrics requires when metrics_host is not loopback.",
+    )
+
     # --- Publisher SDK and gateway: their typed configs, built here from the settings -------
     def publisher_config(self) -> PublisherConfig:
         """What ``producers.sdk.Publisher`` (and the gateway's producer) need, nothing more."""

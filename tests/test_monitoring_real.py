@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -44,9 +45,28 @@ ID_NUMBER = "330303198304131033"  # shaped like a resident id number
 HOSTILE_CODES = (ID_NUMBER, "di", "r")
 
 
-def http_get(url: str, timeout_s: float = 5.0) -> str:
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+def http_get(url: str, timeout_s: float = 5.0, session: str | None = None) -> str:
+    req = urllib.request.Request(url)
+    if session is not None:
+        req.add_header("Cookie", f"fq_session={session}")
+    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
         return str(resp.read().decode())
+
+
+def command_session(s: Settings) -> str:
+    """A command account's live workbench session in the exporter's database (its cookie)."""
+    from consumers.db import SqlStore
+    from fengqiao.workbench import account_service
+
+    store = SqlStore.open(s.effective_database_url())
+    try:
+        accounts = account_service(s, store.engine)
+        acc, one_time = accounts.create("zhihui", "command")
+        accounts.change_password(acc, one_time, "Command-2026!", "Command-2026!", None)
+        token, _rec = accounts.start_session(accounts.account("zhihui"))
+        return token
+    finally:
+        store.close()
 
 
 def wait_until(check, timeout_s: float, what: str, every_s: float = 0.25) -> Any:
@@ -113,6 +133,7 @@ class Exporter:
         self.proc = proc
         self.worker = worker
         self.base = f"http://127.0.0.1:{settings.metrics_port}"
+        self.session = command_session(settings)
 
     def metrics(self) -> str:
         return http_get(f"{self.base}/metrics")
@@ -162,12 +183,14 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         metrics_port=localkafka.free_port(),
         topic_partitions=2,
         metrics_lag_interval_s=1.0,
+        database_url=f"sqlite:///{tmp / 'cases.db'}",
     )
     create_topics(s)
     worker = WorkerProcess(s, tmp / "worker.log")
     env = settings_env(s) | {
         "FENGQIAO_METRICS_PORT": str(s.metrics_port),
         "FENGQIAO_METRICS_LAG_INTERVAL_S": "1",
+        "FENGQIAO_DATABASE_URL": s.effective_database_url(),
     }
     exporter_proc = ServerProcess(
         [sys.executable, "-m", "fengqiao", "metrics"], env, tmp / "exporter.log"
@@ -281,7 +304,10 @@ def test_codes_outside_the_catalogue_never_become_labels(stack: Exporter) -> Non
         "the hostile disputes routed",
     )
     metrics = stack.metrics()
-    dashboard = http_get(f"{stack.base}/api/dashboard")
+    dashboard = http_get(f"{stack.base}/api/dashboard", session=stack.session)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        http_get(f"{stack.base}/api/dashboard")  # no session: refused
+    assert refused.value.code == 401
     assert ID_NUMBER not in metrics and ID_NUMBER not in dashboard
     for code in HOSTILE_CODES:
         assert f'="{code}"' not in metrics, code
@@ -416,6 +442,8 @@ def test_dashboard_shows_a_planted_red_cell_without_reload(stack: Exporter, tmp_
     try:
         browser.start()
         url = f"{stack.base}/dashboard"
+        # The command account's session, as the workbench's login would have set it.
+        browser.call("Network.setCookie", name="fq_session", value=stack.session, url=stack.base)
         browser.navigate(url)
         browser.wait_for("Number(document.body.dataset.updates || 0) >= 1", 20)
         assert browser.evaluate("document.title").startswith("枫桥")
@@ -436,7 +464,7 @@ def test_dashboard_shows_a_planted_red_cell_without_reload(stack: Exporter, tmp_
             browser.wait_for(f"{cell}.dataset.level === 'red'", 10, every_s=0.05)
         except TimeoutError as err:
             browser.screenshot(ARTIFACTS / "dashboard-red-cell-FAILED.png")
-            api = json.loads(http_get(f"{stack.base}/api/dashboard"))
+            api = json.loads(http_get(f"{stack.base}/api/dashboard", session=stack.session))
             updates = browser.evaluate("document.body.dataset.updates")
             status = browser.evaluate("document.getElementById('status').textContent")
             raise AssertionError(

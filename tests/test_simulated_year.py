@@ -26,6 +26,9 @@ from tests.kafkatools import WorkerProcess, settings_env
 pytestmark = pytest.mark.kafka
 
 SCALE = float(os.environ.get("FENGQIAO_TEST_SIM_SCALE", "0.1"))
+# How long the paced year into the store takes to publish (wall seconds).
+# The full year: about 30 events a second, well inside what one worker keeps up with.
+YEAR_WALL_S = float(os.environ.get("FENGQIAO_TEST_YEAR_WALL_S", "240" if SCALE < 0.5 else "720"))
 
 
 def test_simulated_year_is_counted_exactly_once(
@@ -99,3 +102,132 @@ def test_simulated_year_is_counted_exactly_once(
         assert all(rows[c]["status"] == "ok" for c in rows if "incident" in c)
     else:
         assert rows["group wage incidents"]["counted"] == "0"
+
+
+@pytest.mark.timeout(YEAR_WALL_S + 3600)
+def test_simulated_year_lands_in_the_store_and_the_report_equals_the_manifest(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    """The year through a worker on the stream clock (a replayed year's windows are its own
+    time) and the sink; then simulated mediators conclude every case through the inbox API,
+    and ``fengqiao report --from --to`` from the store equals the manifest."""
+    import threading
+
+    import httpx
+    from sqlalchemy import text
+
+    from consumers.api import create_api
+    from consumers.db import SqlStore
+    from consumers.lifecycle import KafkaLifecyclePublisher
+    from fengqiao.cli.simulate_cmd import store_mint
+    from fengqiao.metrics_wiring import kafka_access
+    from fengqiao.wiring import api_config, publisher_config
+    from producers.groundtruth import run_pattern
+    from producers.mediators import CommitteeTokens, MediatorPlan, Mediators, RoutedFeed
+    from producers.simulator import profile, simulate
+    from tests.casetools import SinkProcess, sink_env, wait_until
+    from tests.httptools import serve
+
+    s = kafka_settings.model_copy(
+        update={"database_url": f"sqlite:///{tmp_path / 'cases.db'}", "clock": "stream"}
+    )
+    env = settings_env(s)
+    store = SqlStore.open(s.effective_database_url())
+    worker = WorkerProcess(s, tmp_path / "worker.log")
+    sink = SinkProcess(s, tmp_path / "sink.log", extra_env=sink_env(500))
+    publisher = KafkaLifecyclePublisher(publisher_config(s))
+    manifest = tmp_path / "manifest.json"
+    cli = [sys.executable, "-m", "fengqiao"]
+    started = time.monotonic()
+
+    def count(sql: str) -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(text(sql)).scalar_one())
+
+    try:
+        worker.start()
+        sink.start()
+        # Paced: the worker's stream clock is the newest event it has seen, and a claim more
+        # than a window behind it is late; a year published in seconds leaves the incident
+        # agent's input behind the intake agent's clock by months.
+        speed = str(int(366 * 86400 / YEAR_WALL_S))
+        sim = subprocess.run(
+            [*cli, "simulate", "--seed", "3", "--scale", str(SCALE), "--manifest", str(manifest),
+             "--speed", speed],
+            env=env, capture_output=True, text=True, timeout=YEAR_WALL_S + 900,
+        )  # fmt: skip
+        assert sim.returncode == 0, sim.stdout[-2000:] + sim.stderr[-2000:]
+        m = json.loads(manifest.read_text())
+        total = m["cases"]["total"]
+        wait_until(lambda: count("SELECT COUNT(*) FROM cases") >= total, 900, "cases stored")
+        wait_until(
+            lambda: count("SELECT COUNT(*) FROM incidents") >= m["incidents"]["group_wage"],
+            300,
+            "incidents stored",
+        )
+        stored = time.monotonic() - started
+        # The mediators work once the year is in: their actions happen now, and on the
+        # stream clock a 2026 action would close every 2022 window still open.
+        year = simulate(profile("longwan-2022", SCALE), seed=3)
+        assert year.run == m["run"]
+        kafka = kafka_access(s)
+        feed = RoutedFeed(kafka.topic("cases.routed"), kafka.bootstrap_servers, {})
+        pattern = run_pattern(year.run)
+        tokens = CommitteeTokens(feed, lambda cid: bool(pattern.match(cid)), store_mint(s))
+        with serve(create_api(api_config(s), store, publisher)) as api:
+            crew = Mediators(
+                httpx.Client(base_url=api, timeout=30.0),
+                MediatorPlan.from_simulation(year.events, year.manifest),
+                tokens,
+                lambda: None,  # the whole year is due
+            )
+            crew.grace_s = 900
+            stop = threading.Event()
+            stop.set()
+            crew.run(stop, poll_s=0.5)
+            tokens.close()
+            assert crew.finished(), crew.stats
+        wait_until(
+            lambda: count("SELECT COUNT(*) FROM cases WHERE concluded_at IS NOT NULL") >= total,
+            300,
+            "conclusions stored",
+        )
+        rep = subprocess.run(
+            [*cli, "report", "--from", "2022-01-01", "--to", "2022-12-31", "--manifest",
+             str(manifest), "--format", "json", "--intake"],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    finally:
+        publisher.close()
+        sink.stop()
+        worker.stop()
+        store.close()
+    body = json.loads(rep.stdout)
+    checks = {c["figure"]: c for c in body["ground_truth"]}
+    figures = {f["key"]: f["value"] for f in body["figures"]}
+    print(
+        f"\nsimulated year at scale {SCALE}: in the store after {stored:.0f} s, concluded and "
+        f"reported after {time.monotonic() - started:.0f} s: "
+        + ", ".join(
+            f"{k} {figures[k]}"
+            for k in (
+                "disputes_mediated",
+                "amount_yuan",
+                "success_rate",
+                "consultations",
+                "group_wage_incidents",
+                "group_wage_people",
+                "online_share",
+            )
+        )  # fmt: skip
+    )
+    assert rep.returncode == 0, json.dumps(body["ground_truth"], ensure_ascii=False)
+    assert all(c["ok"] for c in checks.values())
+    for key in ("disputes_mediated", "amount_yuan", "success_rate", "consultations",
+                "group_wage_incidents", "group_wage_people"):  # fmt: skip
+        assert key in checks, key
+    if SCALE == 1:
+        assert figures["disputes_mediated"] == 8418
+        assert figures["success_rate"] == 99.96
+        assert figures["consultations"] == 13000
+        assert (figures["group_wage_incidents"], figures["group_wage_people"]) == (14, 187)

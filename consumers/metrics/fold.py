@@ -169,6 +169,7 @@ class MetricsSink:
             # ``dump()`` drops a None previous_level (the first change of a cell), but the model
             # has no default for it: read a missing one as None.
             self._risk(RiskLevelChanged.model_validate({"previous_level": None, **env.data}))
+            self.state.note_risk_day(env.time)
             return
         if self.derived_ids.seen_before(f"{topic}|{env.id}", env.time.timestamp()):
             return
@@ -383,6 +384,13 @@ class MetricsSink:
             for topic, n in summed.items():
                 self.m.lag.labels(group=group, topic=topic).set(n)
             s.lag_group, s.lag = group, summed
+
+    def risk_history(self, days: int) -> dict[str, Any]:
+        """Each street's highest cell score at the end of each of the last ``days`` days."""
+        from consumers.metrics.snapshot import render_risk_history
+
+        with self.lock:
+            return render_risk_history(self.state, self.vocab, self.today(), days)
 
     def snapshot(self) -> dict[str, Any]:
         """The dashboard's JSON: codes with display names, counts, no personal data."""

@@ -6,7 +6,7 @@ be one); columns the dispute categories. Nothing here is personal data.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from consumers import labels
@@ -51,4 +51,29 @@ def render(state: DashboardState, vocab: Vocabulary, now: datetime, tz: tzinfo) 
             for c in committees
         ],
         "lag": {"group": state.lag_group, "topics": dict(state.lag)},
+    }
+
+
+def render_risk_history(
+    state: DashboardState, vocab: Vocabulary, today: date, days: int
+) -> dict[str, Any]:
+    """The streets' daily risk scores (highest cell per street), oldest day first; a day
+    without a change carries the day before, a street never scored is 0."""
+    first = today - timedelta(days=days - 1)
+    keys = [first + timedelta(days=i) for i in range(days)]
+    before = [d for d in state.risk_days if d < first]
+    current: dict[str, float] = dict(state.risk_days[max(before)]) if before else {}
+    seen = {s for snap in state.risk_days.values() for s in snap}
+    streets = list(vocab.streets) + sorted(seen - set(vocab.streets))
+    series: dict[str, list[float]] = {s: [] for s in streets}
+    for d in keys:
+        if d in state.risk_days:
+            current = state.risk_days[d]
+        for s in streets:
+            series[s].append(round(current.get(s, 0.0), 2))
+    return {
+        "days": [d.isoformat() for d in keys],
+        "streets": [
+            {"code": s, "name": vocab.street_name(s), "scores": series[s]} for s in streets
+        ],
     }

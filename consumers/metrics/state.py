@@ -13,6 +13,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 DAYS_KEPT = 3  # today's counts, with a margin for events that arrive late
+RISK_DAYS_KEPT = 400  # a year of daily risk snapshots, and a margin
 
 
 @dataclass
@@ -30,6 +31,8 @@ class DashboardState:
     committees: set[str] = field(default_factory=set)
     risk: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     days: dict[date, Counter[str]] = field(default_factory=dict)
+    # street -> its highest cell score, as it stood at the end of each local day
+    risk_days: dict[date, dict[str, float]] = field(default_factory=dict)
     lag_group: str | None = None
     lag: dict[str, int] = field(default_factory=dict)
     feed: deque[dict[str, Any]] = field(init=False)
@@ -44,6 +47,18 @@ class DashboardState:
         if len(self.days) > DAYS_KEPT:
             for old in sorted(self.days)[:-DAYS_KEPT]:
                 del self.days[old]
+
+    def note_risk_day(self, when: datetime) -> None:
+        """Keep the streets' scores as they now stand as the day's snapshot (the last change
+        of the day wins); days without a change repeat the day before when read."""
+        day = when.astimezone(self.tz).date()
+        streets: dict[str, float] = {}
+        for (street, _category), (_level, score) in self.risk.items():
+            streets[street] = max(score, streets.get(street, 0.0))
+        self.risk_days[day] = streets
+        if len(self.risk_days) > RISK_DAYS_KEPT:
+            for old in sorted(self.risk_days)[:-RISK_DAYS_KEPT]:
+                del self.risk_days[old]
 
     def add_to_feed(self, entry: dict[str, Any]) -> None:
         """Newest first; an entry with the same ``ref`` (an updated incident) replaces the old."""

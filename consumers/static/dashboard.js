@@ -56,7 +56,14 @@ function renderHeat(data) {
       const row = el("tr", { "data-street": s.code });
       row.appendChild(el("th", {}, s.name));
       for (const c of data.categories) {
-        row.appendChild(el("td", { id: `cell-${s.code}-${c.code}`, class: "cell level-none" }));
+        row.appendChild(
+          el("td", {
+            id: `cell-${s.code}-${c.code}`,
+            class: "cell level-none",
+            "data-street": s.code,
+            "data-category": c.code,
+          }),
+        );
       }
       body.push(row);
     }
@@ -104,7 +111,7 @@ function renderFeed(feed) {
   }
   list.replaceChildren(
     ...feed.map((f) => {
-      const li = el("li", { class: f.type });
+      const li = el("li", { class: f.type, "data-ref": f.ref });
       li.appendChild(el("time", {}, fmtTime(f.time)));
       if (f.type === "incident") {
         li.appendChild(el("span", { class: "tag" }, "群体事件"));
@@ -143,6 +150,10 @@ async function tick() {
   const status = document.getElementById("status");
   try {
     const resp = await fetch("/api/dashboard", { cache: "no-store" });
+    if (resp.status === 401) {
+      window.location.reload(); // the session ended: the server sends the page to the login
+      return;
+    }
     if (!resp.ok) throw new Error(resp.status);
     const data = await resp.json();
     utcOffsetMinutes = data.utc_offset_minutes;

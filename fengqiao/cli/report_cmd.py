@@ -1,5 +1,6 @@
-"""``fengqiao report``: read the pipeline's output back from Kafka and compare it with a
-simulation's ground-truth manifest and the bureau's published figures."""
+"""``fengqiao report``: the bureau's figures for a period, read from the case store
+(``--from/--to``, as text, HTML, PDF or JSON), or with ``--manifest`` alone the pipeline's
+output read back from Kafka and compared with a simulation's ground truth."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import time
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -155,10 +156,201 @@ def read_manifest(path: Path) -> Manifest:
         ) from err
 
 
+def store_report(s: Settings, first: str, last: str, intake: bool) -> tuple[Any, dict[str, Any]]:
+    """The annual figures from the case store (and the intake topics when ``intake``), and
+    the monthly success series for the HTML page's chart."""
+    from datetime import date, timedelta, timezone
+
+    from consumers.db import make_engine
+    from consumers.figures import annual, trends
+    from consumers.figures.window import Window
+
+    tz = timezone(timedelta(hours=s.metrics_utc_offset_hours))
+    try:
+        d0, d1 = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError as err:
+        raise ReportInputError("--from and --to must be dates, YYYY-MM-DD") from err
+    if d1 < d0:
+        raise ReportInputError("--to must not be before --from")
+    w = Window(d0, d1, tz)
+    engine = make_engine(s.effective_database_url())
+    try:
+        rep = annual.build(engine, w)
+        monthly = trends.success_rate(engine, w)
+    finally:
+        engine.dispose()
+    if intake:
+        from fengqiao.intake_counts import count_intake, intake_topics
+
+        topics = {k: s.topic(t) for k, t in intake_topics().items()}
+        got = count_intake(
+            s.resolved_bootstrap().split(","), topics, w.start, w.end, s.kafka_client_config()
+        )
+        how = (
+            f"-- not in the case store: intake events on {', '.join(got.topics)} read from the "
+            f"beginning, counted where {w.start.isoformat()} <= envelope time < "
+            f"{w.end.isoformat()}"
+        )
+        channels: dict[str, int] = {}
+        for kind, chans in got.by_channel.items():
+            if kind != "consultation":
+                for ch, n in chans.items():
+                    channels[ch] = channels.get(ch, 0) + n
+        rep.figures += [
+            annual.Figure(
+                "consultations", "法律咨询", "consultations", got.by_kind["consultation"], how,
+                unit="人次",
+            ),
+            annual.Figure(
+                "by_channel", "按渠道", "cases by channel", dict(sorted(channels.items())), how,
+                unit="件",
+            ),
+            annual.Figure(
+                "online_share", "网上受理占比（掌上）", "share received online",
+                round(100 * got.online_cases() / got.cases(), 2) if got.cases() else None,
+                how + " -- online: miniapp, web", unit="%",
+            ),
+        ]  # fmt: skip
+    else:
+        none = "-- not in the case store (consultations open no case; cases keep no channel): "
+        rep.figures += [
+            annual.Figure(k, zh, en, None, none + "run with --intake to count the intake topics")
+            for k, zh, en in (
+                ("consultations", "法律咨询", "consultations"),
+                ("by_channel", "按渠道", "cases by channel"),
+                ("online_share", "网上受理占比（掌上）", "share received online"),
+            )
+        ]
+    return rep, monthly
+
+
+class ReportInputError(Exception):
+    """A bad option value; the message names the option."""
+
+
+def against_manifest(rep: Any, m: Manifest) -> list[tuple[str, str, str, bool]]:
+    """(figure, from the store, ground truth, equal) for every figure the manifest knows."""
+    from decimal import Decimal
+
+    kinds = m.cases.by_kind
+    truth: list[tuple[str, Any]] = [
+        ("disputes_mediated", m.disputes.count),
+        ("disputes_settled", m.disputes.count - len(m.disputes.no_agreement_case_ids)),
+        ("amount_yuan", Decimal(m.disputes.amount_yuan).quantize(Decimal("1"))),
+        ("success_rate", m.disputes.settled_pct),
+        ("disputes_received", kinds.get("dispute", 0)),
+        ("petitions", kinds.get("petition", 0)),
+        ("wage_claims", kinds.get("wage_arrears", 0)),
+        ("group_wage_incidents", m.incidents.group_wage),
+        ("group_wage_people", m.incidents.group_wage_workers),
+        ("by_kind", {k: n for k, n in sorted(kinds.items()) if n}),
+    ]
+    if any(f.key == "consultations" and f.value is not None for f in rep.figures):
+        truth.append(("consultations", m.consultations))
+    out = []
+    for key, want in truth:
+        got = rep.get(key)
+        if isinstance(got, Decimal | int) and not isinstance(want, dict):
+            got = type(want)(got) if not isinstance(want, float) else got
+        out.append((key, str(got), str(want), got == want))
+    return out
+
+
+def write_store_report(
+    s: Settings,
+    first: str,
+    last: str,
+    fmt: str,
+    out: Path | None,
+    intake: bool,
+    m: Manifest | None,
+) -> None:
+    from consumers.figures import render
+    from fengqiao.cli import console, fail
+
+    if fmt not in ("text", "html", "pdf", "json"):
+        raise fail("--format must be text, html, pdf or json")
+    if fmt == "pdf" and out is None:
+        raise fail("--format pdf needs --out FILE.pdf")
+    try:
+        rep, monthly = store_report(s, first, last, intake)
+    except ReportInputError as err:
+        raise fail(str(err)) from err
+    checks = against_manifest(rep, m) if m is not None else []
+    if fmt == "json":
+        body = rep.as_dict()
+        if m is not None:
+            body["ground_truth"] = [
+                {"figure": k, "store": g, "truth": t, "ok": e} for k, g, t, e in checks
+            ]
+        text = json.dumps(body, ensure_ascii=False, indent=1)
+    elif fmt == "text":
+        text = render.as_text(rep)
+        if checks:
+            text += "\n与模拟真值核对 (against the manifest):\n" + "\n".join(
+                f"  {'ok' if e else 'MISMATCH'} {k}: store {g}, truth {t}" for k, g, t, e in checks
+            )
+    else:
+        text = render.as_html(rep, monthly)
+    if fmt == "pdf":
+        assert out is not None
+        print_pdf(text, out)
+        console.print(f"wrote {out}")
+    elif out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote {out}")
+    else:
+        typer.echo(text)
+    if not all(e for *_, e in checks):
+        console.print("[bold red]the case store disagrees with the ground truth[/]")
+        raise typer.Exit(1)
+
+
+def print_pdf(page: str, out: Path, chromium: str = "/usr/bin/chromium") -> None:
+    """Chromium's print-to-PDF of the HTML page (its charts drawn by the inlined ECharts)."""
+    import subprocess
+    import tempfile
+
+    from fengqiao.cli import fail
+
+    with tempfile.TemporaryDirectory(prefix="fengqiao-report-") as tmp:
+        src = Path(tmp) / "report.html"
+        src.write_text(page, encoding="utf-8")
+        done = subprocess.run(
+            [
+                chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                f"--user-data-dir={tmp}/profile", "--no-pdf-header-footer",
+                "--virtual-time-budget=10000", "--run-all-compositor-stages-before-draw",
+                f"--print-to-pdf={out.resolve()}", src.as_uri(),
+            ],
+            capture_output=True, text=True, timeout=180, check=False,
+        )  # fmt: skip
+        if done.returncode != 0 or not out.exists():
+            raise fail(f"chromium could not print the PDF (exit {done.returncode})")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("report")
     def report(
-        manifest: Annotated[Path, typer.Option(help="The simulation's manifest (JSON)")],
+        manifest: Annotated[
+            Path | None, typer.Option(help="The simulation's manifest (JSON): ground truth")
+        ] = None,
+        first: Annotated[
+            str | None, typer.Option("--from", help="First day, YYYY-MM-DD (local time)")
+        ] = None,
+        last: Annotated[
+            str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (included)")
+        ] = None,
+        fmt: Annotated[
+            str, typer.Option("--format", help="text, html, pdf or json (with --from/--to)")
+        ] = "text",
+        out: Annotated[
+            Path | None, typer.Option(help="Write the report here (needed for pdf)")
+        ] = None,
+        intake: Annotated[
+            bool,
+            typer.Option(help="Count consultations and channels from the intake topics"),
+        ] = False,
         wait: Annotated[
             float, typer.Option(help="Seconds to wait for the pipeline to catch up")
         ] = 0.0,
@@ -171,7 +363,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON")] = False,
     ) -> None:
-        """Compare the pipeline's counts with the ground truth and the 2022 report.
+        """The bureau's figures from the case store (--from/--to), or with --manifest alone
+        the pipeline's counts read back from Kafka against the ground truth.
 
         Exits 1 when any ground-truth check disagrees."""
         from rich.console import Console
@@ -181,10 +374,17 @@ def register(app: typer.Typer) -> None:
         from producers.groundtruth import INFO, MISMATCH, compare, ok
 
         try:
-            m = read_manifest(manifest)
+            m = read_manifest(manifest) if manifest is not None else None
         except ManifestUnreadable as err:
             raise fail(str(err)) from err
         s = settings()
+        if first is not None or last is not None:
+            if first is None or last is None:
+                raise fail("--from and --to go together")
+            write_store_report(s, first, last, fmt, out, intake, m)
+            return
+        if m is None:
+            raise fail("give --from and --to (figures from the case store) or --manifest")
         url = stats_url or f"http://127.0.0.1:{s.worker_web_port}/stats"
         obs = collect(s, m, wait_s=wait, settle_s=settle, stats_url=url)
         rows = compare(m, obs)

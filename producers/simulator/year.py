@@ -103,8 +103,17 @@ def simulate(p: Profile, seed: int = 1, run: str | None = None) -> Simulation:
             by_tag[d.tag].case_ids.append(event_id)
         counts.add(d.kind, event_id, d.time, d.channel, d.data)
 
-    # The disputes that end without agreement (the other 99.96 % settle), chosen at random.
-    no_agreement = sorted(rng.sample(counts.case_ids[CASE_KINDS["dispute"]], p.no_agreement))
+    # The disputes that end without agreement (the other 99.96 % settle), chosen at random
+    # among those that name no amount: then the agreements' amounts, which is what the case
+    # store keeps, add up to the year's amount at stake exactly.
+    all_disputes = counts.case_ids[CASE_KINDS["dispute"]]
+    unpriced = [
+        e.envelope["id"]
+        for e in events
+        if e.kind == "dispute" and "amount_yuan" not in e.envelope["data"]
+    ]
+    pool = unpriced if len(unpriced) >= p.no_agreement else all_disputes
+    no_agreement = sorted(rng.sample(pool, p.no_agreement))
     return Simulation(
         p, seed, run, events, manifest_of(p, seed, run, counts, planted, no_agreement)
     )

@@ -1,0 +1,207 @@
+"""The bureau's year-end figures from the case store, each with the SQL that gives it.
+
+The SQL is written out and run exactly as printed (the window's bounds as literals in the
+backend's own timestamp format), so a reader can paste it into ``sqlite3`` or ``psql`` and
+get the same number. Windows are local days, half-open in UTC: ``[from 00:00, to+1 00:00)``,
+over when a case was received (routed); "mediated" is a case of the period now concluded.
+
+Not in the store, and so not here: consultations (they open no case) and a case's intake
+channel (``cases`` has no channel column); the report command counts those from the intake
+topics and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from consumers.figures.window import Window
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    zh: str
+    en: str
+    value: Any  # int, Decimal, float (percent) or {code: int}
+    sql: str
+    unit: str = ""
+    note: str = ""
+
+
+@dataclass
+class AnnualReport:
+    first: str
+    last: str
+    backend: str
+    figures: list[Figure] = field(default_factory=list)
+
+    def get(self, key: str) -> Any:
+        return next(f.value for f in self.figures if f.key == key)
+
+    def as_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            if isinstance(v, Decimal):
+                return str(v)
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return v
+
+        return {
+            "from": self.first,
+            "to": self.last,
+            "backend": self.backend,
+            "figures": [
+                {
+                    "key": f.key,
+                    "zh": f.zh,
+                    "en": f.en,
+                    "value": plain(f.value),
+                    "unit": f.unit,
+                    "sql": f.sql,
+                    "note": f.note,
+                }
+                for f in self.figures
+            ],
+        }
+
+
+_RUN = object()  # ``add``: the figure is what its SQL returns
+
+
+def _ts(when: datetime, backend: str) -> str:
+    """A UTC instant as the backend stores it (SQLite: naive text, PostgreSQL: timestamptz)."""
+    when = when.astimezone(UTC)
+    if backend == "sqlite":
+        return f"'{when.replace(tzinfo=None).isoformat(sep=' ', timespec='microseconds')}'"
+    return f"TIMESTAMPTZ '{when.isoformat()}'"
+
+
+def _pct(num: int, den: int) -> float | None:
+    return round(100 * num / den, 2) if den else None
+
+
+def build(engine: Engine, w: Window) -> AnnualReport:
+    backend = engine.dialect.name
+    s, e = _ts(w.start, backend), _ts(w.end, backend)
+
+    def concluded(col: str) -> str:
+        return f"{col} >= {s} AND {col} < {e}"
+
+    received = concluded("routed_at")
+    # A dispute counts in the period it was received, once concluded: a conclusion's time is
+    # when the mediator acted (a replayed or simulated year is concluded today).
+    done = received + " AND concluded_at IS NOT NULL"
+    rep = AnnualReport(w.first.isoformat(), w.last.isoformat(), backend)
+
+    with engine.connect() as conn:
+
+        def one(sql: str) -> Any:
+            return conn.execute(text(sql)).scalar_one()
+
+        def grouped(sql: str) -> dict[str, int]:
+            return {str(k): int(n) for k, n in conn.execute(text(sql))}
+
+        def add(key: str, zh: str, en: str, sql: str, value: Any = _RUN, **kw: Any) -> Any:
+            v = one(sql) if value is _RUN else value
+            rep.figures.append(Figure(key, zh, en, v, sql, **kw))
+            return v
+
+        q_mediated = f"SELECT COUNT(*) FROM cases WHERE kind = 'dispute' AND {done}"  # noqa: S608
+        mediated = int(
+            add("disputes_mediated", "调处纠纷", "disputes mediated", q_mediated, unit="件")
+        )
+        q_settled = q_mediated + " AND outcome = 'agreement'"
+        settled = int(
+            add(
+                "disputes_settled",
+                "调解成功",
+                "disputes settled by agreement",
+                q_settled,
+                unit="件",
+            )
+        )
+        q_amount = (
+            "SELECT COALESCE(SUM(CAST(agreed_amount_yuan AS NUMERIC)), 0) FROM cases "
+            f"WHERE kind = 'dispute' AND outcome = 'agreement' AND {done}"  # noqa: S608
+        )
+        amount = Decimal(str(one(q_amount))).quantize(Decimal("1"))
+        add(
+            "amount_yuan",
+            "涉及金额",
+            "amount at stake",
+            q_amount,
+            amount,
+            unit="元",
+            note="调解协议金额之和（案件库不存申请金额）/ the agreed amounts: the store keeps "
+            "no claimed amount",
+        )
+        add(
+            "success_rate",
+            "调解成功率",
+            "success rate",
+            f"-- disputes_settled / disputes_mediated\n{q_settled};\n{q_mediated}",
+            _pct(settled, mediated),
+            unit="%",
+        )
+        for key, kind, zh, en in (
+            ("disputes_received", "dispute", "受理纠纷", "disputes received"),
+            ("petitions", "petition", "信访件", "petitions"),
+            ("wage_claims", "wage_arrears", "欠薪求助", "wage claims"),
+        ):
+            add(
+                key,
+                zh,
+                en,
+                f"SELECT COUNT(*) FROM cases WHERE kind = '{kind}' AND {received}",  # noqa: S608
+                unit="件",
+            )
+        inc_where = f"rule_id = 'wage_employer' AND time >= {s} AND time < {e}"
+        q_inc = f"SELECT COUNT(*) FROM incidents WHERE {inc_where}"  # noqa: S608
+        add("group_wage_incidents", "群体性欠薪事件", "group wage incidents", q_inc, unit="起")
+        q_people = f"SELECT COALESCE(SUM(people), 0) FROM incidents WHERE {inc_where}"  # noqa: S608
+        add("group_wage_people", "涉及人数", "people in them", q_people, unit="人")
+        for col, zh, en in (
+            ("street", "按街道", "cases by street"),
+            ("category", "按类别", "cases by category"),
+            ("kind", "按类型", "cases by kind"),
+        ):
+            q = (
+                f"SELECT {col}, COUNT(*) FROM cases WHERE {received} "  # noqa: S608
+                f"GROUP BY {col} ORDER BY {col}"
+            )
+            add(f"by_{col}", zh, en, q, grouped(q), unit="件")
+        q_routed = f"SELECT COUNT(*) FROM cases WHERE {received}"  # noqa: S608
+        routed = int(one(q_routed))
+        for clock, zh, en in (
+            ("accept", "受理超时", "accept deadline breached"),
+            ("conclude", "办结超时", "conclude deadline breached"),
+        ):
+            q = (
+                "SELECT COUNT(DISTINCT a.case_id) FROM sla_alerts a JOIN cases c "
+                "ON c.case_id = a.case_id WHERE a.type = 'sla.breached.v1' "
+                f"AND a.clock = '{clock}' AND c.{received}"  # noqa: S608
+            )
+            late = int(one(q))
+            add(f"sla_{clock}_breached", zh, en, q, late, unit="件")
+            add(
+                f"sla_{clock}_on_time",
+                zh.replace("超时", "按时率"),
+                en.replace("deadline breached", "on time"),
+                f"-- 1 - sla_{clock}_breached / cases received\n{q};\n{q_routed}",
+                _pct(routed - late, routed),
+                unit="%",
+            )
+        q_in_time = q_mediated + " AND concluded_at <= deadline"
+        add(
+            "concluded_within_deadline",
+            "期限内办结",
+            "disputes concluded within their deadline",
+            q_in_time,
+            unit="件",
+        )
+    return rep
