@@ -196,7 +196,7 @@ class SlaClocks:
             fraction=round(min(frac, 1.0), 3),
         )
         at = _dt(c["start"] + (c["due"] - c["start"]) * self.cfg.warn_fraction)
-        eid = f"sla:{row['case_id']}:{name}:{due.isoformat()}:warning"
+        eid = f"sla:{row['case_id']}:{name}:{due:%Y%m%dT%H%M%SZ}:warning"
         return Out(
             "sla.alerts",
             row["case_id"],
@@ -206,7 +206,7 @@ class SlaClocks:
     def _breach(self, row: dict[str, Any], name: str, c: dict[str, Any]) -> list[Out]:
         self.stats.breaches += 1
         due = _dt(c["due"])
-        base = f"sla:{row['case_id']}:{name}:{due.isoformat()}"
+        base = f"sla:{row['case_id']}:{name}:{due:%Y%m%dT%H%M%SZ}"
         to_tier = NEXT_TIER.get(row["tier"])
         ev = SlaBreached(
             case_id=row["case_id"],

@@ -253,3 +253,17 @@ def test_a_street_not_in_the_catalogue_reaches_the_risk_table_as_unknown() -> No
     changed = table.add(contribution("x-last", "unknown", "land", 30.0, T0, "test").value)
     assert [o.key for o in changed] == ["unknown/land"]
     assert changed[0].value["data"]["street"] == "unknown"
+
+
+def test_sla_alert_and_escalation_ids_are_valid_envelope_ids() -> None:
+    """The sink validates every envelope: ids with the due time's "+00:00" in them were
+    dead-lettered, so no SLA alert or SLA escalation ever reached the case store."""
+    from schemas.envelope import Envelope
+
+    sla = SlaClocks({}, SlaConfig())
+    routed(sla, "c1")
+    outs = sla.check(T0 + timedelta(hours=20), ["c1"]) + sla.check(T0 + timedelta(days=1), ["c1"])
+    published = [o for o in outs if o.topic != "internal.risk-inputs"]
+    assert types(published) == ["sla.warning.v1", "sla.breached.v1", "escalation.raised.v1"]
+    for out in published:
+        Envelope.model_validate(out.value)  # raises on an id the sink would refuse
