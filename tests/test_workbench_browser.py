@@ -178,6 +178,14 @@ def test_a_case_from_kafka_is_worked_to_conclusion_in_the_browser(stack: Stack) 
             assert "分派至永中街道人民调解委员会" in routing
             page.get_by_text("考虑过但未采用的规则").click()
             assert "不适用：街道 永中街道" in page.inner_text("details.alternatives")
+            # The owner sees the report's facts: the sink keeps them from the intake topic
+            # (which it may read a poll after the routing, hence the reload).
+            reload_until(page, NAME)
+            facts = page.inner_text('section[aria-labelledby="facts-h"]')
+            for shown in (NAME, PHONE, ID_NUMBER, "温州某装饰有限公司", "装修合同尾款纠纷"):
+                assert shown in facts
+            assert "12348 热线" in facts and "18,000 元" in facts and "申请人" in facts
+            page.evaluate("document.querySelector('details.alternatives').open = true")
             page.screenshot(path=str(ARTIFACTS / "workbench-case.png"), full_page=True)
 
             # accept → assign → conclude through the page.
