@@ -108,6 +108,8 @@ def decode_report(
         data=dump(parsed.payload),
         subject=env.subject,
         source=env.source,
+        # No raw bytes: should the store fail on this report, its dead letter names the topic,
+        # partition and offset without copying the parties into a second table.
     )
 
 
