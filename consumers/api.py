@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from consumers import casefile
 from consumers.actions import ActionAccepted, ActionError, CaseActions
 from consumers.lifecycle import LifecyclePublisher
+from consumers.reports import ReportRecord
 from consumers.store import CaseQuery, CaseRecord, CaseStore
 from consumers.tokens import hash_token
 from schemas.events import ACCOUNT_PATTERN, Amount, CaseKind, CaseVersion, Outcome
@@ -106,6 +107,21 @@ class SlaAlert(BaseModel):
     time: datetime
 
 
+class Report(BaseModel):
+    """One intake report of the case, as it was sent (validated): the parties with their
+    names, phones and id numbers, the employer, contact, amount and summary."""
+
+    report_id: str = Field(description="The intake event's id")
+    case_id: str = Field(description="The case the report opened (another case if linked)")
+    kind: CaseKind
+    source: str = Field(description="The integration that sent it, e.g. hotline/12348")
+    channel: str
+    time: datetime = Field(description="When it was reported (the event time)")
+    street: str = Field(description="The street as sent")
+    community: str | None
+    data: dict[str, Any] = Field(description="The report's payload (personal data)")
+
+
 class CaseSummary(BaseModel):
     case_id: str
     kind: str
@@ -130,6 +146,10 @@ class CaseDetail(CaseSummary):
     closed_at: datetime | None
     history: list[HistoryItem]
     sla_alerts: list[SlaAlert]
+    reports: list[Report] = Field(
+        description="The facts of the case's reports, oldest first (the owning committee's "
+        "token only sees the case at all)"
+    )
 
 
 class CaseList(BaseModel):
@@ -375,6 +395,7 @@ def create_api(
             "closed_at": c.state.closed_at,
             "history": [_hist(h) for h in store.history(case_id)],
             "sla_alerts": store.sla_alerts(case_id),
+            "reports": [_report(r) for r in store.reports_for_case(case_id)],
         }
 
     @app.post(
@@ -451,4 +472,18 @@ def _hist(h: Any) -> dict[str, Any]:
         "data": h.data,
         "applied": h.applied,
         "note": h.note,
+    }
+
+
+def _report(r: ReportRecord) -> dict[str, Any]:
+    return {
+        "report_id": r.report_id,
+        "case_id": r.case_id,
+        "kind": r.kind,
+        "source": r.source,
+        "channel": r.channel,
+        "time": r.time,
+        "street": r.street,
+        "community": r.community,
+        "data": r.data,
     }

@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from consumers import tables as t
 from consumers.casefile import OPEN_STATUSES, CaseState
+from consumers.reports import LINKED, UNLINKED, ReportRecord, in_order, linked_report_ids
 from consumers.store import (
     PENDING,
     ApplyResult,
@@ -142,6 +143,8 @@ class _Statements:
         self.insert_escalation = ignore(t.escalations, "escalation_id")
         self.insert_sla = ignore(t.sla_alerts, "event_id")
         self.insert_dead = ignore(t.dead_letters, "event_id")
+        # No RETURNING: the batch does not need to know which reports were new.
+        self.insert_reports = ins(t.reports).on_conflict_do_nothing(index_elements=["report_id"])
         self.insert_history = t.case_history.insert()
         c, h = t.cases.c, t.case_history.c
         self.case_state = select(t.cases).where(c.case_id == bindparam("k"))
@@ -261,6 +264,27 @@ class _SqlTx:
     def insert_sla_alert(self, row: dict[str, Any]) -> None:
         self._ignore(self.q.insert_sla, row)
 
+    def insert_reports(self, recs: list[ReportRecord]) -> None:
+        if not recs:
+            return
+        self.c.execute(
+            self.q.insert_reports,
+            [
+                {
+                    "report_id": r.report_id,
+                    "case_id": r.case_id,
+                    "kind": r.kind,
+                    "source": r.source,
+                    "channel": r.channel,
+                    "time": r.time,
+                    "street": r.street,
+                    "community": r.community,
+                    "data": r.data,
+                }
+                for r in recs
+            ],
+        )
+
     def insert_dead_letter(self, rec: DeadLetterRecord) -> None:
         self._ignore(
             self.q.insert_dead,
@@ -340,6 +364,20 @@ def _history(r: Any) -> HistoryEntry:
     )
 
 
+def _report(r: Any) -> ReportRecord:
+    return ReportRecord(
+        report_id=r["report_id"],
+        case_id=r["case_id"],
+        kind=r["kind"],
+        source=r["source"],
+        channel=r["channel"],
+        time=r["time"],
+        street=r["street"],
+        community=r["community"],
+        data=dict(r["data"]),
+    )
+
+
 class SqlStore:
     """The case store on a SQLAlchemy engine."""
 
@@ -401,6 +439,21 @@ class SqlStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(h).where(h.c.case_id == case_id).order_by(h.c.id)).mappings()
             return [_history(r) for r in rows]
+
+    def reports_for_case(self, case_id: str) -> list[ReportRecord]:
+        r, h = t.reports, t.case_history
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(select(r).where(r.c.case_id == case_id)).mappings())
+            links = conn.execute(
+                select(h)
+                .where(and_(h.c.case_id == case_id, h.c.type.in_([LINKED, UNLINKED])))
+                .order_by(h.c.id)
+            ).mappings()
+            have = {row["report_id"] for row in rows}
+            wanted = [x for x in linked_report_ids(_history(e) for e in links) if x not in have]
+            if wanted:
+                rows += conn.execute(select(r).where(r.c.report_id.in_(wanted))).mappings()
+        return in_order(_report(row) for row in rows)
 
     def sla_alerts(self, case_id: str) -> list[dict[str, Any]]:
         s = t.sla_alerts

@@ -2,7 +2,9 @@
 
 Each poll is decoded into ``Incoming`` items (a message that cannot be decoded or validated
 becomes a dead-letter item, never an exception; a transfer to a committee that is not in the
-catalogue is marked refused and kept in the case history), written in one transaction, and
+catalogue is marked refused and kept in the case history; an intake report keeps the facts a
+case page shows, and an invalid one is skipped, since the worker dead-letters it), written in
+one transaction, and
 only then are the batch's offsets committed. While the database is unreachable the same batch is
 retried with backoff and nothing is committed; the consumer keeps polling with its partitions
 paused so the group does not evict it.
@@ -16,13 +18,15 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from consumers.db import is_unavailable
+from consumers.reports import REPORT_TOPICS
 from consumers.store import ApplyResult, CaseStore, Incoming, dead_letter_id
 from schemas.errors import FieldProblem
-from schemas.events import DERIVED_TYPES
-from schemas.parse import EventRejected, parse_event
+from schemas.events import DERIVED_TYPES, dump
+from schemas.parse import EventRejected, parse_event, parse_intake_bytes
 from schemas.topics import spec
 
 log = logging.getLogger("fengqiao.sink")
@@ -34,6 +38,7 @@ SINK_TOPICS: tuple[str, ...] = (
     "escalations",
     "sla.alerts",
     "intake.deadletter",
+    *REPORT_TOPICS,  # the reports' facts (parties, contacts, summary) for the case page
 )
 
 
@@ -74,6 +79,40 @@ def decode(topic: str, partition: int, offset: int, raw: bytes | None) -> Incomi
     )
 
 
+def decode_report(
+    topic: str,
+    partition: int,
+    offset: int,
+    raw: bytes | None,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=10),
+) -> Incoming | None:
+    """One intake message as a store item, or None when it does not validate: the worker
+    dead-letters it, so the sink neither keeps nor logs anything of it. ``now`` applies the
+    worker's future-time check, so a report the worker refused is not kept either."""
+    try:
+        parsed = parse_intake_bytes(
+            raw, now=now, max_future=max_future, expected_type=REPORT_TOPICS[topic]
+        )
+    except EventRejected:
+        return None
+    env = parsed.envelope
+    return Incoming(
+        event_id=env.id,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        type=env.type,
+        time=env.time,
+        data=dump(parsed.payload),
+        subject=env.subject,
+        source=env.source,
+        # No raw bytes: should the store fail on this report, its dead letter names the topic,
+        # partition and offset without copying the parties into a second table.
+    )
+
+
 def refuse_unknown_committee(item: Incoming, committees: Collection[str] | None) -> Incoming:
     """A transfer to a committee outside the catalogue, marked refused (with the reason) so
     the store keeps it in the history without moving the case. ``None``: no catalogue check."""
@@ -100,6 +139,7 @@ class SinkConfig:
     retry_max_s: float = 5.0
     client_config: Mapping[str, Any] = field(default_factory=dict)
     committees: frozenset[str] | None = None  # the catalogue's ids; None: transfers unchecked
+    max_future_s: float = 600.0  # as the worker's: a report further ahead is not kept
 
 
 @dataclass
@@ -110,6 +150,9 @@ class SinkStats:
     dead_letters: int = 0
     db_retries: int = 0
     commit_failures: int = 0
+    # Intake messages that do not validate: the worker counts and dead-letters them, so this
+    # is not exported (it would count the same messages twice).
+    reports_skipped: int = 0
 
     def add(self, r: ApplyResult) -> None:
         self.applied += r.applied
@@ -270,14 +313,30 @@ class Sink:
         from kafka.structs import OffsetAndMetadata
 
         known = self.config.committees
-        batch = [
-            refuse_unknown_committee(
-                decode(tp.topic[self._prefix :], m.partition, m.offset, m.value), known
-            )
-            for tp, msgs in records.items()
-            for m in msgs
-        ]
-        self.write(consumer, batch)
+        now = datetime.now(UTC)
+        batch: list[Incoming] = []
+        for tp, msgs in records.items():
+            topic = tp.topic[self._prefix :]
+            for m in msgs:
+                if topic in REPORT_TOPICS:
+                    report = decode_report(
+                        topic,
+                        m.partition,
+                        m.offset,
+                        m.value,
+                        now=now,
+                        max_future=timedelta(seconds=self.config.max_future_s),
+                    )
+                    if report is None:
+                        self.stats.reports_skipped += 1
+                    else:
+                        batch.append(report)
+                    continue
+                batch.append(
+                    refuse_unknown_committee(decode(topic, m.partition, m.offset, m.value), known)
+                )
+        if batch:
+            self.write(consumer, batch)
         self.stats.batches += 1
         offsets = {
             tp: OffsetAndMetadata(msgs[-1].offset + 1, "", -1) for tp, msgs in records.items()

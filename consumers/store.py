@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 from consumers import casefile
 from consumers.casefile import CaseState
 from consumers.links import LINK_TYPES
+from consumers.reports import ReportRecord, in_order, is_report, linked_report_ids, report_from
 
 PENDING = "pending: the case is not in the store yet"
 
@@ -40,6 +41,7 @@ class Incoming:
     # The sink's reason not to apply a valid lifecycle event (e.g. a transfer to a committee
     # that is not in the catalogue): it is kept in the case history as not applied.
     refused: str | None = None
+    source: str | None = None  # the envelope's source (kept for intake reports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,7 @@ class Tx(Protocol):
     def insert_escalation(self, row: dict[str, Any]) -> None: ...
     def insert_sla_alert(self, row: dict[str, Any]) -> None: ...
     def insert_dead_letter(self, rec: DeadLetterRecord) -> None: ...
+    def insert_reports(self, recs: list[ReportRecord]) -> None: ...
 
 
 class CaseStore(Protocol):
@@ -164,6 +167,11 @@ class CaseStore(Protocol):
         ...
 
     def history(self, case_id: str) -> list[HistoryEntry]: ...
+    def reports_for_case(self, case_id: str) -> list[ReportRecord]:
+        """The reports of a case, oldest first: those that open it, and those its history
+        links to it. Personal data: for the owning committee only."""
+        ...
+
     def sla_alerts(self, case_id: str) -> list[dict[str, Any]]: ...
     def incidents(self) -> list[dict[str, Any]]: ...
     def escalations(self) -> list[dict[str, Any]]: ...
@@ -199,16 +207,24 @@ def dead_letter_id(topic: str, partition: int, offset: int) -> str:
 
 def apply_batch(tx: Tx, batch: Sequence[Incoming]) -> ApplyResult:
     """Apply messages in order inside ``tx``. Every event id is claimed first (one statement);
-    an id already there, or repeated in the batch, is a duplicate and has no effect."""
+    an id already there, or repeated in the batch, is a duplicate and has no effect.
+
+    Intake reports depend on nothing else in the batch, so they are written together at the
+    end (one statement), and they do not break a run of routed cases."""
     claimed = tx.claim_many([(i.event_id, i.topic) for i in batch])
     applied = duplicates = dead = 0
     seen: set[str] = set()
     routed_run: list[Incoming] = []
+    reports: list[ReportRecord] = []
     for item in batch:
         if item.event_id not in claimed or item.event_id in seen:
             duplicates += 1
             continue
         seen.add(item.event_id)
+        if is_report(item):
+            reports.append(report_from(item))
+            applied += 1
+            continue
         if item.reason is None and item.type == "case.routed.v1":
             routed_run.append(item)  # consecutive routed cases are written together
             applied += 1
@@ -222,6 +238,8 @@ def apply_batch(tx: Tx, batch: Sequence[Incoming]) -> ApplyResult:
             _effect(tx, item)
             applied += 1
     _routed(tx, routed_run)
+    if reports:
+        tx.insert_reports(reports)
     return ApplyResult(applied, duplicates, dead)
 
 
@@ -457,6 +475,7 @@ class _Mem:
     escalations: dict[str, dict[str, Any]] = field(default_factory=dict)
     sla: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead: dict[str, DeadLetterRecord] = field(default_factory=dict)
+    reports: dict[str, ReportRecord] = field(default_factory=dict)
     tokens: dict[str, TokenInfo] = field(default_factory=dict)
 
 
@@ -511,6 +530,10 @@ class _MemTx:
 
     def insert_dead_letter(self, rec: DeadLetterRecord) -> None:
         self.m.dead[rec.event_id] = rec
+
+    def insert_reports(self, recs: list[ReportRecord]) -> None:
+        for rec in recs:
+            self.m.reports.setdefault(rec.report_id, rec)
 
 
 def committee_set(committees: str | Collection[str]) -> set[str]:
@@ -571,6 +594,13 @@ class MemoryStore:
 
     def history(self, case_id: str) -> list[HistoryEntry]:
         return [e for e in self._m.history.values() if e.case_id == case_id]  # arrival order
+
+    def reports_for_case(self, case_id: str) -> list[ReportRecord]:
+        own = {r.report_id: r for r in self._m.reports.values() if r.case_id == case_id}
+        for rid in linked_report_ids(self.history(case_id)):
+            if rid in self._m.reports:
+                own.setdefault(rid, self._m.reports[rid])
+        return in_order(own.values())
 
     def sla_alerts(self, case_id: str) -> list[dict[str, Any]]:
         rows = [r for r in self._m.sla.values() if r["case_id"] == case_id]

@@ -156,6 +156,22 @@ dead_letters = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
+# One row per intake report: the facts a case page shows its committee (parties, contacts,
+# summary, amount). ``case_id`` is the case the report opens.
+reports = Table(
+    "reports",
+    metadata,
+    Column("report_id", String(ID), primary_key=True),
+    Column("case_id", String(ID), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("time", UtcDateTime, nullable=False),
+    Column("street", String(64), nullable=False),
+    Column("community", String(64)),
+    Column("data", JSON, nullable=False),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,

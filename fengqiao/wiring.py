@@ -47,6 +47,7 @@ def sink_config(settings: Settings, *, check_committees: bool = True) -> SinkCon
         retry_max_s=s.sink_retry_max_s,
         client_config=s.kafka_client_config(),
         committees=frozenset(committee_names(s)) if check_committees else None,
+        max_future_s=s.max_future_skew_minutes * 60,
     )
 
 

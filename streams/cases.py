@@ -16,7 +16,7 @@ from typing import Any
 
 from schemas.events import DisputeReported, PetitionFiled, WageArrearsReported
 from schemas.parse import ParsedEvent
-from schemas.reference.keys import org_key
+from schemas.reference.keys import case_id_for, org_key
 
 UNKNOWN_STREET = "unknown"
 
@@ -51,10 +51,6 @@ class Case:
     def sent_street(self) -> str:
         """The street as the event gave it (for the stored case; never for keys or labels)."""
         return self.street_as_sent if self.street_as_sent is not None else self.street
-
-
-def case_id_for(envelope_id: str, subject: str | None) -> str:
-    return subject or envelope_id
 
 
 def case_from_event(event: ParsedEvent, streets: Container[str] | None = None) -> Case | None:

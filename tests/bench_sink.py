@@ -2,6 +2,7 @@
 
     python -m tests.bench_sink --events 20000                 # SQLite file
     python -m tests.bench_sink --events 20000 --postgres      # own PostgreSQL server, fsync on
+    python -m tests.bench_sink --events 20000 --reports       # plus the intake report of each
 
 Uses KAFKA_BOOTSTRAP_SERVERS when set, else starts a throwaway local broker. The clock runs from
 the sink's first write to the last event stored (process start-up and group join excluded).
@@ -22,7 +23,7 @@ from fengqiao import localkafka
 from fengqiao.admin import create_topics
 from fengqiao.settings import Settings
 from fengqiao.wiring import sink_config
-from tests.casetools import publish, routed
+from tests.casetools import dispute_report, publish, routed
 
 
 def main() -> None:
@@ -30,6 +31,9 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--postgres", action="store_true")
+    ap.add_argument(
+        "--reports", action="store_true", help="also the intake report of every case (2N events)"
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fq-bench-"))
     base = Settings()
@@ -67,6 +71,9 @@ def main() -> None:
         create_topics(s)
         n = args.events
         publish(s, "cases.routed", (routed(f"b{i:07d}", f"c{i % 50}") for i in range(n)))
+        if args.reports:
+            publish(s, "intake.disputes", (dispute_report(f"b{i:07d}") for i in range(n)))
+            n *= 2
         store = SqlStore.open(url)
         sink = Sink(sink_config(s, check_committees=False), store)
         first: list[float] = []
@@ -85,8 +92,12 @@ def main() -> None:
         elapsed = time.perf_counter() - first[0]
         sink.stop.set()
         runner.join(timeout=30)
-        assert store.count("cases") == n
+        assert store.count("cases") == (n // 2 if args.reports else n)
+        if args.reports:
+            assert store.count("reports") == n // 2
         backend = "postgresql" if args.postgres else "sqlite"
+        if args.reports:
+            backend += " with reports"
         print(
             f"{backend}: {n} events in {elapsed:.2f}s = {n / elapsed:.0f} events/s "
             f"(batch {args.batch}, {sink.stats.batches} transactions)"

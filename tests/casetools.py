@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from consumers.sink import decode
+from consumers.reports import REPORT_TOPICS
+from consumers.sink import decode, decode_report
 from consumers.store import Incoming
 from fengqiao.settings import Settings
 from tests.kafkatools import WorkerProcess, settings_env
@@ -103,9 +104,106 @@ def escalation(escalation_id: str, incident_id: str, time: datetime = T0) -> dic
     }
 
 
+# A planted party: valid (check digits and all), so the contracts accept it, and unmistakable
+# on a page or in a log.
+PARTY_NAME = "陈晓梅"
+PARTY_PHONE = "13857712345"
+PARTY_ID = "330303198506123410"
+EMPLOYER_CODE = "91330303MA2CDE1238"
+
+
+def dispute_report(
+    report_id: str,
+    *,
+    subject: str | None = None,
+    time: datetime = T0,
+    source: str = "hotline/12348",
+    channel: str = "hotline",
+    summary: str = "楼上漏水，多次协商未果",
+) -> dict[str, Any]:
+    return {
+        "id": report_id,
+        "source": source,
+        "type": "dispute.reported.v1",
+        "time": time.isoformat(),
+        "subject": subject,
+        "data": {
+            "street": "yongzhong",
+            "community": "yongzhong-01",
+            "category": "neighbourhood",
+            "parties": [
+                {
+                    "role": "applicant",
+                    "kind": "person",
+                    "name": PARTY_NAME,
+                    "phone": PARTY_PHONE,
+                    "id_number": PARTY_ID,
+                },
+                {
+                    "role": "respondent",
+                    "kind": "organisation",
+                    "name": "温州永安物业服务有限公司",
+                    "credit_code": EMPLOYER_CODE,
+                },
+            ],
+            "party_count": 2,
+            "amount_yuan": "3500",
+            "channel": channel,
+            "summary": summary,
+        },
+    }
+
+
+def wage_report(report_id: str, *, time: datetime = T0) -> dict[str, Any]:
+    return {
+        "id": report_id,
+        "source": "miniapp/longwan",
+        "type": "wage_arrears.reported.v1",
+        "time": time.isoformat(),
+        "subject": None,
+        "data": {
+            "street": "haibin",
+            "employer": {"name": "龙湾建工集团", "credit_code": EMPLOYER_CODE},
+            "project": {"name": "海滨安置房二期", "code": "hb-2026-07"},
+            "worker_count": 12,
+            "amount_yuan": "186000.50",
+            "months_owed": 3,
+            "contact": {"name": "王建国", "phone": "0577-86901234"},
+            "channel": "miniapp",
+            "summary": "12 名工人三个月工资未发",
+        },
+    }
+
+
+def petition_report(report_id: str, *, time: datetime = T0) -> dict[str, Any]:
+    return {
+        "id": report_id,
+        "source": "letter/longwan-xinfang",
+        "type": "petition.filed.v1",
+        "time": time.isoformat(),
+        "subject": None,
+        "data": {
+            "street": "puzhou",
+            "category": "housing",
+            "petitioner_count": 5,
+            "target_agency": "区住房和城乡建设局",
+            "channel": "letter",
+            "summary": "安置房交付延期",
+        },
+    }
+
+
+REPORT_TOPIC = {t: topic for topic, t in REPORT_TOPICS.items()}
+
+
 def item(topic: str, env: dict[str, Any], offset: int = 0) -> Incoming:
-    """An envelope as the sink would hand it to the store."""
-    return decode(topic, 0, offset, json.dumps(env).encode())
+    """An envelope as the sink would hand it to the store (an intake report must be valid)."""
+    raw = json.dumps(env).encode()
+    if topic in REPORT_TOPICS:
+        got = decode_report(topic, 0, offset, raw)
+        assert got is not None, "an intake report the contracts refuse"
+        return got
+    return decode(topic, 0, offset, raw)
 
 
 def publish(

@@ -99,3 +99,33 @@ def test_the_case_actions_revision_downgrades(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgres_schema_matches_the_tables(pg_url: str) -> None:
     assert _diff(pg_url) == []
+
+
+def test_the_reports_revision_adds_the_table_and_downgrades(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'reports.db'}")
+    try:
+        upgrade(engine, "0004")
+        cols = {c["name"] for c in inspect(engine).get_columns("reports")}
+        assert cols == {
+            "report_id",
+            "case_id",
+            "kind",
+            "source",
+            "channel",
+            "time",
+            "street",
+            "community",
+            "data",
+        }
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+        assert current_revision(engine) == "0003"
+        assert "reports" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

@@ -15,16 +15,23 @@ from consumers.db import SqlStore
 from fengqiao import localkafka
 from fengqiao.settings import Settings
 from tests.casetools import (
+    PARTY_ID,
+    PARTY_NAME,
+    PARTY_PHONE,
     SinkProcess,
+    dispute_report,
     escalation,
     incident,
     lifecycle,
+    petition_report,
     publish,
     routed,
     sink_env,
+    wage_report,
     wait_until,
 )
 from tests.conftest_pg import PgServer
+from tests.kafkatools import WorkerProcess
 
 pytestmark = pytest.mark.kafka
 
@@ -162,3 +169,41 @@ def test_database_down_while_events_flow_loses_nothing(
         for p in sink_proc:
             p.stop()
         server.destroy()
+
+
+def test_reports_from_the_intake_topics_are_kept_and_invalid_ones_left_to_the_worker(
+    kafka_settings: Settings, worker: WorkerProcess, tmp_path: Path, sink_proc: list[SinkProcess]
+) -> None:
+    """The real worker routes the reports and dead-letters the invalid one; the real sink keeps
+    each valid report's facts once (a resend is a duplicate) and no dead letter of its own."""
+    s = _settings(kafka_settings, f"sqlite:///{tmp_path / 'cases.db'}")
+    invalid = dispute_report("rep-bad")
+    del invalid["data"]["street"]
+    publish(s, "intake.disputes", [dispute_report("rep-1"), invalid], key="yongzhong")
+    publish(s, "intake.wage-arrears", [wage_report("rep-2")], key="employer")
+    publish(s, "intake.petitions", [petition_report("rep-3")], key="puzhou")
+    _start(sink_proc, s, tmp_path)
+    store = SqlStore.open(s.effective_database_url())
+    try:
+        wait_until(lambda: store.count("cases") == 3, 90, "3 cases routed")
+        wait_until(lambda: store.count("reports") == 3, 60, "3 reports kept")
+        wait_until(lambda: len(store.dead_letters()) == 1, 60, "the worker's dead letter")
+        [rep] = store.reports_for_case("rep-1")
+        assert rep.data["parties"][0]["name"] == PARTY_NAME
+        assert (rep.kind, rep.source, rep.channel) == ("dispute", "hotline/12348", "hotline")
+        assert store.reports_for_case("rep-2")[0].data["employer"]["name"] == "龙湾建工集团"
+        assert store.reports_for_case("rep-3")[0].data["target_agency"] == "区住房和城乡建设局"
+        [dl] = store.dead_letters()
+        assert (dl.origin, dl.source_topic) == ("intake", "intake.disputes")
+        assert store.reports_for_case("rep-bad") == []
+        # a resend of a report is a duplicate: nothing changes
+        # (rep-4 follows it in the same partition: once rep-4 is kept, the resend was read)
+        resend = dispute_report("rep-1", summary="resent")
+        publish(s, "intake.disputes", [resend, dispute_report("rep-4")], key="yongzhong")
+        wait_until(lambda: store.reports_for_case("rep-4") != [], 60, "the report after it")
+        assert store.count("reports") == 4
+        assert store.reports_for_case("rep-1")[0].data["summary"] == "楼上漏水，多次协商未果"
+        log = sink_proc[0].log_tail(200_000)
+        assert PARTY_NAME not in log and PARTY_PHONE not in log and PARTY_ID not in log
+    finally:
+        store.close()

@@ -235,3 +235,30 @@ def test_the_sinks_health_and_readiness_endpoints() -> None:
             assert resp.status == 200
     finally:
         server.shutdown()
+
+
+def test_intake_reports_are_kept_and_invalid_ones_skipped_without_a_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tests.casetools import PARTY_NAME, dispute_report
+
+    log: list[str] = []
+    consumer, store = FakeConsumer(log), FlakyStore(log, outages=0)
+    sink = Sink(sink_config(Settings()), store)
+    bad = dispute_report("rep-bad")
+    bad["data"]["parties"][0]["phone"] = "12"  # the worker dead-letters it
+    tp = TP("intake.disputes", 1)
+    values = [dispute_report("rep-1"), bad, dispute_report("rep-1")]  # and a redelivery
+    raws = [json.dumps(v).encode() for v in values] + [b"\xff not json"]
+    with caplog.at_level("DEBUG", logger="fengqiao"):
+        sink.handle(consumer, {tp: [Msg(1, i, raw) for i, raw in enumerate(raws)]})
+    assert log == ["write 2", "commit"]
+    assert consumer.commits[0][tp].offset == 4  # past the skipped ones too
+    assert (sink.stats.applied, sink.stats.duplicates, sink.stats.reports_skipped) == (1, 1, 2)
+    assert store.dead_letters() == []
+    assert [r.report_id for r in store.reports_for_case("rep-1")] == ["rep-1"]
+    assert PARTY_NAME not in caplog.text and "rep-bad" not in caplog.text
+    only_bad = {tp: [Msg(1, 9, raws[1])]}
+    sink.handle(consumer, only_bad)
+    assert log[-1] == "commit" and log.count("write 2") == 1  # nothing to write, still moves on
+    assert consumer.commits[-1][tp].offset == 10

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.store import CaseQuery, CaseStore, Incoming, MemoryStore
+from consumers.store import CaseQuery, CaseStore, HistoryEntry, Incoming, MemoryStore
 from tests.casetools import T0, escalation, incident, item, lifecycle, routed
 
 
@@ -414,3 +414,137 @@ def test_the_routing_explanation_and_extra_keys_of_rejected_rules_are_kept(
         {"rule_id": "family", "reason": "not a family dispute", "code": "category_mismatch"}
     ]
     assert c2.explanation is None
+
+
+# --- the reports' facts ----------------------------------------------------------------------
+
+
+def test_an_intake_report_keeps_its_facts_for_the_case_it_opens(store: CaseStore) -> None:
+    from tests.casetools import PARTY_ID, PARTY_NAME, PARTY_PHONE, dispute_report, wage_report
+
+    r = store.apply(
+        [
+            item("intake.disputes", dispute_report("rep-1")),
+            item("cases.routed", routed("rep-1", "a")),
+            item("intake.wage-arrears", wage_report("rep-2")),
+        ]
+    )
+    assert (r.applied, r.duplicates, r.dead_letters) == (3, 0, 0)
+    [rep] = store.reports_for_case("rep-1")
+    assert (rep.report_id, rep.case_id, rep.kind, rep.source, rep.channel) == (
+        "rep-1",
+        "rep-1",
+        "dispute",
+        "hotline/12348",
+        "hotline",
+    )
+    assert (rep.time, rep.street, rep.community) == (T0, "yongzhong", "yongzhong-01")
+    assert rep.time.tzinfo is not None
+    applicant = rep.data["parties"][0]
+    assert (applicant["name"], applicant["phone"], applicant["id_number"]) == (
+        PARTY_NAME,
+        PARTY_PHONE,
+        PARTY_ID,
+    )
+    assert rep.data["amount_yuan"] == "3500" and rep.data["summary"] == "楼上漏水，多次协商未果"
+    [wage] = store.reports_for_case("rep-2")
+    assert wage.kind == "wage_arrears" and wage.community is None
+    assert wage.data["employer"]["name"] == "龙湾建工集团"
+    assert wage.data["contact"] == {"name": "王建国", "phone": "0577-86901234"}
+    assert wage.data["amount_yuan"] == "186000.50"
+    assert store.reports_for_case("nope") == []
+    assert {"rep-1", "rep-2"} <= store.event_ids()
+
+
+def test_a_redelivered_report_is_a_duplicate_and_changes_nothing(store: CaseStore) -> None:
+    from tests.casetools import dispute_report
+
+    first = item("intake.disputes", dispute_report("rep-1"))
+    changed = dispute_report("rep-1", summary="another text under the same id")
+    assert store.apply([first, first]).duplicates == 1  # twice in one batch
+    again = store.apply([item("intake.disputes", changed, offset=5)])
+    assert (again.applied, again.duplicates) == (0, 1)
+    [rep] = store.reports_for_case("rep-1")
+    assert rep.data["summary"] == "楼上漏水，多次协商未果"  # the first delivery stands
+
+
+def test_repeat_reports_of_a_case_are_listed_oldest_first(store: CaseStore) -> None:
+    from tests.casetools import dispute_report, petition_report
+
+    later = T0 + timedelta(days=2)
+    store.apply(
+        [
+            item(
+                "intake.disputes",
+                dispute_report("rep-9", subject="case-7", time=later, source="walkin/yongzhong"),
+            ),
+            item("intake.disputes", dispute_report("rep-8", subject="case-7")),
+            item("intake.petitions", petition_report("rep-10")),
+        ]
+    )
+    reps = store.reports_for_case("case-7")
+    assert [(r.report_id, r.case_id) for r in reps] == [("rep-8", "case-7"), ("rep-9", "case-7")]
+    [pet] = store.reports_for_case("rep-10")
+    assert pet.kind == "petition" and pet.data["petitioner_count"] == 5
+
+
+def _link(case_id: str, report_id: str, typ: str, applied: bool, n: int) -> HistoryEntry:
+    return HistoryEntry(
+        event_id=f"{case_id}/{typ}/{n}",
+        case_id=case_id,
+        type=typ,
+        time=T0 + timedelta(minutes=n),
+        committee_id="a",
+        data={"case_id": case_id, "committee_id": "a", "report_id": report_id},
+        applied=applied,
+    )
+
+
+def test_reports_linked_by_the_history_are_listed_with_the_case(store: CaseStore) -> None:
+    """Linking is another module's work: here the history entries are written directly, as
+    the store would keep them, and only applied links that were not undone count."""
+    from tests.casetools import dispute_report
+
+    store.apply(
+        [
+            item("cases.routed", routed("c1", "a")),
+            item("intake.disputes", dispute_report("c1")),
+            item("intake.disputes", dispute_report("r-linked", time=T0 + timedelta(hours=3))),
+            item("intake.disputes", dispute_report("r-refused")),
+            item("intake.disputes", dispute_report("r-undone")),
+        ]
+    )
+    entries = [
+        _link("c1", "r-linked", "case.linked.v1", True, 1),
+        _link("c1", "r-refused", "case.linked.v1", False, 2),
+        _link("c1", "r-undone", "case.linked.v1", True, 3),
+        _link("c1", "r-undone", "case.unlinked.v1", True, 4),
+        _link("c1", "r-missing", "case.linked.v1", True, 5),
+    ]
+    if isinstance(store, MemoryStore):
+        from consumers.store import _MemTx
+
+        _MemTx(store._m).add_histories(entries)
+    else:
+        from consumers.db import _SqlTx
+
+        with store.engine.begin() as conn:  # type: ignore[attr-defined]
+            _SqlTx(conn).add_histories(entries)
+    assert [r.report_id for r in store.reports_for_case("c1")] == ["c1", "r-linked"]
+    assert [r.report_id for r in store.reports_for_case("r-linked")] == ["r-linked"]
+
+
+def test_an_invalid_intake_message_is_skipped_without_a_dead_letter() -> None:
+    from consumers.sink import decode_report
+    from tests.casetools import dispute_report
+
+    bad = dispute_report("rep-1")
+    del bad["data"]["street"]
+    assert decode_report("intake.disputes", 0, 1, json.dumps(bad).encode()) is None
+    assert decode_report("intake.disputes", 0, 2, b"\xff not json") is None
+    wrong_topic = json.dumps(dispute_report("rep-2")).encode()
+    assert decode_report("intake.petitions", 0, 3, wrong_topic) is None
+    future = dispute_report("rep-3", time=T0 + timedelta(hours=1))
+    raw = json.dumps(future).encode()
+    assert decode_report("intake.disputes", 0, 4, raw, now=T0) is None
+    assert decode_report("intake.disputes", 0, 4, raw, now=T0 + timedelta(minutes=55)) is not None

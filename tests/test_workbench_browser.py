@@ -178,6 +178,14 @@ def test_a_case_from_kafka_is_worked_to_conclusion_in_the_browser(stack: Stack) 
             assert "分派至永中街道人民调解委员会" in routing
             page.get_by_text("考虑过但未采用的规则").click()
             assert "不适用：街道 永中街道" in page.inner_text("details.alternatives")
+            # The owner sees the report's facts: the sink keeps them from the intake topic
+            # (which it may read a poll after the routing, hence the reload).
+            reload_until(page, NAME)
+            facts = page.inner_text('section[aria-labelledby="facts-h"]')
+            for shown in (NAME, PHONE, ID_NUMBER, "温州某装饰有限公司", "装修合同尾款纠纷"):
+                assert shown in facts
+            assert "12348 热线" in facts and "18,000 元" in facts and "申请人" in facts
+            page.evaluate("document.querySelector('details.alternatives').open = true")
             page.screenshot(path=str(ARTIFACTS / "workbench-case.png"), full_page=True)
 
             # accept → assign → conclude through the page.
@@ -362,5 +370,50 @@ def test_a_case_is_worked_with_the_keyboard_alone_and_every_control_is_labelled(
                     "actor": w.accounts.account("li.ming").account_id,
                 }
             ]
+        finally:
+            browser.close()
+
+
+def test_a_case_reported_twice_shows_both_reports_to_its_committee() -> None:
+    """Over the in-memory store: the first report in full, the repeat folded under the line
+    that says how and when it also came in; a screenshot for a person to look at."""
+    from datetime import timedelta
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.casetools import PARTY_NAME, T0, dispute_report, item
+
+    w = build()
+    one_time = w.person("li.ming", "mediator", (A,))
+    w.store.apply(
+        [
+            item(
+                "intake.disputes",
+                dispute_report("r-1", subject="c-1", source="walkin/yongzhong", channel="walkin"),
+            ),
+            item(
+                "intake.disputes",
+                dispute_report(
+                    "r-2", subject="c-1", time=T0 + timedelta(days=2), summary="再次来电催办"
+                ),
+            ),
+        ]
+    )
+    w.route(routed("c-1", A, category="neighbourhood"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serve(w.app) as url, sync_playwright() as p:
+        browser = playwright_chromium(p)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            first_login(page, url, "li.ming", one_time)
+            page.wait_for_url(f"{url}/inbox?done=password")
+            page.goto(f"{url}/cases/c-1")
+            facts = page.locator('section[aria-labelledby="facts-h"]')
+            assert PARTY_NAME in facts.inner_text()
+            line = "另经 12348 热线于 2026-03-03 17:30 报告"
+            assert not page.get_by_text("再次来电催办").is_visible()  # folded
+            page.get_by_text(line).click()
+            assert page.get_by_text("再次来电催办").is_visible()
+            page.screenshot(path=str(ARTIFACTS / "workbench-case-reports.png"), full_page=True)
         finally:
             browser.close()

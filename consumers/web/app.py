@@ -602,6 +602,8 @@ def create_workbench(
             ),
             "case": case,
             "facts": views.row(case, d, now, names),
+            # Parties and contacts: this page is reached only by the owning committee (own()).
+            "report": views.report_facts(store.reports_for_case(case.case_id), case, d),
             "routing": views.routing(case, d),
             "history": views.history(entries, d, names),
             "alerts": views.alerts(store.sla_alerts(case.case_id), d),

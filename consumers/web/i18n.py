@@ -109,11 +109,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "back": ("返回收件箱", "Back to the inbox"),
     "facts": ("案件事实", "Facts of the report"),
     "parties": ("当事人及联系方式", "Parties and contacts"),
-    "parties_missing": (
-        "案件库目前只保存分流结果，尚未保存报告中的当事人、联系方式和案情摘要；"
-        "请通过原始登记渠道查阅。",
-        "The case store keeps only the routing decision so far, not the report's parties, "
-        "contacts and summary; look them up in the original registration.",
+    "no_report": (
+        "案件库中没有这起案件的报告原文（案件早于案件库保存报告的版本，或报告尚未到达）；"
+        "请通过原始登记渠道查阅当事人和联系方式。",
+        "The case store has no report for this case (it came before reports were kept, or the "
+        "report has not arrived yet); look the parties up in the original registration.",
     ),
     "routing": ("分流依据", "Why this committee"),
     "rule": ("适用规则", "Rule"),
@@ -182,6 +182,35 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_new": ("待受理", "New"),
     "col_accepted": ("办理中", "Accepted"),
     "col_concluded": ("已办结", "Concluded"),
+    # The facts of a report on the case page (owning committee only).
+    "channel": ("渠道", "Channel"),
+    "reported_at": ("报告时间", "Reported"),
+    "community": ("社区", "Community"),
+    "summary": ("案情摘要", "Summary"),
+    "amount_involved": ("涉及金额", "Amount involved"),
+    "yuan": ("{x} 元", "{x} yuan"),
+    "party_count": ("当事人人数", "Parties"),
+    "collective": ("群体性纠纷", "Collective dispute"),
+    "yes": ("是", "yes"),
+    "persons": ("{n} 人", "{n}"),
+    "party_role": ("身份", "Role"),
+    "party_kind": ("类别", "Kind"),
+    "party_name": ("姓名/名称", "Name"),
+    "phone": ("联系电话", "Phone"),
+    "id_number": ("身份证号", "Id number"),
+    "credit_code": ("统一社会信用代码", "Credit code"),
+    "no_parties": ("报告未列出当事人。", "The report lists no parties."),
+    "employer": ("用人单位", "Employer"),
+    "project": ("工程项目", "Project"),
+    "contact": ("联系人", "Contact"),
+    "worker_count": ("涉及工人", "Workers"),
+    "months_owed": ("欠薪月数", "Months owed"),
+    "months": ("{n} 个月", "{n} months"),
+    "target_agency": ("反映对象", "Agency petitioned"),
+    "petitioner_count": ("信访人数", "Petitioners"),
+    "repeat_of": ("重复信访（原件）", "Repeat of"),
+    "also_reported": ("另经 {via}于 {when} 报告", "Also reported via {via} on {when}"),
+    "report_details": ("这次报告的内容", "What this report said"),
 }
 
 STATUS: dict[str, tuple[str, str]] = {
@@ -213,6 +242,24 @@ EVENT: dict[str, tuple[str, str]] = {
     "case.closed.v1": ("归档", "closed"),
     "case.linked.v1": ("关联报告", "report linked"),
     "case.unlinked.v1": ("取消关联", "report unlinked"),
+}
+
+CHANNEL: dict[str, tuple[str, str]] = {
+    "hotline": ("热线", "hotline"),
+    "miniapp": ("小程序", "mini-app"),
+    "walkin": ("窗口登记", "walk-in"),
+    "referral": ("部门移交", "referral"),
+    "web": ("网上", "web"),
+    "letter": ("来信", "letter"),
+    "visit": ("来访", "visit"),
+}
+PARTY_ROLE: dict[str, tuple[str, str]] = {
+    "applicant": ("申请人", "applicant"),
+    "respondent": ("被申请人", "respondent"),
+}
+PARTY_KIND: dict[str, tuple[str, str]] = {
+    "person": ("自然人", "person"),
+    "organisation": ("单位", "organisation"),
 }
 
 SLA_ALERT: dict[str, tuple[str, str]] = {

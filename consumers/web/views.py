@@ -2,7 +2,8 @@
 
 Plain functions over records, the catalogue and a language; the routes only fetch and render.
 Names of people appear only through ``names`` (account id -> what colleagues see), which the
-routes fill for the owning committee's members alone.
+routes fill for the owning committee's members alone, and through ``report_facts`` (the
+parties of a report), which the routes call only for the committee that owns the case.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from consumers.reports import ReportRecord
 from consumers.store import CaseRecord, HistoryEntry
 from consumers.web import i18n, sla
 from schemas import explain
@@ -212,3 +215,128 @@ def transfer_choices(current: str, d: Display) -> list[dict[str, Any]]:
         for g in groups
         if g["items"]
     ]
+
+
+def report_facts(reports: list[ReportRecord], case: CaseRecord, d: Display) -> dict[str, Any]:
+    """The facts of the case's reports: the one that opened the case in full, and a line
+    for each other report of it (a repeat report, or one linked to the case).
+
+    Personal data (names, phones, id numbers): the route calls this for the owning committee
+    only."""
+    if not reports:
+        return {"main": None, "also": []}
+    own = [r for r in reports if r.case_id == case.case_id]
+    main = own[0] if own else reports[0]
+    t = i18n.translator(d.lang)
+    also = [
+        {
+            "line": t("also_reported", via=_via(r, d.lang), when=d.time(r.time)),
+            "facts": _facts(r, d, case),
+        }
+        for r in reports
+        if r is not main
+    ]
+    return {"main": _facts(main, d, case), "also": also}
+
+
+def _via(r: ReportRecord, lang: str) -> str:
+    """How a report came in, as a person says it: "12348 热线" for a service number,
+    else the channel and the integration that sent it."""
+    channel = i18n.pick(i18n.CHANNEL, r.channel, lang)
+    tail = r.source.split("/", 1)[1] if "/" in r.source else ""
+    if tail.isdigit():
+        return f"{tail} {channel}"
+    return f"{channel}（{r.source}）" if lang != "en" else f"{channel} ({r.source})"
+
+
+def _yuan(value: Any, lang: str) -> str:
+    if value in (None, ""):
+        return ""
+    try:
+        text = f"{Decimal(str(value)):,}"
+    except InvalidOperation:
+        text = str(value)
+    return i18n.translator(lang)("yuan", x=text)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _facts(r: ReportRecord, d: Display, case: CaseRecord) -> dict[str, Any]:
+    """One report's rows (what the case's own rows above do not already say), its summary
+    and its parties."""
+    lang, data = d.lang, r.data
+    t = i18n.translator(lang)
+    street = d.catalogue.streets.get(r.street)
+    community = ""
+    if r.community:
+        community = (street.community_names.get(r.community) if street else None) or r.community
+    rows: list[tuple[str, str]] = []
+    if r.kind != case.kind:
+        rows.append((t("kind"), i18n.pick(i18n.KIND, r.kind, lang)))
+    rows += [(t("channel"), _via(r, lang)), (t("reported_at"), d.time(r.time))]
+    if r.street != case.street:
+        rows.append((t("street"), d.street(r.street)))
+    if community:
+        rows.append((t("community"), community))
+    if data.get("category") and data["category"] != case.category:
+        rows.append((t("category"), i18n.category(str(data["category"]), lang)))
+    amount = _yuan(data.get("amount_yuan"), lang)
+    if amount:
+        rows.append((t("amount_involved"), amount))
+    if r.kind == "dispute":
+        if data.get("party_count"):
+            rows.append((t("party_count"), t("persons", n=data["party_count"])))
+        if data.get("collective"):
+            rows.append((t("collective"), t("yes")))
+    elif r.kind == "wage_arrears":
+        employer = data.get("employer") or {}
+        rows.append((t("employer"), _text(employer.get("name"))))
+        if employer.get("credit_code"):
+            rows.append((t("credit_code"), _text(employer["credit_code"])))
+        project = data.get("project") or {}
+        if project.get("name") or project.get("code"):
+            rows.append(
+                (
+                    t("project"),
+                    " · ".join(_text(x) for x in (project.get("name"), project.get("code")) if x),
+                )
+            )
+        if data.get("worker_count"):
+            rows.append((t("worker_count"), t("persons", n=data["worker_count"])))
+        if data.get("months_owed") is not None:
+            rows.append((t("months_owed"), t("months", n=data["months_owed"])))
+        contact = data.get("contact") or {}
+        if contact.get("name") or contact.get("phone"):
+            rows.append(
+                (
+                    t("contact"),
+                    " · ".join(_text(x) for x in (contact.get("name"), contact.get("phone")) if x),
+                )
+            )
+    elif r.kind == "petition":
+        rows.append((t("target_agency"), _text(data.get("target_agency"))))
+        if data.get("petitioner_count"):
+            rows.append((t("petitioner_count"), t("persons", n=data["petitioner_count"])))
+        if data.get("repeat_of"):
+            rows.append((t("repeat_of"), "、".join(_text(x) for x in data["repeat_of"])))
+    parties = [
+        {
+            "role": i18n.pick(i18n.PARTY_ROLE, p.get("role"), lang),
+            "kind": i18n.pick(i18n.PARTY_KIND, p.get("kind"), lang),
+            "name": _text(p.get("name")),
+            "phone": _text(p.get("phone")),
+            "id_number": _text(p.get("id_number")),
+            "credit_code": _text(p.get("credit_code")),
+        }
+        for p in data.get("parties") or []
+        if isinstance(p, dict)
+    ]
+    return {
+        "report_id": r.report_id,
+        "rows": rows,
+        "summary": _text(data.get("summary")),
+        "parties": parties,
+        "has_parties": r.kind == "dispute",
+    }

@@ -1,5 +1,6 @@
-"""Keys that producers and the stream worker must compute identically: organisation keys from a
-credit code or a normalised name, and the alphabet of unified social credit codes."""
+"""Keys that producers, the stream worker and the case store must compute identically: the case
+an intake report opens, organisation keys from a credit code or a normalised name, and the
+alphabet of unified social credit codes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import unicodedata
 
 from schemas.validators import USCC_CHARS
 
-__all__ = ["USCC_CHARS", "normalise_name", "org_key"]
+__all__ = ["USCC_CHARS", "case_id_for", "normalise_name", "org_key"]
 
 _PUNCT = re.compile(r"[\s\u3000()（）\[\]【】,，.。·•\-_/\\'\"“”‘’]+")
 
@@ -24,3 +25,9 @@ def org_key(name: str | None, credit_code: str | None) -> str | None:
     if name:
         return f"name:{normalise_name(name)}"
     return None
+
+
+def case_id_for(envelope_id: str, subject: str | None) -> str:
+    """The case an intake report opens: its subject (a repeat report names the case it
+    repeats) or else its own envelope id."""
+    return subject or envelope_id
