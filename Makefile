@@ -17,7 +17,7 @@ LOCK_FLAGS := --generate-hashes --all-extras --python-version 3.11 \
               --python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock'
 
 .DEFAULT_GOAL := help
-.PHONY: help system setup lock lock-upgrade jars up test test-unit year lint fmt clean \
+.PHONY: help system setup lock lock-upgrade jars up test test-unit test-fast year lint fmt clean \
         kafka-start kafka-stop
 
 help:  ## list the targets
@@ -76,11 +76,14 @@ test: system jars lint  ## install what the machine lacks, then lint, type check
 	@PYTHON=$(PYTHON) VENV=$(VENV) bash deploy/bootstrap.sh --describe
 	$(BIN)/pytest
 
-test-unit: setup  ## only the fast tests that need no broker or server
+test-unit: setup  ## the pure unit tier (tests/unit), in seconds
+	$(BIN)/pytest tests/unit
+
+test-fast: setup  ## every test that needs no broker or server: unit, in-process, and real-tier files' offline tests
 	$(BIN)/pytest -m "not kafka and not postgres and not browser and not prometheus"
 
 year: system jars  ## a full simulated year (22,300 events) through the real pipeline, then paced into the case store and reported (~15 min)
-	FENGQIAO_TEST_SIM_SCALE=1 $(BIN)/pytest tests/test_simulated_year.py -s
+	FENGQIAO_TEST_SIM_SCALE=1 $(BIN)/pytest tests/real/test_simulated_year.py -s
 
 lint: setup  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

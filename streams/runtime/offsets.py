@@ -1,7 +1,7 @@
 """The worker's offset bookkeeping: never commit past a message not processed.
 
 Faust 0.15 loses or stalls intake messages when a worker stops or the group rebalances under
-load; ``tests/test_rebalance.py`` and the restart tests reproduced each defect, and
+load; ``tests/real/test_rebalance.py`` and the restart tests reproduced each defect, and
 ``patches.PATCHES`` names them with their upstream issues. The rules are here:
 
 - ``new_offset``, the commit rule: a commit moves only over a run of acknowledged offsets that

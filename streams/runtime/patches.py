@@ -38,7 +38,7 @@ class Patch:
     wraps: bool = False
 
 
-OFFSETS = "tests/test_offsets_unit.py"
+OFFSETS = "tests/inprocess/test_offsets_unit.py"
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "ack-when-finished",
@@ -191,7 +191,7 @@ WORKAROUNDS: tuple[Workaround, ...] = (
         "keeps every topic the worker sends to in the producer's metadata, which otherwise "
         "forgets the ones it did not send to first and strands their batches",
         "none found upstream",
-        "tests/test_producer_metadata_kafka.py::test_tracked_topics_keep_their_metadata",
+        "tests/real/test_producer_metadata_kafka.py::test_tracked_topics_keep_their_metadata",
     ),
     Workaround(
         "no-monitor-sensor",
@@ -205,13 +205,13 @@ WORKAROUNDS: tuple[Workaround, ...] = (
         "streams.runtime.producer.kafka_producer (faust producer._ensure_producer)",
         "sends to the aiokafka producer under faust's, skipping faust's per-message path",
         "none: performance",
-        "tests/test_publish_unit.py::test_internal_items_go_as_one_message_per_partition_and_the_rest_one_by_one",
+        "tests/unit/test_publish_unit.py::test_internal_items_go_as_one_message_per_partition_and_the_rest_one_by_one",
     ),
     Workaround(
         "row-partitions",
         "streams.runtime.tables.key_partitions (memory store _key_partition)",
         "keeps the memory store's row → partition map up to date and reads it for ticks",
         "none: the memory store offers no public view of it",
-        "tests/test_publish_unit.py::test_table_changes_reach_the_store_and_the_changelog_with_their_partitions",
+        "tests/unit/test_publish_unit.py::test_table_changes_reach_the_store_and_the_changelog_with_their_partitions",
     ),
 )

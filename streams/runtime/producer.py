@@ -24,7 +24,7 @@ def track_topic(producer: Any, name: str) -> None:
     know yet (a changelog faust just created) tracks that one, and from then on every refresh
     asks for the tracked topics only and forgets the rest. A batch queued for a forgotten
     topic then waits for a leader until its TTL (faust: 1,200 s): a worker stalled so in CI
-    (``tests/test_producer_metadata_kafka.py`` shows it on a real broker)."""
+    (``tests/real/test_producer_metadata_kafka.py`` shows it on a real broker)."""
     client = producer.client
     if name not in client._topics:
         client.add_topic(name)

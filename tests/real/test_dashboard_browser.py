@@ -32,10 +32,10 @@ from tests.casetools import incident, item, lifecycle, routed
 from tests.chromium import playwright_chromium
 from tests.httptools import serve
 from tests.monitoring_events import risk
-from tests.test_workbench_browser import ID_NUMBER, NAME, PHONE, first_login, intake_dispute
+from tests.real.test_workbench_browser import ID_NUMBER, NAME, PHONE, first_login, intake_dispute
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # The planted week ends on this local day (UTC+8); cases at 10:00 local.
 LAST_DAY = datetime(2026, 3, 7, 2, 0, tzinfo=UTC)
 DISPUTES = [3, 1, 4, 1, 5, 9, 2]  # per day, oldest first

@@ -16,7 +16,7 @@ from producers.hotline import map_call
 from producers.sample import dispute
 from tests.kafkatools import drain_topic, settings_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "producers" / "samples"
 WHEN = datetime.now(UTC) - timedelta(hours=1)
 NAME, PHONE, ID_NUMBER = "欧阳娜娜", "13612345678", "440524188001010014"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "bootstrap.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "bootstrap.sh"
 SHELL_TOOLS = ("bash", "sed", "head", "tail", "cut", "ls", "sort", "dirname", "awk", "cat", "chmod")
 
 STUBS = {

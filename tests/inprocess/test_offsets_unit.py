@@ -571,7 +571,7 @@ def test_every_patch_and_workaround_names_a_test_that_exists() -> None:
 
     from streams.runtime import patches
 
-    root = Path(__file__).parent.parent
+    root = Path(__file__).parents[2]
     entries = [*patches.PATCHES, *patches.WORKAROUNDS]
     for entry in entries:
         path, name = entry.test.split("::")

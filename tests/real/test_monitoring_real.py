@@ -36,7 +36,7 @@ from tests.chromium import Chromium
 from tests.kafkatools import WorkerProcess, settings_env
 from tests.monitoring_events import every_kind, risk
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROM_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DASHBOARD = ROOT / "deploy" / "grafana" / "fengqiao-command-center.json"
 ARTIFACTS = ROOT / "test-artifacts"

@@ -161,7 +161,7 @@ def test_report_pdf_is_a_chinese_page_with_charts(tmp_path: Path) -> None:
         "http://" not in body.split("<script>")[0] and "https://" not in body.split("<script>")[0]
     )
     assert pdf.read_bytes().startswith(b"%PDF")
-    artifacts = Path(__file__).resolve().parent.parent / "test-artifacts"
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     shutil.copy(pdf, artifacts / "annual-report.pdf")
     png = subprocess.run(

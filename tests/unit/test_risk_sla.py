@@ -13,7 +13,7 @@ from streams.clock import StreamClock
 from streams.risk import RiskConfig, RiskTable, case_weight, contribution, level_for
 from streams.sla import SlaClocks, SlaConfig
 from streams.watch import incident_config, owned, partition_of, risk_config, sla_config
-from tests.test_incidents import case
+from tests.unit.test_incidents import case
 
 T0 = datetime(2023, 3, 1, 9, 0, tzinfo=UTC)
 RCFG = RiskConfig()

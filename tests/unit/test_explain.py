@@ -20,7 +20,7 @@ from schemas.explain import CODES, TEMPLATES, catalogue_names, render, render_ex
 from schemas.reference.catalogue import RoutingConfigError, build_catalogue, load_catalogue
 from streams.cases import Case
 from streams.routing import Decision, Router, build_router, load_router
-from tests.test_routing import POLICY, REJECTIONS, case
+from tests.unit.test_routing import POLICY, REJECTIONS, case
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 NAMES = catalogue_names()

@@ -17,7 +17,7 @@ from producers.manifest import Manifest, MediatorsRun, Publishing
 from producers.simulator import profile, simulate
 
 # Written by the generator before it was split into modules (seed 4, scale 0.02).
-OLD_FILE = Path(__file__).parent / "data" / "manifest-lw22-s4-x002.json"
+OLD_FILE = Path(__file__).parents[1] / "data" / "manifest-lw22-s4-x002.json"
 OLD_EVENTS_SHA256 = "db0d0c5be7d589e53efc7ac544b350f5d154e423d21051a41c0a6b570f551586"
 TOP_LEVEL = [
     "profile", "generator_version", "seed", "run", "scale", "period", "events", "cases",

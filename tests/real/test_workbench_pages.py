@@ -341,7 +341,7 @@ def test_assets_are_served_locally(world: World) -> None:
 def explained(case_id: str, committee: str = A) -> dict[str, Any]:
     """A routed event as the worker writes it, with its explanation (the real router)."""
     from streams.routing import load_router
-    from tests.test_routing import case
+    from tests.unit.test_routing import case
 
     c = case(case_id=case_id, event_id=case_id, street="yongzhong", category="family")
     decision = load_router().route(c)

@@ -36,7 +36,7 @@ from tests.kafkatools import WorkerProcess, drain_topic
 from tests.workbenchtools import PASSWORD, A, B, build
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Personal data in the report: it must reach no page a command account sees.
 NAME, PHONE, ID_NUMBER = "陈晓红", "13812345678", "11010519491231002X"
 

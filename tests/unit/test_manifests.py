@@ -21,7 +21,7 @@ from fengqiao.cli import app as cli_app
 from fengqiao.settings import Settings
 from schemas.topics import TOPICS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"
 COMPOSE = ROOT / "deploy" / "compose" / "compose.yaml"
 K8S_VERSION = "1.33.0"  # the oldest Kubernetes the manifests promise to apply on
