@@ -16,10 +16,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from consumers import casefile
-from consumers.lifecycle import LifecyclePublisher, PublishFailed
+from consumers.lifecycle import LifecyclePublisher
 from consumers.store import CaseRecord, CaseStore
 from schemas.envelope import Envelope
-from schemas.errors import FengqiaoError
+from schemas.errors import FengqiaoError, PublishError
 from schemas.events import (
     CaseAccepted,
     CaseAssigned,
@@ -250,7 +250,7 @@ class CaseActions:
         )
         try:
             self.publisher.publish(TOPIC, case.case_id, env.model_dump(mode="json"))
-        except PublishFailed as err:
+        except PublishError as err:
             raise ActionNotAcknowledged() from err
         return ActionAccepted(event_id=event_id, type=type_, case_id=case.case_id)
 

@@ -28,6 +28,7 @@ from consumers.reports import ReportRecord
 from consumers.store import CaseQuery, CaseRecord, CaseStore
 from consumers.tokens import hash_token
 from schemas.events import ACCOUNT_PATTERN, Amount, CaseKind, CaseVersion, Outcome
+from schemas.problem import FieldError, Problem
 
 PAGE_MAX = 500
 Clock = Callable[[], datetime]
@@ -47,19 +48,6 @@ class ApiConfig:
 
 
 # --- response and request models ------------------------------------------------------------
-
-
-class FieldError(BaseModel):
-    field: str = Field(description="Where: body.outcome, query.limit, ...")
-    problem: str
-
-
-class Problem(BaseModel):
-    detail: str
-    detail_zh: str | None = Field(default=None, description="The same sentence in Chinese")
-    errors: list[FieldError] | None = Field(
-        default=None, description="For 422: each invalid field (never its value)"
-    )
 
 
 class Rejected(BaseModel):
@@ -262,7 +250,7 @@ def summary(c: CaseRecord, now: datetime) -> dict[str, Any]:
     }
 
 
-def create_api(
+def create_app(
     config: ApiConfig,
     store: CaseStore,
     publisher: LifecyclePublisher,
@@ -292,20 +280,16 @@ def create_api(
     def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
         # FastAPI's own body quotes the input back; a case's fields may be personal data.
         errors = [
-            FieldError(field=".".join(str(p) for p in e.get("loc", ())) or "body", problem=e["msg"])
+            FieldError(path=".".join(str(p) for p in e.get("loc", ())) or "body", problem=e["msg"])
             for e in err.errors()
         ]
-        names = ", ".join(dict.fromkeys(e.field for e in errors))
+        names = ", ".join(dict.fromkeys(e.path for e in errors))
         body = Problem(
             detail=f"invalid request: {names}",
             detail_zh=f"请求无效：{names}",
             errors=errors,
         )
         return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
-
-    @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -8,18 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from schemas.errors import FengqiaoError
+from schemas.errors import PublishError
 
 FAILURE_MEMORY_S = 30.0
 
 
-class PublishFailed(FengqiaoError):
-    """The broker did not acknowledge a lifecycle event."""
-
-
 class LifecyclePublisher(Protocol):
     def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:
-        """Send and wait until the broker has acknowledged (acks=all), or raise PublishFailed."""
+        """Send and wait until the broker has acknowledged (acks=all), or raise PublishError."""
 
     def ready(self) -> str | None:
         """None when the publisher can reach the broker, else why not (a sentence)."""
@@ -64,7 +60,7 @@ class KafkaLifecyclePublisher:
         except Exception as err:
             self._failed_at = time.monotonic()
             # the class only: the message may quote the event
-            raise PublishFailed(
+            raise PublishError(
                 f"Kafka did not acknowledge {value.get('id')}: {type(err).__name__}"
             ) from err
         self._failed_at = None
@@ -101,7 +97,7 @@ class MemoryPublisher:
 
     def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:
         if self.fail:
-            raise PublishFailed("broker unavailable")
+            raise PublishError("broker unavailable")
         self.sent.append((topic, key, value))
 
     def ready(self) -> str | None:

@@ -17,10 +17,11 @@ from consumers.accounts.ratelimit import LoginLimits
 from consumers.accounts.service import Accounts, SessionPolicy
 from consumers.accounts.sql import SqlAccounts
 from consumers.accounts.store import AccountStore
-from consumers.lifecycle import LifecyclePublisher, PublishFailed
+from consumers.lifecycle import LifecyclePublisher
 from consumers.store import CaseStore
 from fengqiao.settings import Settings
 from fengqiao.wiring import case_actions
+from schemas.errors import PublishError
 from schemas.reference.catalogue import Catalogue, load_catalogue
 
 log = logging.getLogger("fengqiao.workbench")
@@ -147,7 +148,7 @@ class BackgroundPublisher:
     def publish(self, topic: str, key: str, value: dict[str, Any]) -> None:
         inner = self._inner
         if inner is None:
-            raise PublishFailed("not connected to the broker yet")
+            raise PublishError("not connected to the broker yet")
         inner.publish(topic, key, value)
 
     def ready(self) -> str | None:

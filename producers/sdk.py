@@ -14,14 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from schemas.errors import ContractError, FengqiaoError, FieldProblem
+from schemas.errors import ContractError, FieldProblem, PublishError
 from schemas.events import INTAKE_KINDS, INTAKE_TYPES
 from schemas.parse import ParsedEvent, parse_event
 from schemas.reference.keys import org_key
-
-
-class PublishError(FengqiaoError):
-    """Kafka did not accept the event."""
 
 
 @dataclass(frozen=True)

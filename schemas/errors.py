@@ -20,6 +20,11 @@ class FieldProblem:
         return f"{self.path}: {self.problem}" if self.path else self.problem
 
 
+class PublishError(FengqiaoError):
+    """The broker did not acknowledge an event in time; it may still arrive, and sending it
+    again is safe (every event has a deterministic id)."""
+
+
 class ContractError(FengqiaoError):
     """An event does not satisfy its contract. ``problems`` names every invalid field."""
 

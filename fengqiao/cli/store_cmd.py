@@ -151,7 +151,7 @@ def register(app: typer.Typer) -> None:
         """Serve the mediator inbox API (OpenAPI at /docs and /openapi.json)."""
         import uvicorn
 
-        from consumers.api import create_api
+        from consumers.api import create_app
         from consumers.db import SqlStore
         from consumers.lifecycle import KafkaLifecyclePublisher
         from fengqiao.cli import settings
@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
         publisher = KafkaLifecyclePublisher(publisher_config(s))
         try:
             uvicorn.run(
-                create_api(api_config(s), store, publisher),
+                create_app(api_config(s), store, publisher),
                 host=host or s.api_host,
                 port=port or s.api_port,
                 log_level="warning",

@@ -1,6 +1,6 @@
 """The gateway's OpenAPI document: every status each operation answers, and its body's type.
 
-Errors are ``application/problem+json`` bodies (``ErrorBody``) on every operation; the event
+Errors are ``application/problem+json`` bodies (``Problem``) on every operation; the event
 schemas come from ``schemas/`` so the document and the validator cannot drift apart.
 """
 
@@ -13,9 +13,10 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from producers.gateway.idempotency_header import HEADER, MAX_LENGTH
-from producers.gateway.problems import PROBLEM_JSON, ErrorBody
+from producers.gateway.problems import PROBLEM_JSON
 from schemas.events import INTAKE_KINDS
 from schemas.export import component_schemas, model_name
+from schemas.problem import Problem
 
 DESCRIPTION = (
     "Publish intake events over HTTP. Authenticate with the API key of your integration "
@@ -47,7 +48,7 @@ class Health(BaseModel):
     status: str = Field(description="ok")
 
 
-_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+_ERROR_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def problem(description: str, **extra: Any) -> dict[str, Any]:
@@ -136,9 +137,9 @@ def install_openapi(app: FastAPI) -> None:
             components = doc.setdefault("components", {})
             schemas = components.setdefault("schemas", {})
             schemas.update(component_schemas([t for t, _ in INTAKE_KINDS.values()]))
-            error = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            error = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(error.pop("$defs", {}))
-            schemas["ErrorBody"] = error
+            schemas["Problem"] = error
             components["securitySchemes"] = {
                 "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "BearerKey": {"type": "http", "scheme": "bearer"},

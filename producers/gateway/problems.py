@@ -10,23 +10,11 @@ from collections.abc import Mapping, Sequence
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from schemas.errors import FengqiaoError, FieldProblem
+from schemas.problem import FieldError, Problem
 
 PROBLEM_JSON = "application/problem+json"
-
-
-class FieldError(BaseModel):
-    path: str = Field(description="Where the problem is, e.g. data.parties[0].phone")
-    problem: str = Field(description="What is wrong (never the value itself)")
-
-
-class ErrorBody(BaseModel):
-    status: int
-    title: str
-    detail: str
-    errors: list[FieldError] = Field(default_factory=list)
 
 
 class Refusal(FengqiaoError):
@@ -50,8 +38,8 @@ class Refusal(FengqiaoError):
         """422 whose detail lists every problem."""
         return cls(422, title, "; ".join(str(p) for p in problems), problems)
 
-    def body(self) -> ErrorBody:
-        return ErrorBody(
+    def body(self) -> Problem:
+        return Problem(
             status=self.status,
             title=self.title,
             detail=self.detail,
@@ -60,7 +48,7 @@ class Refusal(FengqiaoError):
 
     def response(self) -> JSONResponse:
         return JSONResponse(
-            self.body().model_dump(),
+            self.body().model_dump(exclude_none=True),
             status_code=self.status,
             headers=self.headers,
             media_type=PROBLEM_JSON,

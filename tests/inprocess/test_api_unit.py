@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from consumers.api import ApiConfig, create_api
+from consumers.api import ApiConfig, create_app
 from consumers.lifecycle import MemoryPublisher
 from consumers.store import MemoryStore
 from consumers.tokens import hash_token
@@ -24,7 +24,7 @@ class Inbox:
         self.store, self.pub = MemoryStore(), MemoryPublisher()
         for committee in ("A", "B"):
             self.store.add_token(committee, hash_token(f"tok-{committee}"), None)
-        self.app = create_api(ApiConfig(CATALOGUE), self.store, self.pub, lambda: NOW)
+        self.app = create_app(ApiConfig(CATALOGUE), self.store, self.pub, lambda: NOW)
 
     def client(self, committee: str | None) -> TestClient:
         c = TestClient(self.app)
@@ -151,7 +151,7 @@ def test_422_names_the_fields_and_never_echoes_their_values(inbox: Inbox) -> Non
     body = r.json()
     assert secret not in r.text and "13800138000" not in r.text
     assert body["detail"] == "invalid request: body.to_committee_id, body.y"
-    assert [e["field"] for e in body["errors"]] == ["body.to_committee_id", "body.y"]
+    assert [e["path"] for e in body["errors"]] == ["body.to_committee_id", "body.y"]
     r = a.post(
         "/cases/a-1/accept", content=b"\xff{not json", headers={"content-type": "application/json"}
     )
@@ -291,7 +291,7 @@ def test_health_and_readiness(inbox: Inbox) -> None:
         def ping(self) -> None:
             raise ConnectionError("refused")
 
-    app = create_api(ApiConfig(CATALOGUE), Down(), MemoryPublisher())
+    app = create_app(ApiConfig(CATALOGUE), Down(), MemoryPublisher())
     r = TestClient(app).get("/readyz")
     assert r.status_code == 503
     assert r.json() == {

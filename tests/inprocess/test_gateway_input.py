@@ -202,7 +202,7 @@ def test_openapi_documents_problem_bodies_and_400_everywhere(gw: MemoryGateway) 
             if status.startswith(("4", "5")):
                 assert list(resp["content"]) == ["application/problem+json"], (path, status)
                 schema = resp["content"]["application/problem+json"]["schema"]
-                assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+                assert schema == {"$ref": "#/components/schemas/Problem"}
         if path.startswith("/v1/events/"):
             assert {"400", "401", "403", "413", "422", "503"} <= set(op["responses"])
     assert (

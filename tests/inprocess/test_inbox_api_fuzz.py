@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from consumers.api import ApiConfig, create_api
+from consumers.api import ApiConfig, create_app
 from consumers.lifecycle import MemoryPublisher
 from consumers.store import MemoryStore
 from consumers.tokens import hash_token
@@ -37,7 +37,7 @@ def _app() -> object:
             item("cases.lifecycle", lifecycle("a-2", "accept", 0, "A")),
         ]
     )
-    return create_api(ApiConfig({"A": "甲", "B": "乙"}), store, MemoryPublisher(), lambda: NOW)
+    return create_app(ApiConfig({"A": "甲", "B": "乙"}), store, MemoryPublisher(), lambda: NOW)
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app())

@@ -237,7 +237,7 @@ def test_openapi_describes_every_kind_and_status(tmp_path: Path) -> None:
         "WageArrearsReportedEvent",
         "ConsultationRecordedEvent",
         "Party",
-        "ErrorBody",
+        "Problem",
     ):
         assert name in schemas
     refs = json.dumps(doc)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
-from consumers.api import create_api
+from consumers.api import create_app
 from consumers.db import SqlStore
 from consumers.lifecycle import KafkaLifecyclePublisher
 from consumers.tokens import hash_token, new_token
@@ -53,7 +53,7 @@ def api(kafka_settings: Settings, tmp_path: Path) -> Iterator[Api]:
     port = localkafka.free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_api(api_config(s), store, publisher),
+            create_app(api_config(s), store, publisher),
             host="127.0.0.1",
             port=port,
             log_level="warning",

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from kafka import KafkaConsumer
 
-from consumers.api import create_api
+from consumers.api import create_app as create_inbox
 from consumers.db import SqlStore
 from consumers.lifecycle import KafkaLifecyclePublisher
 from consumers.tokens import hash_token, new_token
@@ -112,7 +112,7 @@ def test_gateway_worker_sink_metrics_inbox_over_scram_and_tls(
         token = new_token()
         store.add_token(committee, hash_token(token), None)
         with (
-            serve(create_api(api_config(s), store, publisher)) as api,
+            serve(create_inbox(api_config(s), store, publisher)) as api,
             httpx.Client(
                 base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=30
             ) as http,

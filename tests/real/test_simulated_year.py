@@ -116,7 +116,7 @@ def test_simulated_year_lands_in_the_store_and_the_report_equals_the_manifest(
     import httpx
     from sqlalchemy import text
 
-    from consumers.api import create_api
+    from consumers.api import create_app
     from consumers.db import SqlStore
     from consumers.lifecycle import KafkaLifecyclePublisher
     from fengqiao.cli.simulate_cmd import store_mint
@@ -174,7 +174,7 @@ def test_simulated_year_lands_in_the_store_and_the_report_equals_the_manifest(
         feed = RoutedFeed(kafka.topic("cases.routed"), kafka.bootstrap_servers, {})
         pattern = run_pattern(year.run)
         tokens = CommitteeTokens(feed, lambda cid: bool(pattern.match(cid)), store_mint(s))
-        with serve(create_api(api_config(s), store, publisher)) as api:
+        with serve(create_app(api_config(s), store, publisher)) as api:
             crew = Mediators(
                 httpx.Client(base_url=api, timeout=30.0),
                 MediatorPlan.from_simulation(year.events, year.manifest),

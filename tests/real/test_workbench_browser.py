@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from consumers.accounts.service import Accounts
-from consumers.api import create_api
+from consumers.api import create_app
 from consumers.db import SqlStore
 from consumers.lifecycle import KafkaLifecyclePublisher
 from consumers.tokens import hash_token, new_token
@@ -97,7 +97,7 @@ def stack(kafka_settings: Settings, worker: WorkerProcess, tmp_path: Path) -> It
     try:
         with (
             serve(create_workbench_app(s, store, publisher, accounts)) as url,
-            serve(create_api(api_config(s), store, publisher)) as api_url,
+            serve(create_app(api_config(s), store, publisher)) as api_url,
         ):
             yield Stack(s, store, accounts, url, api_url, tokens)
     finally:

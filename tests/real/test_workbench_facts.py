@@ -161,7 +161,7 @@ def test_another_committee_and_the_command_center_never_see_the_parties(world: W
 
 
 def test_the_api_case_detail_lists_the_reports_for_the_owning_committee_only() -> None:
-    from consumers.api import ApiConfig, create_api
+    from consumers.api import ApiConfig, create_app
     from consumers.lifecycle import MemoryPublisher
     from consumers.store import MemoryStore
     from consumers.tokens import hash_token
@@ -175,7 +175,7 @@ def test_the_api_case_detail_lists_the_reports_for_the_owning_committee_only() -
             item("cases.routed", routed("c1", A)),
         ]
     )
-    app = create_api(ApiConfig({A: "A", B: "B"}), store, MemoryPublisher(), lambda: T0)
+    app = create_app(ApiConfig({A: "A", B: "B"}), store, MemoryPublisher(), lambda: T0)
     owner = TestClient(app, headers={"Authorization": f"Bearer tok-{A}"})
     body = owner.get("/cases/c1").json()
     [rep] = body["reports"]

@@ -49,8 +49,9 @@ def test_demo_accounts_per_committee_and_their_first_password(tmp_path: Path) ->
 
 
 def test_the_publisher_connects_in_the_background_and_actions_wait_for_it() -> None:
-    from consumers.lifecycle import MemoryPublisher, PublishFailed
+    from consumers.lifecycle import MemoryPublisher
     from fengqiao.workbench import BackgroundPublisher
+    from schemas.errors import PublishError
 
     attempts: list[int] = []
     inner = MemoryPublisher()
@@ -76,7 +77,7 @@ def test_the_publisher_connects_in_the_background_and_actions_wait_for_it() -> N
     never = BackgroundPublisher(down, retry_s=10)
     try:
         assert never.ready() == "not connected to the broker yet"
-        with pytest.raises(PublishFailed):
+        with pytest.raises(PublishError):
             never.publish("cases.lifecycle", "c1", {})
     finally:
         never.close()
