@@ -8,7 +8,7 @@ parties of a report), which the routes call only for the committee that owns the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -141,6 +141,10 @@ def history(
             detail.append(f"→ {d.committee(data.get('to_committee_id'))}")
             if data.get("reason"):
                 detail.append(f"{t('reason')}: {data['reason']}")
+        elif e.type in ("case.linked.v1", "case.unlinked.v1"):
+            detail.append(f"{t('report')} {data.get('report_id', '')}")
+            if data.get("reason"):
+                detail.append(f"{t('reason')}: {data['reason']}")
         elif e.type == "case.concluded.v1":
             detail.append(i18n.pick(i18n.OUTCOME, data.get("outcome"), d.lang))
             if data.get("agreed_amount_yuan") not in (None, ""):
@@ -217,9 +221,15 @@ def transfer_choices(current: str, d: Display) -> list[dict[str, Any]]:
     ]
 
 
-def report_facts(reports: list[ReportRecord], case: CaseRecord, d: Display) -> dict[str, Any]:
+def report_facts(
+    reports: list[ReportRecord],
+    case: CaseRecord,
+    d: Display,
+    linked: Collection[str] = (),
+) -> dict[str, Any]:
     """The facts of the case's reports: the one that opened the case in full, and a line
-    for each other report of it (a repeat report, or one linked to the case).
+    for each other report of it (a repeat report, or one linked to the case). ``linked``
+    names the reports the history links to the case: those a mediator may split off.
 
     Personal data (names, phones, id numbers): the route calls this for the owning committee
     only."""
@@ -232,6 +242,8 @@ def report_facts(reports: list[ReportRecord], case: CaseRecord, d: Display) -> d
         {
             "line": t("also_reported", via=_via(r, d.lang), when=d.time(r.time)),
             "facts": _facts(r, d, case),
+            "report_id": r.report_id,
+            "unlinkable": r.report_id in linked,
         }
         for r in reports
         if r is not main
