@@ -150,8 +150,9 @@ def history(
             if data.get("agreed_amount_yuan") not in (None, ""):
                 detail.append(f"{t('amount')} {data['agreed_amount_yuan']} 元")
         actor = data.get("actor") if isinstance(data.get("actor"), str) else None
-        # Without an actor a lifecycle event came through a committee's API token.
-        by_token = actor is None and e.type != "case.routed.v1"
+        # Without an actor a lifecycle event came through a committee's API token; but routing
+        # and a report the worker linked by its keys are the system's own.
+        by_token = actor is None and e.type not in ("case.routed.v1", "case.linked.v1")
         out.append(
             {
                 "time": d.time(e.time, seconds=True),

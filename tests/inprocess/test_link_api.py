@@ -48,12 +48,16 @@ def test_unlink_is_accepted_once_and_the_case_reads_it(inbox: Inbox) -> None:
     first = a.post("/cases/c1/unlink", json=body)
     again = a.post("/cases/c1/unlink", json=body)
     assert first.status_code == again.status_code == 202
-    assert first.json() == again.json() == {
-        "event_id": "c1/unlinked/wk-8/0.1",
-        "type": "case.unlinked.v1",
-        "case_id": "c1",
-        "topic": "cases.lifecycle",
-    }
+    assert (
+        first.json()
+        == again.json()
+        == {
+            "event_id": "c1/unlinked/wk-8/0.1",
+            "type": "case.unlinked.v1",
+            "case_id": "c1",
+            "topic": "cases.lifecycle",
+        }
+    )
     assert {env["id"] for _t, _k, env in inbox.pub.sent} == {"c1/unlinked/wk-8/0.1"}
     inbox.sink()
     case = a.get("/cases/c1").json()
