@@ -48,6 +48,7 @@ SESSION_COOKIE = "fq_session"
 CASE_ACTIONS = ("accept", "assign", "transfer", "conclude")
 # Actions on which reports make the case: they change no case version.
 LINK_ACTIONS = ("unlink", "link")
+SEPARATE = "separate"  # what an unlink of a case linked by hand is called on the page
 PENDING_RELOADS = 30  # a just-submitted action is waited for this many seconds
 LOGIN_COOKIE = "fq_login"
 LANG_COOKIE = "fq_lang"
@@ -581,11 +582,12 @@ def create_workbench(
         now = clock()
         names = names_for(case.committee_id)
         done = request.query_params.get("done")
-        if done not in (*CASE_ACTIONS, *LINK_ACTIONS):
+        if done not in (*CASE_ACTIONS, *LINK_ACTIONS, SEPARATE):
             done = None
         expect = _int(request.query_params.get("v"))
         tries = _int(request.query_params.get("n")) or 0
         entries = store.history(case.case_id)
+        linked = linked_report_ids(entries)
         pending = bool(done and expect and case.state.version < expect and status == 200)
         if done and expect:
             # The sink may have kept the event without applying it (the case changed first).
@@ -608,7 +610,11 @@ def create_workbench(
             "facts": views.row(case, d, now, names),
             # Parties and contacts: this page is reached only by the owning committee (own()).
             "report": views.report_facts(
-                store.reports_for_case(case.case_id), case, d, linked_report_ids(entries)
+                store.reports_for_case(case.case_id),
+                case,
+                d,
+                linked,
+                [rid for rid in linked if store.get_case(rid) is not None],
             ),
             "routing": views.routing(case, d),
             "history": views.history(entries, d, names),
@@ -623,7 +629,11 @@ def create_workbench(
             "outcome_label": i18n.pick(i18n.OUTCOME, case.state.outcome, d.lang),
             "done": i18n.pick(i18n.TEXT, done, d.lang) if done else None,
             # what happens next after a split or a link (the worker acts, then the store)
-            "next": i18n.pick(i18n.TEXT, f"{done}_next", d.lang) if done in LINK_ACTIONS else "",
+            "next": (
+                i18n.pick(i18n.TEXT, f"{done}_next", d.lang)
+                if done in (*LINK_ACTIONS, SEPARATE)
+                else ""
+            ),
             "can_link": case.status in casefile.OPEN_STATUSES,
         }
         return render(request, "case.html", ctx, w, status)
@@ -695,8 +705,13 @@ def create_workbench(
             fresh = store.get_case(case_id) or case
             return case_page(request, w, fresh, text, err.status)
         if action in LINK_ACTIONS:
-            # a link or a split changes no case version: the page says what happens next
-            return RedirectResponse(_case_url(case_id, action), status_code=303)
+            # a link or a split changes no case version: the page says what happens next, and
+            # a case linked by hand that is split off again is a case already, not a new one
+            report_id = str(form.get("report_id") or "")
+            separate = action == "unlink" and store.get_case(report_id) is not None
+            return RedirectResponse(
+                _case_url(case_id, SEPARATE if separate else action), status_code=303
+            )
         expect = (version if version is not None else case.state.version) + 1
         return RedirectResponse(_case_url(case_id, action, expect), status_code=303)
 

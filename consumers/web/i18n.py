@@ -236,6 +236,16 @@ TEXT: dict[str, tuple[str, str]] = {
         " The report will become a case of its own and be routed by the rules; the new case "
         "appears in its committee's inbox, and this page's history shows the split.",
     ),
+    "separate": ("取消案件关联", "separate the cases"),
+    "separate_hint": (
+        "拆分后，该案件与本案不再关联，各自办理。",
+        "Split off, that case is no longer linked to this one: each is worked on its own.",
+    ),
+    "separate_next": (
+        "两案不再关联，各自办理；此后的报告按各自案件归并。",
+        " The two cases are no longer linked and are worked separately; later reports join "
+        "each its own case.",
+    ),
     "link_next": (
         "另一案件将并入本案：其报告列在本案“另经……报告”之下，其后续报告也归入本案；"
         "两案的办理记录均保留。",

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from consumers.actions import SOURCE as SERVICE_ACTOR
 from consumers.reports import ReportRecord
 from consumers.store import CaseRecord, HistoryEntry
 from consumers.web import i18n, sla
@@ -150,6 +151,8 @@ def history(
             if data.get("agreed_amount_yuan") not in (None, ""):
                 detail.append(f"{t('amount')} {data['agreed_amount_yuan']} 元")
         actor = data.get("actor") if isinstance(data.get("actor"), str) else None
+        if actor == SERVICE_ACTOR:  # a link by hand through a committee's token names the API
+            actor = None
         # Without an actor a lifecycle event came through a committee's API token; but routing
         # and a report the worker linked by its keys are the system's own.
         by_token = actor is None and e.type not in ("case.routed.v1", "case.linked.v1")
@@ -227,10 +230,12 @@ def report_facts(
     case: CaseRecord,
     d: Display,
     linked: Collection[str] = (),
+    cases: Collection[str] = (),
 ) -> dict[str, Any]:
     """The facts of the case's reports: the one that opened the case in full, and a line
     for each other report of it (a repeat report, or one linked to the case). ``linked``
-    names the reports the history links to the case: those a mediator may split off.
+    names the reports the history links to the case: those a mediator may split off;
+    ``cases`` those of them that are cases of their own (linked by hand).
 
     Personal data (names, phones, id numbers): the route calls this for the owning committee
     only."""
@@ -245,6 +250,7 @@ def report_facts(
             "facts": _facts(r, d, case),
             "report_id": r.report_id,
             "unlinkable": r.report_id in linked,
+            "is_case": r.report_id in cases,
         }
         for r in reports
         if r is not main

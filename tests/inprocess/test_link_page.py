@@ -102,3 +102,32 @@ def test_linking_another_case_from_the_actions_panel() -> None:
     assert "另一案件将并入本案" in c.get(r.headers["location"]).text
     en = c.get("/cases/c1?done=link&lang=en").text
     assert "Submitted: link the cases." in en and "The other case joins this one" in en
+
+
+def test_a_case_linked_by_hand_is_separated_again_not_made_a_new_case() -> None:
+    w = _world()
+    c, csrf = _login(w, "li.ming")
+    r = c.post(
+        "/cases/c1/link",
+        data={"csrf_token": csrf, "other_case_id": "c2", "reason": "同一事项", "version": "0"},
+    )
+    assert r.status_code == 303
+    w.sink()
+    page = c.get("/cases/c1").text
+    [form] = re.findall(
+        r'<form[^>]*action="/cases/c1/unlink"[^>]*>(?:(?!</form>).)*value="c2".*?</form>',
+        page,
+        re.S,
+    )
+    assert "拆分后，该案件与本案不再关联，各自办理。" in form
+    assert "关联报告" in page and "同一事项" in page  # the history names the link and its reason
+    r = c.post(
+        "/cases/c1/unlink",
+        data={"csrf_token": csrf, "report_id": "c2", "reason": "核实后不是", "version": "0"},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/cases/c1?done=separate"
+    assert "两案不再关联，各自办理" in c.get(r.headers["location"]).text
+    assert [env["type"] for _t, _k, env in w.publisher.sent] == [
+        "case.linked.v1",
+        "case.unlinked.v1",
+    ]
