@@ -1,5 +1,5 @@
-"""The actions on a case (accept, assign, transfer, conclude): the one service the inbox API and
-the mediator workbench both call.
+"""The actions on a case (accept, assign, transfer, conclude, and unlink or link reports of one
+matter): the one service the inbox API and the mediator workbench both call.
 
 It checks what can be checked at request time (the caller's committees own the case, the
 version the person saw is current, the target committee exists, the state allows the action),
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from consumers import casefile
 from consumers.lifecycle import LifecyclePublisher
+from consumers.reports import linked_report_ids
 from consumers.store import CaseRecord, CaseStore
 from schemas.envelope import Envelope
 from schemas.errors import FengqiaoError, PublishError
@@ -24,12 +25,16 @@ from schemas.events import (
     CaseAccepted,
     CaseAssigned,
     CaseConcluded,
+    CaseLinked,
     CaseTransferred,
+    CaseUnlinked,
     dump,
 )
 
 SOURCE = "fengqiao/inbox"
 TOPIC = "cases.lifecycle"
+UNLINKED = "case.unlinked.v1"
+LINKED = "case.linked.v1"
 Clock = Callable[[], datetime]
 IsMember = Callable[[str, str], bool]
 
@@ -212,6 +217,113 @@ class CaseActions:
         }
         return self._publish(case, "conclude", CaseConcluded, fields)
 
+    def unlink(
+        self,
+        case_id: str,
+        *,
+        committees: Collection[str],
+        actor: str | None,
+        report_id: str,
+        reason: str,
+        version: int | None = None,
+    ) -> ActionAccepted:
+        """ "Not the same matter": a report linked to this open case leaves it; the worker then
+        routes it as a case of its own."""
+        case, v = self._current(case_id, committees, version)
+        _open_or_refuse(case, "unlink")
+        reason = _reason(reason, "拆分须填写理由（为什么不是同一事项）")
+        history = self.store.history(case.case_id)
+        if report_id not in linked_report_ids(history):
+            raise ActionRefused(
+                409,
+                "report_id: the report is not linked to this case (it may be unlinked already)",
+                "该报告未关联到此案件（可能已经拆分）",
+            )
+        channel = next(
+            (
+                r.channel
+                for r in self.store.reports_for_case(case.case_id)
+                if r.report_id == report_id
+            ),
+            None,
+        )
+        fields = {
+            "case_id": case.case_id,
+            "report_id": report_id,
+            "channel": channel,
+            "actor": actor,
+            "reason": reason,
+            "version": v,
+        }
+        event_id = _link_event_id(case.case_id, "unlinked", report_id, v, history)
+        return self._publish_link(case, UNLINKED, CaseUnlinked, fields, event_id)
+
+    def link(
+        self,
+        case_id: str,
+        *,
+        committees: Collection[str],
+        actor: str | None,
+        other_case_id: str,
+        reason: str,
+        version: int | None = None,
+    ) -> ActionAccepted:
+        """Two open cases of the caller's committees are one matter: ``other_case_id`` joins
+        this case (its later reports too); both keep their histories."""
+        case, v = self._current(case_id, committees, version)
+        _open_or_refuse(case, "link")
+        reason = _reason(reason, "关联案件须填写理由")
+        if other_case_id == case.case_id:
+            raise ActionRefused(
+                422, "other_case_id: a case cannot be linked to itself", "不能将案件与其自身关联"
+            )
+        other = self.store.get_case(other_case_id)
+        if other is None:
+            raise ActionRefused(
+                422, "other_case_id: there is no such case", "没有这个案件编号，无法关联"
+            )
+        if other.committee_id not in _as_set(committees):
+            # the worker would link any two open cases; a mediator may join only cases their
+            # own committees hold, or another committee's parties would show on this page
+            raise ActionRefused(
+                403,
+                "other_case_id: the other case belongs to another committee",
+                "要关联的案件属于其他调解委员会",
+            )
+        if other.status not in casefile.OPEN_STATUSES:
+            raise ActionRefused(
+                409,
+                "other_case_id: the other case is no longer open; only open cases can be linked",
+                "要关联的案件已办结或关闭，只能关联办理中的案件",
+            )
+        history = self.store.history(case.case_id)
+        if other.case_id in linked_report_ids(history):
+            raise ActionRefused(
+                409, "other_case_id: the case is linked to this one already", "该案件已关联到此案件"
+            )
+        if case.case_id in linked_report_ids(self.store.history(other.case_id)):
+            raise ActionRefused(
+                409,
+                "other_case_id: this case is linked to the other one already",
+                "此案件已关联到要关联的案件",
+            )
+        first = next(iter(self.store.reports_for_case(other.case_id)), None)
+        fields = {
+            "case_id": case.case_id,
+            "report_id": other.case_id,
+            # the channel of the other case's first report; a case whose report the store has
+            # not kept is said to have come through the website, the channel of last resort
+            "channel": first.channel if first is not None else "web",
+            "matched": [],
+            "kind": other.kind,
+            "reported_at": first.time if first is not None else other.routed_at,
+            "actor": actor or SOURCE,
+            "reason": reason,
+            "version": v,
+        }
+        event_id = _link_event_id(case.case_id, "linked", other.case_id, v, history)
+        return self._publish_link(case, LINKED, CaseLinked, fields, event_id)
+
     # --- the common path --------------------------------------------------------------------
 
     def _current(
@@ -253,6 +365,63 @@ class CaseActions:
         except PublishError as err:
             raise ActionNotAcknowledged() from err
         return ActionAccepted(event_id=event_id, type=type_, case_id=case.case_id)
+
+    def _publish_link(
+        self,
+        case: CaseRecord,
+        type_: str,
+        model: type[BaseModel],
+        fields: dict[str, Any],
+        event_id: str,
+    ) -> ActionAccepted:
+        try:
+            data = dump(model(**fields))
+        except ValidationError as err:
+            raise _invalid(err) from None
+        env = Envelope.build(
+            id=event_id,
+            source=SOURCE,
+            type=type_,
+            time=self.clock(),
+            subject=case.case_id,
+            data=data,
+        )
+        try:
+            self.publisher.publish(TOPIC, case.case_id, env.model_dump(mode="json"))
+        except PublishError as err:
+            raise ActionNotAcknowledged() from err
+        return ActionAccepted(event_id=event_id, type=type_, case_id=case.case_id)
+
+
+def _open_or_refuse(case: CaseRecord, action: str) -> None:
+    if case.status not in casefile.OPEN_STATUSES:
+        zh = casefile.STATUS_ZH.get(case.status, case.status)
+        verb, verb_zh = ("unlinked", "拆分报告") if action == "unlink" else ("linked", "关联案件")
+        raise ActionRefused(
+            409,
+            f"the case is {case.status}; only an open case can be {verb}",
+            f"案件{zh}，只有办理中的案件可以{verb_zh}",
+        )
+
+
+def _reason(reason: str, message_zh: str) -> str:
+    if not reason.strip():
+        raise ActionRefused(422, "reason: a reason is required", message_zh)
+    return reason.strip()
+
+
+def _link_event_id(case_id: str, word: str, report_id: str, version: int, history: Any) -> str:
+    """Deterministic: submitting again before the store has applied it yields the same event.
+    The count of link entries for the report tells a later unlink (after a link by hand
+    brought it back) from the first."""
+    n = sum(
+        1
+        for e in history
+        if e.type in (LINKED, UNLINKED)
+        and isinstance(e.data, dict)
+        and e.data.get("report_id") == report_id
+    )
+    return f"{case_id}/{word}/{report_id}/{version}.{n}"
 
 
 def _as_set(committees: Collection[str]) -> Collection[str]:

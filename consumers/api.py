@@ -168,6 +168,22 @@ class TransferBody(_ActionBody):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+class UnlinkBody(_ActionBody):
+    report_id: str = Field(
+        min_length=1, max_length=200, description="A report linked to this case (its event id)"
+    )
+    reason: str = Field(min_length=1, max_length=1000, description="Why it is not the same matter")
+
+
+class LinkBody(_ActionBody):
+    other_case_id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Another open case of your committee: it joins this one",
+    )
+    reason: str = Field(min_length=1, max_length=1000, description="Why they are one matter")
+
+
 class ConcludeBody(_ActionBody):
     outcome: Outcome
     agreed_amount_yuan: Amount | None = None
@@ -440,6 +456,40 @@ def create_app(
             actor=None,
             outcome=body.outcome,
             agreed_amount_yuan=body.agreed_amount_yuan,
+            version=body.version,
+        )
+
+    @app.post(
+        "/cases/{case_id:path}/unlink",
+        status_code=status.HTTP_202_ACCEPTED,
+        responses=_ACTION_ERRORS,
+    )
+    def unlink(case_id: str, body: UnlinkBody, committee_id: Committee) -> ActionAccepted:
+        """Not the same matter: a report linked to this open case leaves it and is routed as a
+        case of its own. 409 when the report is not (or no longer) linked to the case."""
+        return service.unlink(
+            case_id,
+            committees=[committee_id],
+            actor=None,
+            report_id=body.report_id,
+            reason=body.reason,
+            version=body.version,
+        )
+
+    @app.post(
+        "/cases/{case_id:path}/link",
+        status_code=status.HTTP_202_ACCEPTED,
+        responses=_ACTION_ERRORS,
+    )
+    def link(case_id: str, body: LinkBody, committee_id: Committee) -> ActionAccepted:
+        """Link another open case of your committee to this one by hand: its later reports
+        join this case too, and both keep their histories."""
+        return service.link(
+            case_id,
+            committees=[committee_id],
+            actor=None,
+            other_case_id=body.other_case_id,
+            reason=body.reason,
             version=body.version,
         )
 

@@ -38,12 +38,17 @@ from consumers.accounts.model import (
 from consumers.accounts.service import Accounts, LoginRefused, PasswordRefused
 from consumers.actions import ActionError, CaseActions
 from consumers.casefile import STATUSES
+from consumers.reports import linked_report_ids
 from consumers.store import CaseQuery, CaseRecord, CaseStore
 from consumers.web import i18n, views
 from schemas.reference.catalogue import Catalogue
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "fq_session"
+CASE_ACTIONS = ("accept", "assign", "transfer", "conclude")
+# Actions on which reports make the case: they change no case version.
+LINK_ACTIONS = ("unlink", "link")
+SEPARATE = "separate"  # what an unlink of a case linked by hand is called on the page
 PENDING_RELOADS = 30  # a just-submitted action is waited for this many seconds
 LOGIN_COOKIE = "fq_login"
 LANG_COOKIE = "fq_lang"
@@ -577,11 +582,12 @@ def create_workbench(
         now = clock()
         names = names_for(case.committee_id)
         done = request.query_params.get("done")
-        if done not in ("accept", "assign", "transfer", "conclude"):
+        if done not in (*CASE_ACTIONS, *LINK_ACTIONS, SEPARATE):
             done = None
         expect = _int(request.query_params.get("v"))
         tries = _int(request.query_params.get("n")) or 0
         entries = store.history(case.case_id)
+        linked = linked_report_ids(entries)
         pending = bool(done and expect and case.state.version < expect and status == 200)
         if done and expect:
             # The sink may have kept the event without applying it (the case changed first).
@@ -603,7 +609,13 @@ def create_workbench(
             "case": case,
             "facts": views.row(case, d, now, names),
             # Parties and contacts: this page is reached only by the owning committee (own()).
-            "report": views.report_facts(store.reports_for_case(case.case_id), case, d),
+            "report": views.report_facts(
+                store.reports_for_case(case.case_id),
+                case,
+                d,
+                linked,
+                [rid for rid in linked if store.get_case(rid) is not None],
+            ),
             "routing": views.routing(case, d),
             "history": views.history(entries, d, names),
             "alerts": views.alerts(store.sla_alerts(case.case_id), d),
@@ -616,6 +628,13 @@ def create_workbench(
             "error": error,
             "outcome_label": i18n.pick(i18n.OUTCOME, case.state.outcome, d.lang),
             "done": i18n.pick(i18n.TEXT, done, d.lang) if done else None,
+            # what happens next after a split or a link (the worker acts, then the store)
+            "next": (
+                i18n.pick(i18n.TEXT, f"{done}_next", d.lang)
+                if done in (*LINK_ACTIONS, SEPARATE)
+                else ""
+            ),
+            "can_link": case.status in casefile.OPEN_STATUSES,
         }
         return render(request, "case.html", ctx, w, status)
 
@@ -643,6 +662,20 @@ def create_workbench(
                 if case.committee_id not in w.account.heads():
                     return case_page(request, w, case, i18n.translator(lang)("head_only"), 403)
                 actions.assign(case_id, mediator_id=str(form.get("mediator_id") or ""), **common)
+            elif action == "unlink":
+                actions.unlink(
+                    case_id,
+                    report_id=str(form.get("report_id") or ""),
+                    reason=str(form.get("reason") or ""),
+                    **common,
+                )
+            elif action == "link":
+                actions.link(
+                    case_id,
+                    other_case_id=str(form.get("other_case_id") or "").strip(),
+                    reason=str(form.get("reason") or ""),
+                    **common,
+                )
             elif action == "transfer":
                 actions.transfer(
                     case_id,
@@ -659,7 +692,11 @@ def create_workbench(
                     **common,
                 )
         except ActionError as err:
-            if err.status == 409 and _already_done(
+            if err.status == 409 and action in LINK_ACTIONS:
+                target = str(form.get("report_id") or form.get("other_case_id") or "").strip()
+                if _already_linked(store, case_id, action, w.account.account_id, target):
+                    return RedirectResponse(_case_url(case_id, action), status_code=303)
+            elif err.status == 409 and _already_done(
                 store, case_id, action, w.account.account_id, version
             ):
                 # The same form sent twice: the first one went through.
@@ -667,10 +704,18 @@ def create_workbench(
             text = err.message if lang == "en" else err.message_zh
             fresh = store.get_case(case_id) or case
             return case_page(request, w, fresh, text, err.status)
+        if action in LINK_ACTIONS:
+            # a link or a split changes no case version: the page says what happens next, and
+            # a case linked by hand that is split off again is a case already, not a new one
+            report_id = str(form.get("report_id") or "")
+            separate = action == "unlink" and store.get_case(report_id) is not None
+            return RedirectResponse(
+                _case_url(case_id, SEPARATE if separate else action), status_code=303
+            )
         expect = (version if version is not None else case.state.version) + 1
         return RedirectResponse(_case_url(case_id, action, expect), status_code=303)
 
-    for _action in ("accept", "assign", "transfer", "conclude"):
+    for _action in (*CASE_ACTIONS, *LINK_ACTIONS):
 
         def _bind(action: str) -> Callable[..., Any]:
             async def handler(request: Request, case_id: str) -> Response:
@@ -724,8 +769,8 @@ def _client_address(request: Request, trust_forwarded_for: bool) -> str:
 
 def _form_page(path: str) -> str:
     """The page a form posting to ``path`` is on."""
-    for action in ("/accept", "/assign", "/transfer", "/conclude"):
-        path = path.removesuffix(action)
+    for action in (*CASE_ACTIONS, *LINK_ACTIONS):
+        path = path.removesuffix(f"/{action}")
     return path
 
 
@@ -761,6 +806,18 @@ def _safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return ""
     return value
+
+
+def _already_linked(store: CaseStore, case_id: str, action: str, actor: str, target: str) -> bool:
+    """Whether this person's same split or link (of ``target``) has been applied already."""
+    type_ = "case.unlinked.v1" if action == "unlink" else "case.linked.v1"
+    return any(
+        h.applied
+        and h.type == type_
+        and h.data.get("actor") == actor
+        and h.data.get("report_id") == target
+        for h in store.history(case_id)
+    )
 
 
 def _already_done(

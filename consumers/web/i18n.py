@@ -211,6 +211,47 @@ TEXT: dict[str, tuple[str, str]] = {
     "repeat_of": ("重复信访（原件）", "Repeat of"),
     "also_reported": ("另经 {via}于 {when} 报告", "Also reported via {via} on {when}"),
     "report_details": ("这次报告的内容", "What this report said"),
+    "report": ("报告", "report"),
+    # splitting off a report, and linking two cases by hand
+    "unlink_button": ("不是同一事项（拆分）", "Not the same matter (split off)"),
+    "unlink_reason": ("拆分理由（必填）", "Why it is not the same matter (required)"),
+    "unlink_hint": (
+        "拆分后，这份报告将另立为一个案件，按分流规则重新分派。",
+        "Split off, this report becomes a case of its own and is routed by the rules.",
+    ),
+    "link_title": ("关联另一案件", "Link another case"),
+    "link_case_id": ("要关联的案件编号", "Case number to link"),
+    "link_reason": ("关联理由（必填）", "Why they are one matter (required)"),
+    "link_button": ("关联到本案", "Link to this case"),
+    "link_hint": (
+        "被关联的案件并入本案：其后续报告都归入本案，两案的办理记录均保留。",
+        "The other case joins this one: its later reports join this case, and both keep "
+        "their histories.",
+    ),
+    "unlink": ("拆分报告", "split off the report"),
+    "link": ("关联案件", "link the cases"),
+    "unlink_next": (
+        "该报告将另立为一个案件，并按分流规则重新分派；新案件出现在相应调委会的待办中，"
+        "本页的办理记录会显示“取消关联”。",
+        " The report will become a case of its own and be routed by the rules; the new case "
+        "appears in its committee's inbox, and this page's history shows the split.",
+    ),
+    "separate": ("取消案件关联", "separate the cases"),
+    "separate_hint": (
+        "拆分后，该案件与本案不再关联，各自办理。",
+        "Split off, that case is no longer linked to this one: each is worked on its own.",
+    ),
+    "separate_next": (
+        "两案不再关联，各自办理；此后的报告按各自案件归并。",
+        " The two cases are no longer linked and are worked separately; later reports join "
+        "each its own case.",
+    ),
+    "link_next": (
+        "另一案件将并入本案：其报告列在本案“另经……报告”之下，其后续报告也归入本案；"
+        "两案的办理记录均保留。",
+        " The other case joins this one: its report is listed here as a further report, and "
+        "its later reports join this case; both keep their histories.",
+    ),
 }
 
 STATUS: dict[str, tuple[str, str]] = {

@@ -8,12 +8,13 @@ parties of a report), which the routes call only for the committee that owns the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from consumers.actions import SOURCE as SERVICE_ACTOR
 from consumers.reports import ReportRecord
 from consumers.store import CaseRecord, HistoryEntry
 from consumers.web import i18n, sla
@@ -141,13 +142,20 @@ def history(
             detail.append(f"→ {d.committee(data.get('to_committee_id'))}")
             if data.get("reason"):
                 detail.append(f"{t('reason')}: {data['reason']}")
+        elif e.type in ("case.linked.v1", "case.unlinked.v1"):
+            detail.append(f"{t('report')} {data.get('report_id', '')}")
+            if data.get("reason"):
+                detail.append(f"{t('reason')}: {data['reason']}")
         elif e.type == "case.concluded.v1":
             detail.append(i18n.pick(i18n.OUTCOME, data.get("outcome"), d.lang))
             if data.get("agreed_amount_yuan") not in (None, ""):
                 detail.append(f"{t('amount')} {data['agreed_amount_yuan']} 元")
         actor = data.get("actor") if isinstance(data.get("actor"), str) else None
-        # Without an actor a lifecycle event came through a committee's API token.
-        by_token = actor is None and e.type != "case.routed.v1"
+        if actor == SERVICE_ACTOR:  # a link by hand through a committee's token names the API
+            actor = None
+        # Without an actor a lifecycle event came through a committee's API token; but routing
+        # and a report the worker linked by its keys are the system's own.
+        by_token = actor is None and e.type not in ("case.routed.v1", "case.linked.v1")
         out.append(
             {
                 "time": d.time(e.time, seconds=True),
@@ -217,9 +225,17 @@ def transfer_choices(current: str, d: Display) -> list[dict[str, Any]]:
     ]
 
 
-def report_facts(reports: list[ReportRecord], case: CaseRecord, d: Display) -> dict[str, Any]:
+def report_facts(
+    reports: list[ReportRecord],
+    case: CaseRecord,
+    d: Display,
+    linked: Collection[str] = (),
+    cases: Collection[str] = (),
+) -> dict[str, Any]:
     """The facts of the case's reports: the one that opened the case in full, and a line
-    for each other report of it (a repeat report, or one linked to the case).
+    for each other report of it (a repeat report, or one linked to the case). ``linked``
+    names the reports the history links to the case: those a mediator may split off;
+    ``cases`` those of them that are cases of their own (linked by hand).
 
     Personal data (names, phones, id numbers): the route calls this for the owning committee
     only."""
@@ -232,6 +248,9 @@ def report_facts(reports: list[ReportRecord], case: CaseRecord, d: Display) -> d
         {
             "line": t("also_reported", via=_via(r, d.lang), when=d.time(r.time)),
             "facts": _facts(r, d, case),
+            "report_id": r.report_id,
+            "unlinkable": r.report_id in linked,
+            "is_case": r.report_id in cases,
         }
         for r in reports
         if r is not main
