@@ -25,6 +25,7 @@ NAMES: dict[str, dict[str, str]] = {
         "referral": "部门移交",
         "letter": "来信",
         "visit": "走访",
+        "unknown": "未存来件",
     },
 }
 
