@@ -191,8 +191,12 @@ def store_report(s: Settings, first: str, last: str, intake: bool) -> tuple[Any,
             "run with --intake to count the intake topic"
         )
         value = None
+    note = (
+        "咨询不立案、不存来件，由咨询主题计数 / a consultation opens no case: counted from its "
+        "intake topic"
+    )
     rep.figures.append(annual.Figure("consultations", "法律咨询", "consultations", value, how,
-                                     unit="人次"))  # fmt: skip
+                                     unit="人次", note=note if intake else ""))  # fmt: skip
     return rep, monthly
 
 
