@@ -242,8 +242,15 @@ def build(engine: Engine, w: Window) -> AnnualReport:
             f"SELECT COUNT(*) FROM cases c WHERE {in_c} AND NOT EXISTS "  # noqa: S608
             "(SELECT 1 FROM reports r WHERE r.case_id = c.case_id)"
         )
-        add("cases_without_report", "未存来件的案件", "cases whose report the store lacks",
-            q_missing, unit="件")  # fmt: skip
+        add(
+            "cases_without_report",
+            "未存来件的案件",
+            "cases whose report the store lacks",
+            q_missing,
+            unit="件",
+            note="不计入网上受理占比和涉及金额 / left out of the online share and the claimed "
+            "amount",
+        )
         q_reports = f"SELECT COUNT(*) FROM reports WHERE time >= {s} AND time < {e}"  # noqa: S608
         add(
             "reports_received",
@@ -251,7 +258,7 @@ def build(engine: Engine, w: Window) -> AnnualReport:
             "reports received",
             q_reports,
             unit="件",
-            note="每一次来件，含并入已有案件的重复来件（按来件时间）/ every report, those linked "
+            note="每一次来件，含并入已有案件的重复来件（按来件时间） / every report, those linked "
             "to an existing case included (by the report's time)",
         )
         for clock, zh, en in (
