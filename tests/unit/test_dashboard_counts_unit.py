@@ -4,12 +4,27 @@ report of the day, not a new case."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry
 
 from consumers.metrics.fold import MetricsSink
+from schemas.parse import parse_event
+from streams.cases import case_from_event
+from streams.intake import linked_out
+from streams.linking import Linked
 from tests.casetools import routed
-from tests.unit.test_metrics_linked_unit import NOW, linked_event
+from tests.linktools import dispute, mobile
+from tests.unit.test_metrics_linked_unit import NOW
+
+
+def linked_event(report_id: str, channel: str, when: datetime = NOW, case_id: str = "hl-1") -> dict:
+    """``case.linked.v1`` of a dispute report that joined the open case ``case_id``."""
+    report = case_from_event(
+        parse_event(dispute(report_id, when, phone=mobile(1), channel=channel))
+    )
+    assert report is not None
+    return linked_out(report, Linked(case_id, ("applicant_phone",))).value
 
 
 def feed(sink: MetricsSink, topic: str, env: dict) -> None:
