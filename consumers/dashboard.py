@@ -17,7 +17,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -50,7 +50,7 @@ class DashboardConfig:
     fold: FoldConfig
     feed: FeedConfig
     catalogue_path: Path | None = None
-    metrics_token: str | None = None
+    metrics_token: str | None = field(default=None, repr=False)  # a secret: never in a repr
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,11 @@ def create_app(
 
     @app.get("/api/dashboard")
     def dashboard_data(request: Request) -> JSONResponse:
-        if not admitted(request, touch=False):
+        # The live page's own poll keeps its session alive (touch, throttled by the accounts'
+        # touch interval): a wall display is watched, not clicked, and must not log out after
+        # the idle timeout. The absolute expiry still ends it. The other answers are asked for
+        # by a person (or a chart's period) and do not extend anything by themselves.
+        if not admitted(request, touch=True):
             return refused()
         return JSONResponse(sink.snapshot(), headers=NO_STORE)
 

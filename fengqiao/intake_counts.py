@@ -1,6 +1,6 @@
-"""The intake figures the case store cannot give: consultations (they open no case) and the
-channel each case came in by (``cases`` has no channel column). Counted from the intake
-topics, read from the beginning, by the events' own time inside the report's window."""
+"""The one year-end figure the case store cannot give: consultations, which open no case and
+leave no report row. Counted from the intake topics, read from the beginning, by the events'
+own time inside the report's window."""
 
 from __future__ import annotations
 
@@ -12,27 +12,11 @@ from datetime import datetime
 
 from schemas.events import INTAKE_KINDS
 
-# What the bureau counts as received online (掌上): the mini-program and the web form.
-ONLINE_CHANNELS = frozenset({"miniapp", "web"})
-
 
 @dataclass
 class IntakeCounts:
     by_kind: Counter[str] = field(default_factory=Counter)
-    by_channel: dict[str, Counter[str]] = field(default_factory=dict)
     topics: tuple[str, ...] = ()
-
-    def cases(self) -> int:
-        return sum(n for k, n in self.by_kind.items() if k != "consultation")
-
-    def online_cases(self) -> int:
-        return sum(
-            n
-            for kind, chans in self.by_channel.items()
-            if kind != "consultation"
-            for ch, n in chans.items()
-            if ch in ONLINE_CHANNELS
-        )
 
 
 def count_intake(
@@ -72,12 +56,10 @@ def count_intake(
                     try:
                         env = json.loads(msg.value)
                         when = datetime.fromisoformat(env["time"])
-                        channel = str(env["data"].get("channel") or "unknown")
                     except (ValueError, KeyError, TypeError, AttributeError):
                         continue  # the dead-letter path counts what cannot be read
                     if start <= when < end:
                         out.by_kind[kind] += 1
-                        out.by_channel.setdefault(kind, Counter())[channel] += 1
     finally:
         consumer.close()
     return out

@@ -47,7 +47,7 @@ def dashboard_config(s: Settings) -> DashboardConfig:
         fold=fold_config(s),
         feed=feed_config(s),
         catalogue_path=s.catalogue_path,
-        metrics_token=s.metrics_token,
+        metrics_token=s.metrics_token.get_secret_value() or None if s.metrics_token else None,
     )
 
 

@@ -424,7 +424,8 @@ class Settings(BaseSettings):
         description="The workbench's login page the command center sends visitors to "
         "(default: http://<workbench_host>:<workbench_port>/login).",
     )
-    metrics_token: str | None = Field(
+    # A secret: printed as ********** in reprs, logs and ``settings show``.
+    metrics_token: SecretStr | None = Field(
         default=None,
         repr=False,
         description="Bearer token /metrics requires when metrics_host is not loopback.",

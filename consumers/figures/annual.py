@@ -5,9 +5,10 @@ backend's own timestamp format), so a reader can paste it into ``sqlite3`` or ``
 get the same number. Windows are local days, half-open in UTC: ``[from 00:00, to+1 00:00)``,
 over when a case was received (routed); "mediated" is a case of the period now concluded.
 
-Not in the store, and so not here: consultations (they open no case) and a case's intake
-channel (``cases`` has no channel column); the report command counts those from the intake
-topics and says so.
+A case's channel and claimed amount are those of the report that opened it (``reports``: the
+earliest of the case's own reports; a report linked to another case opens none). Not in the
+store, and so not here: consultations (they open no case and no report row); the report
+command counts those from the intake topics and says so.
 """
 
 from __future__ import annotations
@@ -70,6 +71,17 @@ class AnnualReport:
         }
 
 
+# What the bureau counts as received online (掌上, "in the palm"): the mini-program and the
+# web form, the channels a person uses without a desk, a line or a letter.
+ONLINE_CHANNELS = ("miniapp", "web")
+
+# The report that opened case ``c``: the earliest of the reports that name it as their case.
+# A report linked to another case keeps its own case id, so it opens nothing unless unlinked.
+OPENING_REPORT = (
+    "r.report_id = (SELECT o.report_id FROM reports o WHERE o.case_id = c.case_id "
+    "ORDER BY o.time, o.report_id LIMIT 1)"
+)
+
 _RUN = object()  # ``add``: the figure is what its SQL returns
 
 
@@ -79,6 +91,11 @@ def _ts(when: datetime, backend: str) -> str:
     if backend == "sqlite":
         return f"'{when.replace(tzinfo=None).isoformat(sep=' ', timespec='microseconds')}'"
     return f"TIMESTAMPTZ '{when.isoformat()}'"
+
+
+def _yuan(v: Any) -> Decimal:
+    """A sum of amounts to the yuan (SQLite sums NUMERIC text as floating point)."""
+    return Decimal(str(v)).quantize(Decimal("1"))
 
 
 def _pct(num: int, den: int) -> float | None:
@@ -125,20 +142,34 @@ def build(engine: Engine, w: Window) -> AnnualReport:
                 unit="件",
             )
         )
-        q_amount = (
-            "SELECT COALESCE(SUM(CAST(agreed_amount_yuan AS NUMERIC)), 0) FROM cases "
-            f"WHERE kind = 'dispute' AND outcome = 'agreement' AND {done}"  # noqa: S608
+        in_c = f"c.routed_at >= {s} AND c.routed_at < {e}"
+        opened = f"FROM cases c JOIN reports r ON {OPENING_REPORT}"
+        q_claimed = (
+            "SELECT COALESCE(SUM(CAST(r.data ->> 'amount_yuan' AS NUMERIC)), 0) "  # noqa: S608
+            f"{opened} WHERE c.kind = 'dispute' AND {in_c} AND c.concluded_at IS NOT NULL"
         )
-        amount = Decimal(str(one(q_amount))).quantize(Decimal("1"))
         add(
             "amount_yuan",
             "涉及金额",
             "amount at stake",
-            q_amount,
-            amount,
+            q_claimed,
+            _yuan(one(q_claimed)),
             unit="元",
-            note="调解协议金额之和（案件库不存申请金额）/ the agreed amounts: the store keeps "
-            "no claimed amount",
+            note="调处纠纷来件所填申请金额之和 / the claimed amounts of the disputes mediated, "
+            "from the report that opened each case",
+        )
+        q_agreed = (
+            "SELECT COALESCE(SUM(CAST(agreed_amount_yuan AS NUMERIC)), 0) FROM cases "
+            f"WHERE kind = 'dispute' AND outcome = 'agreement' AND {done}"  # noqa: S608
+        )
+        add(
+            "agreed_amount_yuan",
+            "调解协议金额",
+            "amount agreed",
+            q_agreed,
+            _yuan(one(q_agreed)),
+            unit="元",
+            note="调解成功纠纷的协议金额之和 / the agreed amounts of the disputes settled",
         )
         add(
             "success_rate",
@@ -177,6 +208,59 @@ def build(engine: Engine, w: Window) -> AnnualReport:
             add(f"by_{col}", zh, en, q, grouped(q), unit="件")
         q_routed = f"SELECT COUNT(*) FROM cases WHERE {received}"  # noqa: S608
         routed = int(one(q_routed))
+        q_channel = (
+            "SELECT COALESCE(r.channel, 'unknown'), COUNT(*) FROM cases c "  # noqa: S608
+            f"LEFT JOIN reports r ON {OPENING_REPORT} WHERE {in_c} GROUP BY 1 ORDER BY 1"
+        )
+        add(
+            "by_channel",
+            "按渠道",
+            "cases by channel",
+            q_channel,
+            grouped(q_channel),
+            unit="件",
+            note="按开案来件的渠道；unknown：案件库未存其来件 / by the channel of the report "
+            "that opened the case; unknown: the store keeps no report of it",
+        )
+        online = ", ".join(f"'{c}'" for c in ONLINE_CHANNELS)
+        q_online = (
+            f"SELECT ROUND(100.0 * SUM(CASE WHEN r.channel IN ({online}) THEN 1 ELSE 0 END) "  # noqa: S608
+            f"/ NULLIF(COUNT(*), 0), 2) {opened} WHERE {in_c}"
+        )
+        share = one(q_online)
+        add(
+            "online_share",
+            "网上受理占比（掌上）",
+            "share received online",
+            q_online,
+            None if share is None else float(share),
+            unit="%",
+            note="小程序、网上来件开案的案件 ÷ 存有来件的案件 / cases opened by a mini-program or "
+            "web report ÷ cases whose report the store keeps",
+        )
+        q_missing = (
+            f"SELECT COUNT(*) FROM cases c WHERE {in_c} AND NOT EXISTS "  # noqa: S608
+            "(SELECT 1 FROM reports r WHERE r.case_id = c.case_id)"
+        )
+        add(
+            "cases_without_report",
+            "未存来件的案件",
+            "cases whose report the store lacks",
+            q_missing,
+            unit="件",
+            note="不计入网上受理占比和涉及金额 / left out of the online share and the claimed "
+            "amount",
+        )
+        q_reports = f"SELECT COUNT(*) FROM reports WHERE time >= {s} AND time < {e}"  # noqa: S608
+        add(
+            "reports_received",
+            "来件",
+            "reports received",
+            q_reports,
+            unit="件",
+            note="每一次来件，含并入已有案件的重复来件（按来件时间） / every report, those linked "
+            "to an existing case included (by the report's time)",
+        )
         for clock, zh, en in (
             ("accept", "受理超时", "accept deadline breached"),
             ("conclude", "办结超时", "conclude deadline breached"),

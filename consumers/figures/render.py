@@ -25,6 +25,7 @@ NAMES: dict[str, dict[str, str]] = {
         "referral": "部门移交",
         "letter": "来信",
         "visit": "走访",
+        "unknown": "未存来件",
     },
 }
 
@@ -83,7 +84,10 @@ def _bar(fig_id: str, title: str, data: dict[str, int], names: dict[str, str]) -
 
 def as_html(rep: AnnualReport, monthly: dict[str, Any] | None = None) -> str:
     rows = "".join(
-        f"<tr><th>{html.escape(f.zh)}</th><td>{html.escape(show(f))}</td></tr>"
+        f"<tr><th>{html.escape(f.zh)}</th><td>{html.escape(show(f))}"
+        # The Chinese half of a note says what the figure counts (口径), for the summary's reader.
+        + (f'<div class="note">{html.escape(f.note.split(" / ")[0])}</div>' if f.note else "")
+        + "</td></tr>"
         for f in rep.figures
         if not isinstance(f.value, dict)
     )
@@ -103,14 +107,14 @@ def as_html(rep: AnnualReport, monthly: dict[str, Any] | None = None) -> str:
                         "left": "center",
                         "textStyle": {"fontSize": 14},
                     },  # fmt: skip
-                    "grid": {"left": 60, "right": 60, "top": 40, "bottom": 40},
+                    "grid": {"left": 60, "right": 60, "top": 40, "bottom": 64},
                     "legend": {"bottom": 0},
                     "xAxis": {
                         "type": "category",
                         "data": monthly["keys"],
                         "name": "月份",
                         "nameLocation": "middle",
-                        "nameGap": 26,
+                        "nameGap": 28,
                     },  # fmt: skip
                     "yAxis": [
                         {"type": "value", "name": "件数"},
@@ -142,9 +146,10 @@ body {{ font: 14px/1.6 "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micr
   sans-serif; margin: 24px 32px; color: #111; }}
 h1 {{ font-size: 22px; margin: 0 0 4px; }} .sub {{ color: #555; margin-bottom: 16px; }}
 table {{ border-collapse: collapse; width: 100%; margin-bottom: 16px; }}
-th, td {{ border: 1px solid #bbb; padding: 4px 8px; text-align: left; }}
+th, td {{ border: 1px solid #bbb; padding: 2px 8px; text-align: left; font-size: 13px; }}
 th {{ width: 34%; background: #f3f3f3; font-weight: normal; }}
-.chart {{ width: 100%; height: 300px; margin: 8px 0 16px; break-inside: avoid; }}
+.note {{ color: #666; font-size: 10px; line-height: 1.3; }}
+.chart {{ width: 100%; height: 270px; margin: 8px 0 16px; break-inside: avoid; }}
 pre {{ white-space: pre-wrap; font-size: 11px; background: #f7f7f7; padding: 4px; margin: 2px 0; }}
 .queries li {{ break-inside: avoid; }}
 @page {{ size: A4; margin: 14mm; }}

@@ -31,6 +31,7 @@ def render(state: DashboardState, vocab: Vocabulary, now: datetime, tz: tzinfo) 
     }
     committees = sorted(state.committees, key=lambda c: (-overdue.get(c, 0), -open_.get(c, 0), c))
     offset = tz.utcoffset(None) or timedelta()
+    counts = dict(state.days.get(today, {}))
     return {
         "now": now.isoformat(),
         "today": today.isoformat(),
@@ -40,7 +41,11 @@ def render(state: DashboardState, vocab: Vocabulary, now: datetime, tz: tzinfo) 
         "levels": [{"code": lv, "name": n} for lv, n in labels.LEVELS.items()],
         "risk": cells,
         "feed": list(state.feed),
-        "today_counts": dict(state.days.get(today, {})),
+        "today_counts": counts,
+        # A case is opened by a routed report; a report linked to an open case is a report,
+        # not a case. Cases and reports are shown apart, and reports = cases + linked.
+        "today_cases": counts.get("routed", 0),
+        "today_reports": counts.get("routed", 0) + counts.get("linked", 0),
         "committees": [
             {
                 "code": c,

@@ -3,12 +3,18 @@
 "use strict";
 
 const POLL_MS = 1000;
+// Today's cases (案件: a routed report opens one) and reports (来件: cases + the reports linked
+// to an open case) come first and apart; the kinds below count reports, not cases.
+const MAIN_COUNTS = [
+  ["today_cases", "今日新立案件", "cases"],
+  ["today_reports", "今日来件（案件 + 并案来件）", "reports"],
+];
 const COUNT_LABELS = [
-  ["dispute", "矛盾纠纷"],
-  ["petition", "信访"],
-  ["wage_arrears", "欠薪"],
+  ["dispute", "纠纷来件"],
+  ["petition", "信访来件"],
+  ["wage_arrears", "欠薪来件"],
   ["consultation", "法律咨询"],
-  ["routed", "已分派"],
+  ["linked", "并入已有案件"],
   ["concluded", "已办结"],
   ["incidents", "群体事件"],
   ["escalations", "升级"],
@@ -93,6 +99,14 @@ function renderLegend(levels) {
 
 function renderCounts(data) {
   document.getElementById("today").textContent = data.today;
+  const main = document.getElementById("counts-main");
+  main.replaceChildren(...MAIN_COUNTS.map(([k, label, en]) => {
+    const div = el("div", { class: "count main", "data-count": k });
+    div.appendChild(el("b", {}, data[k] || 0));
+    div.appendChild(el("span", {}, label));
+    div.appendChild(el("small", {}, en));
+    return div;
+  }));
   const box = document.getElementById("counts");
   const items = COUNT_LABELS.map(([k, label]) => {
     const div = el("div", { class: "count", "data-count": k });

@@ -33,6 +33,7 @@ from tests.chromium import playwright_chromium
 from tests.httptools import serve
 from tests.monitoring_events import risk
 from tests.real.test_workbench_browser import ID_NUMBER, NAME, PHONE, first_login, intake_dispute
+from tests.unit.test_dashboard_counts_unit import linked_event
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -42,6 +43,7 @@ DISPUTES = [3, 1, 4, 1, 5, 9, 2]  # per day, oldest first
 PETITIONS = [0, 1, 0, 2, 0, 0, 1]
 RISE = [0.0, 3.0, 5.0, 9.0, 14.0, 22.0, 31.5]  # added to each street's base score, per day
 EMPLOYER = f"{NAME}建筑劳务有限公司"  # an incident key that names a person
+LINKED_TODAY = (("lk-1", "miniapp"), ("lk-2", "walkin"))
 
 
 @dataclass
@@ -102,6 +104,10 @@ def center(tmp_path: Path) -> Iterator[Center]:
     sink = MetricsSink(registry)  # no clock: "now" is the newest event (the planted week)
     for topic, env in events:
         sink.handle(topic, json.dumps(env).encode())
+    # Two reports of the last day that joined open cases: reports of the day, not new cases.
+    for rid, channel in LINKED_TODAY:
+        env = linked_event(rid, channel, LAST_DAY + timedelta(minutes=30), case_id="cc-030")
+        sink.handle("cases.lifecycle", json.dumps(env).encode())
     try:
         with serve(create_workbench_app(s, store, MemoryPublisher(), accounts)) as wb:
             gate = command_gate(accounts, f"{wb}/login")
@@ -175,6 +181,19 @@ def test_command_center_after_login_charts_drill_down_and_no_personal_data(
             assert [v for v in success if v is not None] == [66.67, 100.0]
             incidents = page.evaluate("fqCharts.incidents.getOption().series[0].data")
             assert sum(incidents) == 1
+            # Today's cases and today's reports, apart: the last day's routed cases, and those
+            # plus the reports that joined an open case.
+            page.wait_for_selector("[data-count=today_reports]")
+            cases_today = DISPUTES[-1] + PETITIONS[-1]
+            shown = page.evaluate(
+                "Object.fromEntries([...document.querySelectorAll('#counts-main .count')]"
+                ".map(d => [d.dataset.count, d.querySelector('b').textContent]))"
+            )
+            assert shown == {
+                "today_cases": str(cases_today),
+                "today_reports": str(cases_today + len(LINKED_TODAY)),
+            }, shown
+            assert "并案" in page.inner_text("#counts-main")
             page.screenshot(path=str(ARTIFACTS / "command-center.png"), full_page=True)
 
             # A heat cell opens its drill-down: counts by committee, status and age.

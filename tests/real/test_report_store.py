@@ -17,7 +17,15 @@ from sqlalchemy import text
 from consumers.db import SqlStore
 from consumers.figures import annual
 from consumers.figures.window import Window
-from tests.casetools import incident, item, lifecycle, routed
+from tests.casetools import (
+    dispute_report,
+    incident,
+    item,
+    lifecycle,
+    petition_report,
+    routed,
+    wage_report,
+)
 
 TZ = timezone(timedelta(hours=8))
 # 2022-01-01 03:00 local is 2021-12-31 19:00 UTC: inside the local year, outside the UTC one.
@@ -55,6 +63,24 @@ def plant(store: SqlStore) -> None:
     add("cases.routed", routed("w1", kind="wage_arrears", category="labor", time=MID))
     add("cases.routed", routed("w2", kind="wage_arrears", category="labor", time=MID))
     add("incidents", incident("inc-1", ["w1", "w2"], 7, time=MID))
+    # The reports: each case's own, except w2's (the store never got it). d1 is repeated
+    # twice: once naming its case (the earliest report still opens it), once linked (a report
+    # of its own id that opens no case). Neither counts as a case or adds an amount.
+    for rid, at, channel, claimed in (
+        ("d1", EARLY, "hotline", "1200"),
+        ("d2", MID, "miniapp", "2500"),
+        ("d3", MID, "web", "800.40"),
+        ("d4", LATE, "miniapp", "99"),
+    ):
+        env = dispute_report(rid, time=at, channel=channel, source=f"{channel}/test")
+        env["data"]["amount_yuan"] = claimed
+        add("intake.disputes", env)
+    again = dispute_report("d1-again", subject="d1", time=MID, channel="web", source="web/t")
+    again["data"]["amount_yuan"] = "999999"
+    add("intake.disputes", again)
+    add("intake.disputes", dispute_report("d1-linked", time=MID, channel="walkin"))
+    add("intake.petitions", petition_report("p1", time=MID))  # by letter
+    add("intake.wage-arrears", wage_report("w1", time=MID))  # by the mini-program
     result = store.apply(items)
     assert result.applied == len(items), result
 
@@ -63,7 +89,6 @@ def check(engine) -> annual.AnnualReport:  # type: ignore[no-untyped-def]
     rep = annual.build(engine, Window(date(2022, 1, 1), date(2022, 12, 31), TZ))
     assert rep.get("disputes_mediated") == 3
     assert rep.get("disputes_settled") == 2
-    assert rep.get("amount_yuan") == Decimal("3500")  # 1000.50 + 2500, rounded to the yuan
     assert rep.get("success_rate") == 66.67
     assert rep.get("disputes_received") == 3
     assert rep.get("petitions") == 1
@@ -73,6 +98,16 @@ def check(engine) -> annual.AnnualReport:  # type: ignore[no-untyped-def]
     assert rep.get("by_kind") == {"dispute": 3, "petition": 1, "wage_arrears": 2}
     assert rep.get("by_category") == {"contract": 3, "housing": 1, "labor": 2}
     assert rep.get("by_street") == {"yongzhong": 6}
+    # From the reports: the claimed amounts of the three disputes mediated (1200 + 2500 +
+    # 800.40), the agreed ones apart (1000.50 + 2500, to the yuan).
+    assert rep.get("amount_yuan") == Decimal("4500")
+    assert rep.get("agreed_amount_yuan") == Decimal("3500")
+    assert rep.get("by_channel") == {
+        "hotline": 1, "letter": 1, "miniapp": 2, "unknown": 1, "web": 1,
+    }  # fmt: skip
+    assert rep.get("online_share") == 60.0  # d2, d3, w1 of the five cases with a report
+    assert rep.get("cases_without_report") == 1
+    assert rep.get("reports_received") == 7  # d1, d2, d3, both repeats, p1, w1
     # Every single-statement figure's SQL gives the same value run on its own.
     with engine.connect() as conn:
         for f in rep.figures:
@@ -100,6 +135,10 @@ def test_report_figures_from_sqlite_and_the_printed_sql_runs_in_sqlite3(tmp_path
         assert con.execute(sql).fetchone()[0] == 3
         sql = next(f.sql for f in rep.figures if f.key == "by_kind")
         assert dict(con.execute(sql).fetchall()) == {"dispute": 3, "petition": 1, "wage_arrears": 2}
+        sql = next(f.sql for f in rep.figures if f.key == "by_channel")
+        assert dict(con.execute(sql).fetchall())["miniapp"] == 2
+        sql = next(f.sql for f in rep.figures if f.key == "amount_yuan")
+        assert round(con.execute(sql).fetchone()[0], 2) == 4500.40
     finally:
         con.close()
 
@@ -109,7 +148,7 @@ def test_report_figures_from_postgresql(pg_url: str) -> None:
     store = SqlStore.open(pg_url)
     try:
         plant(store)
-        check(store.engine)
+        assert check(store.engine).backend == "postgresql"
     finally:
         store.close()
 
@@ -126,9 +165,15 @@ def test_report_cli_text_json_and_bad_dates(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     figures = {f["key"]: f for f in json.loads(out.stdout)["figures"]}
     assert figures["disputes_mediated"]["value"] == 3
-    assert figures["amount_yuan"]["value"] == "3500"
-    assert figures["consultations"]["value"] is None  # not in the store, and said so
+    assert figures["amount_yuan"]["value"] == "4500"
+    assert figures["agreed_amount_yuan"]["value"] == "3500"
+    assert figures["online_share"]["value"] == 60.0
+    assert "FROM cases c JOIN reports r" in figures["online_share"]["sql"]
+    # Consultations open no case and no report: without --intake they are not counted, and the
+    # report says why instead of printing a zero.
+    assert figures["consultations"]["value"] is None
     assert "not in the case store" in figures["consultations"]["sql"]
+    assert "--intake" in figures["consultations"]["sql"]
     txt = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120)
     assert txt.returncode == 0, txt.stderr
     assert "调处纠纷" in txt.stdout and "SELECT COUNT(*) FROM cases" in txt.stdout

@@ -15,11 +15,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fengqiao.cli.report_cmd import incident_detection_present
 from fengqiao.settings import Settings
 from tests.kafkatools import WorkerProcess, settings_env
 
@@ -29,6 +29,30 @@ SCALE = float(os.environ.get("FENGQIAO_TEST_SIM_SCALE", "0.1"))
 # How long the paced year into the store takes to publish (wall seconds).
 # The full year: about 30 events a second, well inside what one worker keeps up with.
 YEAR_WALL_S = float(os.environ.get("FENGQIAO_TEST_YEAR_WALL_S", "240" if SCALE < 0.5 else "720"))
+
+
+def replay_grace_hours() -> str:
+    """An incident grace that reaches back past 2022: the year is published in seconds onto a
+    worker on the wall clock, so every claim is years late, and the default day of grace would
+    (rightly) drop them all. The paced test below keeps the default grace on the stream clock."""
+    from datetime import UTC, datetime
+
+    age = datetime.now(UTC) - datetime(2022, 1, 1, tzinfo=UTC)
+    return str(int(age.total_seconds() // 3600) + 24 * 60)
+
+
+@pytest.fixture
+def worker(kafka_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    proc = WorkerProcess(
+        kafka_settings,
+        tmp_path / "worker.log",
+        extra_env={"FENGQIAO_INCIDENT_GRACE_HOURS": replay_grace_hours()},
+    )
+    try:
+        proc.start()
+        yield proc
+    finally:
+        proc.stop()
 
 
 def test_simulated_year_is_counted_exactly_once(
@@ -85,9 +109,8 @@ def test_simulated_year_is_counted_exactly_once(
         assert rows[f"{kind} events on intake"]["counted"] == f"{n:,}"
     assert rows["consultations counted by the worker"]["counted"] == f"{m['consultations']:,}"
     assert worker.stats()["dead_letters"] == 0
-    # Group incidents come from the issue-5 incident agent. Once it is in the build, the 14
-    # planted incidents with 187 workers must each be found exactly once, and no other rule
-    # may fire on the background.
+    # The oversight agents find the 14 planted group wage incidents with their 187 workers,
+    # each exactly once, and no other rule fires on the background.
     for rule in (
         "dispute_collective",
         "dispute_respondent",
@@ -95,13 +118,14 @@ def test_simulated_year_is_counted_exactly_once(
         "petition_matter",
     ):
         assert rows[f"incidents {rule}"]["counted"] == "0"
-    if incident_detection_present():
-        assert rows["group wage incidents"]["counted"] == "14"
-        assert rows["workers in group wage incidents"]["counted"] == "187"
-        assert rows["planted incidents found exactly once"]["counted"] == "14"
-        assert all(rows[c]["status"] == "ok" for c in rows if "incident" in c)
-    else:
-        assert rows["group wage incidents"]["counted"] == "0"
+    assert rows["group wage incidents"]["counted"] == "14"
+    assert rows["workers in group wage incidents"]["counted"] == "187"
+    assert rows["planted incidents found exactly once"]["counted"] == "14"
+    incident_rows = [c for c in rows if "incident" in c]
+    assert len(incident_rows) >= 7, incident_rows
+    assert all(rows[c]["status"] == "ok" for c in incident_rows), {
+        c: rows[c] for c in incident_rows
+    }
 
 
 @pytest.mark.timeout(YEAR_WALL_S + 3600)
