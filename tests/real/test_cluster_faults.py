@@ -162,11 +162,8 @@ def pipeline(kafka_cluster: Cluster, pg: PgServer, tmp_path: Path) -> Iterator[P
     create_topics(s)
     assert s.database_url is not None
     store = SqlStore.open(s.database_url)
-    # no static membership for this sink: a static group leader that joined before its
-    # consumer had the topics' metadata kept an empty assignment for good (seen once in five
-    # runs); a dynamic member rejoins when the metadata arrives
-    env = {k: v for k, v in sink_env(batch=200).items() if k != "FENGQIAO_SINK_INSTANCE_ID"}
-    sink = SinkProcess(s, tmp_path / "sink.log", extra_env=env)
+    # static membership, as the manifests deploy the sink
+    sink = SinkProcess(s, tmp_path / "sink.log", extra_env=sink_env(batch=200))
     p = Pipeline(s, [], sink, store, tmp_path)
     a, b = p.add_worker(), p.add_worker()
     try:
