@@ -57,9 +57,12 @@ class StaticMember:
         self._next = now + self._wait_s
         self._wait_s = min(self._wait_s * 2, self._max_s)
         topics = sorted(self._consumer.subscription() or ())
-        if not any(self._consumer.partitions_for_topic(t) for t in topics):
+        # the metadata the consumer already has: its public partitions_for_topic fetches
+        # unknown topics with no time limit, which would stall the poll loop in an outage
+        cluster = self._consumer._cluster
+        if not any(cluster.partitions_for_topic(t) for t in topics):
             return  # nothing to be assigned yet: an empty assignment is right
         log.warning("static member holds no partitions of topics that have them; asking to rejoin")
-        # kafka-python has no public call for this; request_rejoin only sets a flag that the
-        # next poll acts on, with the member id the consumer holds
+        # kafka-python has no public call for this either; request_rejoin only sets a flag
+        # that the next poll acts on, with the member id the consumer holds
         self._consumer._coordinator.request_rejoin()

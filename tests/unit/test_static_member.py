@@ -18,6 +18,14 @@ class _Coordinator:
 
 
 @dataclass
+class _Cluster:
+    partitions: set[int]
+
+    def partitions_for_topic(self, _topic: str) -> set[int] | None:
+        return self.partitions or None
+
+
+@dataclass
 class _Consumer:
     """Stands in for kafka-python's consumer: only the calls the wrapper makes."""
 
@@ -36,8 +44,9 @@ class _Consumer:
     def subscription(self) -> set[str]:
         return {"cases.routed"}
 
-    def partitions_for_topic(self, _topic: str) -> set[int]:
-        return self.partitions
+    @property
+    def _cluster(self) -> _Cluster:
+        return _Cluster(self.partitions)
 
 
 class _Clock:
