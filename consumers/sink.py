@@ -23,6 +23,7 @@ from typing import Any
 
 from consumers.db import is_unavailable
 from consumers.reports import REPORT_TOPICS
+from consumers.static_member import StaticMember
 from consumers.store import ApplyResult, CaseStore, Incoming, dead_letter_id
 from schemas.errors import FieldProblem
 from schemas.events import DERIVED_TYPES, dump
@@ -257,7 +258,7 @@ class Sink:
         from kafka import KafkaConsumer
 
         c = self.config
-        return KafkaConsumer(
+        consumer = KafkaConsumer(
             *[f"{c.topic_prefix}{name}" for name in SINK_TOPICS],
             bootstrap_servers=list(c.bootstrap_servers),
             group_id=c.group_id,
@@ -269,6 +270,8 @@ class Sink:
             session_timeout_ms=c.session_timeout_ms,
             **dict(c.client_config),
         )
+        # a static member may come back to an empty assignment the broker kept for it
+        return StaticMember(consumer) if c.instance_id else consumer
 
     def ready(self) -> str | None:
         """None when the sink is polling and its store answers, else why not."""

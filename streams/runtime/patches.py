@@ -16,7 +16,7 @@ import faust.transport.consumer as fc
 import faust.transport.drivers.aiokafka as fa
 import mode.utils.queues as mq
 
-from streams.runtime import fetch, offsets, stream
+from streams.runtime import fetch, offsets, producer, stream
 
 log = logging.getLogger("fengqiao.worker.runtime")
 
@@ -137,6 +137,17 @@ PATCHES: tuple[Patch, ...] = (
         "none: performance (faust offers no setting for them)",
         f"{OFFSETS}::test_the_worker_consumer_gets_the_fetch_settings_of_the_app",
         fetch.with_fetch_settings,
+        wraps=True,
+    ),
+    Patch(
+        "idempotent-producer",
+        fa.Producer,
+        "_settings_extra",
+        "the extra producer settings, which make the producer idempotent only in exactly-once "
+        "mode: faust offers no setting for enable_idempotence",
+        "none found upstream: faust has no producer_enable_idempotence setting",
+        f"{OFFSETS}::test_the_worker_producer_is_idempotent_with_acks_all",
+        producer.with_idempotence,
         wraps=True,
     ),
 )

@@ -28,3 +28,14 @@ def track_topic(producer: Any, name: str) -> None:
     client = producer.client
     if name not in client._topics:
         client.add_topic(name)
+
+
+def with_idempotence(original: Any) -> Any:
+    """Wrap faust's ``Producer._settings_extra`` so every aiokafka producer it makes is
+    idempotent with acks=all: a retried batch then cannot be written twice. faust has no
+    public setting for it; it sets both only for exactly-once transactions."""
+
+    def settings_extra(self: Any) -> Any:
+        return {**original(self), "acks": "all", "enable_idempotence": True}
+
+    return settings_extra

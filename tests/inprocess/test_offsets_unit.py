@@ -579,3 +579,31 @@ def test_every_patch_and_workaround_names_a_test_that_exists() -> None:
         defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
         assert name in defined, f"{entry.name}: {entry.test} does not exist"
         assert entry.upstream
+
+
+def test_the_worker_producer_is_idempotent_with_acks_all() -> None:
+    import asyncio
+
+    from fengqiao.settings import Settings
+    from fengqiao.workerwiring import worker_config
+    from streams.app import create_app
+    from streams.runtime import patches
+
+    patches.apply()
+
+    async def build() -> Any:
+        # the aiokafka producer faust makes for the worker (not started: no broker needed)
+        app, _ctx = create_app(worker_config(Settings()), features=())
+        return app.producer._new_producer()  # type: ignore[attr-defined]
+
+    async def made() -> tuple[bool, int, object]:
+        p = await build()
+        try:
+            # aiokafka keeps its sequence numbers in a transaction manager: idempotence is on
+            return p._txn_manager is not None, p._sender._acks, p._txn_manager.transactional_id
+        finally:
+            await p.stop()
+
+    idempotent, acks, transactional_id = asyncio.run(made())
+    assert idempotent and acks == -1  # acks=all
+    assert transactional_id is None  # idempotent only: no transactions

@@ -205,6 +205,58 @@ def test_workers_have_a_disruption_budget_and_surge_first() -> None:
     assert pdb["spec"]["minAvailable"] >= 1
 
 
+def _component_settings(component: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings one component's container sees: the shared ConfigMap and its own env."""
+    env: dict[str, str] = {}
+    for cm in _of_kind("ConfigMap"):
+        if cm["metadata"]["name"] == "fengqiao-settings":
+            env.update({k: str(v) for k, v in cm["data"].items()})
+    for e in _container(component).get("env", []):
+        env[e["name"]] = "from-a-secret" if "valueFrom" in e else str(e["value"])
+    for key in [k for k in os.environ if k.startswith("FENGQIAO_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+def _http_probes(component: str) -> dict[str, tuple[str, int]]:
+    c = _container(component)
+    out = {}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        get = c[probe].get("httpGet")
+        assert get is not None, f"{component} {probe} is a plain HTTP GET on the pod IP"
+        assert "host" not in get  # the kubelet's default: the pod IP
+        out[probe] = (get["path"], int(get["port"]))
+    return out
+
+
+@pytest.mark.parametrize("component", ["worker", "sink"])
+def test_probes_reach_the_port_and_address_the_settings_serve_health_on(
+    component: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = _component_settings(component, monkeypatch)
+    if component == "worker":  # faust's web server: /healthz and /readyz
+        host, port = s.worker_web_host, s.worker_web_port
+    else:  # the sink's own server (consumers.sink.serve_metrics), only when a port is set
+        assert s.sink_metrics_port is not None, "the sink serves no probes without a port"
+        host, port = s.metrics_host, s.sink_metrics_port
+    assert host == "0.0.0.0", f"{component} listens where the pod IP reaches it"  # noqa: S104
+    assert _http_probes(component) == {
+        "startupProbe": ("/healthz", port),
+        "livenessProbe": ("/healthz", port),
+        "readinessProbe": ("/readyz", port),
+    }
+    declared = {p["containerPort"] for p in _container(component)["ports"]}
+    assert port in declared
+
+
+def test_the_sink_is_one_static_member_replaced_not_surged(monkeypatch: pytest.MonkeyPatch) -> None:
+    sink = _deployment("sink")
+    assert sink["spec"]["replicas"] == 1 and sink["spec"]["strategy"]["type"] == "Recreate"
+    assert _component_settings("sink", monkeypatch).sink_instance_id
+
+
 def test_the_reference_configmap_is_the_packaged_catalogue_and_ruleset() -> None:
     (cm,) = [c for c in _of_kind("ConfigMap") if c["metadata"]["name"] == "fengqiao-reference"]
     catalogue = ROOT / "schemas" / "reference" / "data" / "catalogue.json"
