@@ -53,6 +53,9 @@ class BenchResult:
     kafka: str
     started_at: str
     notes: list[str] = field(default_factory=list)
+    # publish → the case readable in the case store, written there by a ``fengqiao sink``
+    store_latency_ms: dict[str, float] = field(default_factory=dict)
+    store_latency_events: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -284,14 +287,77 @@ class Workers:
                 p.wait()
 
 
-def wait_drained(s: Settings, timeout_s: float, poll_s: float = 0.25) -> float:
-    """Wait until the workers' consumer group has committed every message of every topic it
-    reads (intake and the internal topics of incidents, risk and SLA); returns when, on the
-    ``time.monotonic`` clock. Commits trail processing by at most ``broker_commit_interval``."""
+def store_url(s: Settings) -> str:
+    """The bench's own case store: a fresh SQLite file per run."""
+    return f"sqlite:///{s.home / f'{s.app_id}.db'}"
+
+
+class SinkProcess:
+    """One ``fengqiao sink`` writing the bench's topics into the bench's case store."""
+
+    def __init__(self, s: Settings, log_dir: Path) -> None:
+        self.s, self.log_dir = s, log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def group(self) -> str:
+        return f"{self.s.app_id}-sink"
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(
+            KAFKA_BOOTSTRAP_SERVERS=self.s.resolved_bootstrap(),
+            FENGQIAO_TOPIC_PREFIX=self.s.topic_prefix,
+            FENGQIAO_APP_ID=self.s.app_id,
+            FENGQIAO_HOME=str(self.s.home),
+            FENGQIAO_DATABASE_URL=store_url(self.s),
+            FENGQIAO_SINK_GROUP_ID=self.group,
+        )
+        env.pop("FENGQIAO_SINK_METRICS_PORT", None)  # not served: the bench reads the store
+        log = (self.log_dir / "bench-sink.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fengqiao", "sink"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def check(self) -> None:
+        """Raise if the sink has exited (a bad setting, a store it cannot open)."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"the bench's sink exited; see {self.log_dir / 'bench-sink.log'}")
+
+    def stop(self) -> None:
+        import signal
+
+        p = self.proc
+        if p is None or p.poll() is not None:
+            return
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def wait_drained(
+    s: Settings,
+    timeout_s: float,
+    poll_s: float = 0.25,
+    group: str | None = None,
+    alive: Callable[[], None] = lambda: None,
+) -> float:
+    """Wait until the workers' consumer group (or ``group``) has committed every message of
+    every topic it reads (intake and the internal topics of incidents, risk and SLA); returns
+    when, on the ``time.monotonic`` clock. Commits trail processing by at most
+    ``broker_commit_interval``. ``alive`` raises when what is waited for has died."""
     from consumers.metrics.lag import LagProbe
     from fengqiao.metrics_wiring import kafka_access
 
-    probe = LagProbe(kafka_access(s), s.app_id)
+    probe = LagProbe(kafka_access(s), group or s.app_id)
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
@@ -302,10 +368,12 @@ def wait_drained(s: Settings, timeout_s: float, poll_s: float = 0.25) -> float:
                 lag = {}
             if lag and not any(lag.values()):
                 return time.monotonic()
+            alive()
             time.sleep(poll_s)
     finally:
         probe.close()
-    raise RuntimeError(f"the workers did not finish their backlog within {timeout_s:.0f} s")
+    who = "the sink" if group else "the workers"
+    raise RuntimeError(f"{who} did not finish the backlog within {timeout_s:.0f} s")
 
 
 def run_pipeline(
@@ -334,8 +402,10 @@ def run_pipeline(
 
 def run_latency(
     s: Settings, rate: float, seconds: float, run: str, progress: Progress
-) -> list[float]:
-    """Publish at ``rate``/s for ``seconds`` to warm workers; ms from send to routed consumed.
+) -> tuple[list[float], list[float]]:
+    """Publish at ``rate``/s for ``seconds`` to warm workers; ms from send to routed consumed,
+    and ms from send to the case being readable in the bench's case store (polled every
+    50 ms with one query for every case not yet seen there, so ±25 ms on average).
 
     The load generator and the reader are aiokafka clients on one event loop: on a small
     machine they share the cores with the workers and the broker, and a heavier client would
@@ -352,12 +422,48 @@ def _aio_config(s: Settings) -> dict[str, Any]:
     return dict(s.aiokafka_client_config())
 
 
-async def _latency(s: Settings, events: list[tuple[str, bytes, bytes]], rate: float) -> list[float]:
+class StoreReader:
+    """Which of some case ids the case store holds: what a mediator's inbox could show."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+
+        from consumers.tables import cases
+
+        self.engine = create_engine(url)
+        self.cases = cases
+
+    def present(self, case_ids: list[str]) -> set[str]:
+        from sqlalchemy import select
+        from sqlalchemy.exc import OperationalError
+
+        found: set[str] = set()
+        try:
+            with self.engine.connect() as conn:
+                for i in range(0, len(case_ids), 500):
+                    chunk = case_ids[i : i + 500]
+                    rows = conn.execute(
+                        select(self.cases.c.case_id).where(self.cases.c.case_id.in_(chunk))
+                    )
+                    found.update(r[0] for r in rows)
+        except OperationalError:
+            pass  # the sink holds the file's write lock (or has not made the table yet)
+        return found
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+async def _latency(
+    s: Settings, events: list[tuple[str, bytes, bytes]], rate: float
+) -> tuple[list[float], list[float]]:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     servers = s.resolved_bootstrap()
     sent: dict[str, float] = {}
     latencies: list[float] = []
+    stored: list[float] = []
+    store = StoreReader(store_url(s))
     routed = s.topic("cases.routed")
     consumer = AIOKafkaConsumer(
         bootstrap_servers=servers, enable_auto_commit=False, fetch_max_wait_ms=20, **_aio_config(s)
@@ -383,21 +489,42 @@ async def _latency(s: Settings, events: list[tuple[str, bytes, bytes]], rate: fl
                         if t0 is not None:
                             latencies.append((now - t0) * 1000)
 
+        async def poll_store() -> None:
+            waiting: dict[str, float] = {}
+            taken = 0
+            while len(stored) < len(events):
+                for k in order[taken:]:
+                    waiting[k] = sent[k]
+                taken = len(order)
+                if waiting:
+                    found = await asyncio.to_thread(store.present, list(waiting))
+                    now = time.monotonic()
+                    for k in found:
+                        stored.append((now - waiting.pop(k)) * 1000)
+                await asyncio.sleep(0.05)
+
+        order: list[str] = []  # the ids in the order sent
         reader = asyncio.ensure_future(read())
+        poller = asyncio.ensure_future(poll_store())
         start = time.monotonic()
         for i, (topic, key, value) in enumerate(events):
             delay = start + i / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            sent[json.loads(value)["id"]] = time.monotonic()
+            event_id = json.loads(value)["id"]
+            sent[event_id] = time.monotonic()
+            order.append(event_id)
             await producer.send(s.topic(topic), value, key=key)
         await producer.flush()
         with contextlib.suppress(TimeoutError):  # the caller reports how many came back
             await asyncio.wait_for(reader, timeout=60)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(poller, timeout=60)
     finally:
         await producer.stop()
         await consumer.stop()
-    return latencies
+        store.close()
+    return latencies, stored
 
 
 def run_bench(
@@ -458,14 +585,27 @@ def _bench_pass(
     baseline = run_baseline(s, evs, s.topic_partitions, progress)
     progress(f"baseline: {baseline:,.0f} events/s")
     pool = Workers(s, workers, s.home / "logs")
+    sink = SinkProcess(s, s.home / "logs")
     try:
         pipeline, routed = run_pipeline(s, evs, pool, progress)
         progress(f"pipeline: {pipeline:,.0f} events/s with the downstream work done")
-        lat = run_latency(s, rate, latency_seconds, run, progress)
+        # the sink starts after the throughput phase, so it takes no CPU from it, and
+        # catches up on that backlog before the latency phase
+        progress("sink: writing the backlog into the bench's case store")
+        sink.start()
+        started = time.monotonic()
+        wait_drained(s, timeout_s=900, group=sink.group, alive=sink.check)
+        progress(f"sink: caught up in {time.monotonic() - started:.0f} s")
+        lat, stored = run_latency(s, rate, latency_seconds, run, progress)
     finally:
+        sink.stop()
         pool.stop()
     if len(lat) < rate * latency_seconds:
         notes.append(f"latency: {len(lat)} of {int(rate * latency_seconds)} events came back")
+    if len(stored) < rate * latency_seconds:
+        notes.append(
+            f"store latency: {len(stored)} of {int(rate * latency_seconds)} cases reached the store"
+        )
     # the ratio of the rates as reported, so the JSON's own numbers divide to its ratio
     baseline, pipeline = round(baseline, 1), round(pipeline, 1)
     return BenchResult(
@@ -484,6 +624,12 @@ def _bench_pass(
             "p99": round(percentile(lat, 0.99), 1),
         },
         latency_events=len(lat),
+        store_latency_ms={
+            "p50": round(percentile(stored, 0.50), 1),
+            "p95": round(percentile(stored, 0.95), 1),
+            "p99": round(percentile(stored, 0.99), 1),
+        },
+        store_latency_events=len(stored),
         kafka=s.resolved_bootstrap(),
         started_at=datetime.now(UTC).isoformat(),
         notes=notes,

@@ -233,6 +233,8 @@ def all_of(checks: list[Check]) -> Check:
     if len(checks) == 1:
         return checks[0]
 
+    memo: dict[tuple[int, ...], tuple[Clause, list[Clause]]] = {}
+
     def check(case: Case, street: Street | None) -> tuple[bool, Clause]:
         held: list[Clause] = []
         for c in checks:
@@ -240,15 +242,29 @@ def all_of(checks: list[Check]) -> Check:
             if not ok:
                 return False, why
             held.append(why)
-        return True, Clause(
-            " and ".join(h.text for h in held),
-            {"code": "all", "params": {"items": [h.item for h in held]}},
-        )
+        # The parts' clauses are mostly remembered ones, so the same few combinations recur.
+        # Keyed by identity: the entry keeps its parts alive, so an id is never reused for
+        # another clause while the entry exists.
+        key = tuple(map(id, held))
+        hit = memo.get(key)
+        if hit is None:
+            hit = (
+                Clause(
+                    " and ".join(h.text for h in held),
+                    {"code": "all", "params": {"items": [h.item for h in held]}},
+                ),
+                held,
+            )
+            if len(memo) < MEMO_SIZE:
+                memo[key] = hit
+        return True, hit[0]
 
     return check
 
 
 def any_of(checks: list[Check], nested: bool) -> Check:
+    memo: dict[tuple[int, ...], tuple[Clause, list[Clause]]] = {}
+
     def check(case: Case, street: Street | None) -> tuple[bool, Clause]:
         failed: list[Clause] = []
         texts: list[str] = []
@@ -259,20 +275,32 @@ def any_of(checks: list[Check], nested: bool) -> Check:
             if why.text not in texts:
                 failed.append(why)
                 texts.append(why.text)
-        if not nested or len(failed) == 1:
-            if len(failed) == 1:
-                return False, failed[0]
-            return False, Clause(
-                ", and ".join(f.text for f in failed),
-                {"code": "any.failed", "params": {"items": [f.item for f in failed]}},
-            )
-        listed = "; ".join(f"({i}) {f.text}" for i, f in enumerate(failed, 1))
-        return False, Clause(
-            f"none of its alternatives holds: {listed}",
-            {"code": "any.none", "params": {"items": [f.item for f in failed]}},
-        )
+        if len(failed) == 1:
+            return False, failed[0]
+        # remembered as in all_of, by the identity of the failed parts (kept alive by the entry)
+        key = tuple(map(id, failed))
+        hit = memo.get(key)
+        if hit is None:
+            hit = _none_held(failed, nested), failed
+            if len(memo) < MEMO_SIZE:
+                memo[key] = hit
+        return False, hit[0]
 
     return check
+
+
+def _none_held(failed: list[Clause], nested: bool) -> Clause:
+    """Why none of an ``any`` test's alternatives (two or more, distinct) holds."""
+    if not nested:
+        return Clause(
+            ", and ".join(f.text for f in failed),
+            {"code": "any.failed", "params": {"items": [f.item for f in failed]}},
+        )
+    listed = "; ".join(f"({i}) {f.text}" for i, f in enumerate(failed, 1))
+    return Clause(
+        f"none of its alternatives holds: {listed}",
+        {"code": "any.none", "params": {"items": [f.item for f in failed]}},
+    )
 
 
 CATCH_ALL = clause(CATCH_ALL_EN, "catch_all")

@@ -137,6 +137,7 @@ def _days_param(d: float) -> int | float:
 
 
 NOT_MET_MEMO = 16384
+DECIDED_MEMO = 4096  # decisions' fixed parts remembered per router
 
 
 @lru_cache(maxsize=8192)
@@ -167,6 +168,7 @@ class Router:
         # Why a rule did not hold, by its clause's text (which fixes its item): the same few
         # reasons recur case after case, and this is most of the work of routing one.
         self._not_met: dict[tuple[str, str], tuple[tuple[str, str], Item]] = {}
+        self._decided: dict[tuple[Any, ...], Any] = {}
         self._days_params = {k: _days_param(d) for k, d in deadlines_days.items()}
         self._rule_items = {
             r.id: {"code": "rule", "params": {"rule": r.id, "description": r.descriptions}}
@@ -232,6 +234,52 @@ class Router:
     ) -> Decision:
         deadline = case.time + self._deadlines[case.kind]
         due = deadline.isoformat()
+        # All but the deadline is fixed by the rule, its clauses, the committee and the kind,
+        # and the same few combinations recur; keyed by the clauses' identity, the entry
+        # keeping them alive so that an id is never reused while it exists.
+        key = (rule.id, id(why), c.id, case.kind, *map(id, notes))
+        fixed = self._decided.get(key)
+        if fixed is None:
+            fixed = self._fixed_part(case, rule, why, notes, c)
+            if len(self._decided) < DECIDED_MEMO:
+                self._decided[key] = fixed
+        reasons, items = fixed[0], fixed[1]
+        return Decision(
+            committee_id=c.id,
+            committee_type=c.type,
+            tier=c.tier,
+            rule_id=rule.id,
+            ruleset_version=self.version,
+            reasons=(
+                *reasons,
+                f"Due to be concluded by {due}: {fixed[2]}",
+            ),
+            rejected=tuple(rejected),
+            deadline=deadline,
+            committee_name=c.name,
+            ruleset_hash=self.ruleset_hash,
+            catalogue_version=self.catalogue.version,
+            explanation={
+                "reasons": [
+                    *items,
+                    {
+                        "code": "deadline",
+                        "params": {
+                            "deadline": due,
+                            "days": self._days_params[case.kind],
+                            "kind": case.kind,
+                        },
+                    },
+                ],
+                "rejected": rejected_items,
+            },
+        )
+
+    def _fixed_part(
+        self, case: Case, rule: Rule, why: Clause, notes: list[Clause], c: Committee
+    ) -> tuple[tuple[str, ...], tuple[Item, ...], str, Clause, tuple[Clause, ...]]:
+        """A decision's reasons and items but the deadline's, the deadline sentence's tail,
+        and the clauses they were made from (held so that their ids stay theirs)."""
         days = self.deadlines_days[case.kind]
         reasons = [
             f"Rule {rule.id}: {rule.description}",
@@ -258,35 +306,8 @@ class Router:
                 "params": {"committee": c.id, "committee_type": c.type, "tier": c.tier},
             }
         )
-        reasons.append(
-            f"Due to be concluded by {due}: "
-            f"{_days(days)} days from the event time "
-            f"for a {KIND_EN[case.kind]}."
-        )
-        items.append(
-            {
-                "code": "deadline",
-                "params": {
-                    "deadline": due,
-                    "days": self._days_params[case.kind],
-                    "kind": case.kind,
-                },
-            }
-        )
-        return Decision(
-            committee_id=c.id,
-            committee_type=c.type,
-            tier=c.tier,
-            rule_id=rule.id,
-            ruleset_version=self.version,
-            reasons=tuple(reasons),
-            rejected=tuple(rejected),
-            deadline=deadline,
-            committee_name=c.name,
-            ruleset_hash=self.ruleset_hash,
-            catalogue_version=self.catalogue.version,
-            explanation={"reasons": items, "rejected": rejected_items},
-        )
+        tail = f"{_days(days)} days from the event time for a {KIND_EN[case.kind]}."
+        return tuple(reasons), tuple(items), tail, why, tuple(notes)
 
 
 def build_router(data: Any, catalogue: Catalogue, where: str = "ruleset") -> Router:

@@ -73,6 +73,10 @@ def register(app: typer.Typer) -> None:
         table.add_row(f"latency p50 @ {rate:.0f}/s", f"{result.latency_ms['p50']:.0f} ms")
         table.add_row(f"latency p95 @ {rate:.0f}/s", f"{result.latency_ms['p95']:.0f} ms")
         table.add_row(f"latency p99 @ {rate:.0f}/s", f"{result.latency_ms['p99']:.0f} ms")
+        for q in ("p50", "p95", "p99"):
+            table.add_row(
+                f"  to the case store {q} @ {rate:.0f}/s", f"{result.store_latency_ms[q]:.0f} ms"
+            )
         Console().print(table)
         for note in result.notes:
             console.print(f"[yellow]note:[/] {note}")

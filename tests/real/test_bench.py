@@ -45,3 +45,9 @@ def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
     lat = result["latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
     assert result["latency_events"] == 100  # every event offered came back routed
+    # and every case reached the case store through the sink, never before it was routed
+    assert "to the case store p99" in proc.stdout
+    stored = result["store_latency_ms"]
+    assert result["store_latency_events"] == 100
+    assert 0 < stored["p50"] <= stored["p95"] <= stored["p99"]
+    assert stored["p50"] >= lat["p50"] * 0.5

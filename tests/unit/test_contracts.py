@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from producers.sample import dispute, petition, wage_arrears
 from producers.sdk import validate
 from schemas.errors import ContractError
 from schemas.events import INTAKE_KINDS
-from schemas.parse import EventRejected, parse_event, parse_intake_bytes
+from schemas.parse import EventRejected, _loads, parse_event, parse_intake_bytes
 from schemas.validators import check_credit_code, check_id_number, check_phone
 
 NOW = datetime(2023, 3, 1, 12, 0, tzinfo=UTC)
@@ -397,3 +398,29 @@ def test_catalogue_like_codes_are_not_mistaken_for_personal_data() -> None:
         parse_event(dispute(rng(), "d-ok", WHEN, street=code), now=NOW)
     project = {"name": "安置房", "code": "2020-330303-48-01-123456"}
     parse_event(wage_arrears(rng(), "w-ok", WHEN, project=project), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": 1, "a": 2}',
+        b'\xef\xbb\xbf{"a": 1}',
+        b'{"a": NaN, "b": -Infinity}',
+        b'{"a": 123456789012345678901234567890, "b": -9223372036854775809}',
+        b'{"a": 18446744073709551615, "b": 9223372036854775807, "c": 5e-324}',
+        b'{"a": "\\ud800", "b": "\\u0000", "c": 1E2, "d": -0.0}',
+        '{"a": "调解"}'.encode("utf-16"),
+    ],
+)
+def test_intake_decoding_reads_what_json_loads_reads(raw: bytes) -> None:
+    # the fast decoder hands every message json.loads would read differently to json.loads
+    assert repr(_loads(raw)) == repr(json.loads(raw))
+
+
+@pytest.mark.parametrize("raw", [b'{"a": 1', b"\xff{}", b"{'a': 1}", b'{"a": 01}'])
+def test_intake_decoding_raises_what_json_loads_raises(raw: bytes) -> None:
+    with pytest.raises(ValueError) as fast:
+        _loads(raw)
+    with pytest.raises(ValueError) as slow:
+        json.loads(raw)
+    assert type(fast.value) is type(slow.value) and str(fast.value) == str(slow.value)
