@@ -327,7 +327,7 @@ def _t_routed(p: Params, lang: Lang, names: Names | None) -> str:
         # type is said instead.
         found = names(cid) if names is not None else None
         what = found or TYPE_ZH.get(type_, type_)
-        return f"分派至{what}（{cid}，{TIER_ZH.get(tier, tier)}）。"
+        return f"分流至{what}（{cid}，{TIER_ZH.get(tier, tier)}）。"
     label = TYPE_LABEL.get(type_, type_)
     return f"Routed to {_name(cid, names)} ({cid}), the {label}, at {tier} tier."
 

@@ -175,7 +175,7 @@ def test_a_case_from_kafka_is_worked_to_conclusion_in_the_browser(stack: Stack) 
             page.wait_for_url(f"**/cases/{case_id}")
             routing = page.inner_text("#routing-h + p + ul")
             assert "规则 default" in routing and "适用本规则" in routing
-            assert "分派至永中街道人民调解委员会" in routing
+            assert "分流至永中街道人民调解委员会" in routing
             page.get_by_text("考虑过但未采用的规则").click()
             assert "不适用：街道 永中街道" in page.inner_text("details.alternatives")
             # The owner sees the report's facts: the sink keeps them from the intake topic

@@ -167,7 +167,7 @@ def test_chinese_reasons_of_a_default_case() -> None:
     assert reasons[2] == (
         "所报社区不在海滨街道下的目录中，因此由区婚姻家庭纠纷人民调解委员会受理。"
     )
-    assert reasons[3] == "分派至龙湾区婚姻家庭纠纷人民调解委员会（longwan-family，区级）。"
+    assert reasons[3] == "分流至龙湾区婚姻家庭纠纷人民调解委员会（longwan-family，区级）。"
     # 2023-03-01 09:30 UTC plus 30 days, read in Beijing time
     assert reasons[4] == "应于2023年3月31日 17:30（北京时间）前办结：矛盾纠纷自事件发生时间起30天。"
     assert (
@@ -182,7 +182,7 @@ def test_render_without_names_shows_codes_and_survives_unknown_codes() -> None:
     assert render("routed", routed, "en") == (
         "Routed to x-1 (x-1), the street mediation committee, at street tier."
     )
-    assert render("routed", routed) == "分派至街道人民调解委员会（x-1，街道级）。"
+    assert render("routed", routed) == "分流至街道人民调解委员会（x-1，街道级）。"
     assert render("heads.fewer", {"kind": "petition", "count": 2, "threshold": 5}) == (
         "涉及信访人2人，不足5人"
     )
