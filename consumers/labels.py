@@ -6,6 +6,8 @@ and the contracts reaches the page as ``unknown`` (未知), never as the value t
 
 from __future__ import annotations
 
+from schemas.reference.labels import CATEGORY_ZH
+
 STREETS: dict[str, str] = {
     "yongzhong": "永中",
     "puzhou": "蒲州",
@@ -20,24 +22,7 @@ STREETS: dict[str, str] = {
 }
 
 # Dispute categories first, then the ones only petitions and consultations use.
-CATEGORIES: dict[str, str] = {
-    "neighbourhood": "邻里",
-    "family": "婚姻家庭",
-    "property": "物业",
-    "land": "土地",
-    "labor": "劳动",
-    "medical": "医疗",
-    "traffic": "交通",
-    "consumer": "消费",
-    "contract": "合同",
-    "construction": "工程建设",
-    "housing": "住房",
-    "social_security": "社会保障",
-    "environment": "环境",
-    "law_enforcement": "执法",
-    "legal_aid": "法律援助",
-    "other": "其他",
-}
+CATEGORIES: dict[str, str] = dict(CATEGORY_ZH)
 
 LEVELS: dict[str, str] = {
     "green": "绿",

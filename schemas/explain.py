@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from schemas.reference.catalogue import TYPE_LABEL, Catalogue, load_catalogue
+from schemas.reference.labels import CATEGORY_ZH
 
 Lang = Literal["zh", "en"]
 Names = Callable[[str], str | None]
@@ -28,24 +29,6 @@ KIND_ZH = {"dispute": "矛盾纠纷", "petition": "信访", "wage_arrears": "欠
 HEADS_EN = {"dispute": "parties", "petition": "petitioners", "wage_arrears": "workers"}
 HEADS_ZH = {"dispute": "当事人", "petition": "信访人", "wage_arrears": "劳动者"}
 FIELD_ZH = {"category": "纠纷类别", "street": "街道", "channel": "受理渠道"}
-CATEGORY_ZH = {
-    "neighbourhood": "邻里",
-    "family": "婚姻家庭",
-    "property": "物业",
-    "land": "土地",
-    "labor": "劳动",
-    "medical": "医疗",
-    "traffic": "交通",
-    "consumer": "消费",
-    "contract": "合同",
-    "construction": "工程建设",
-    "housing": "住房",
-    "social_security": "社会保障",
-    "environment": "环境",
-    "law_enforcement": "执法",
-    "legal_aid": "法律援助",
-    "other": "其他",
-}
 CHANNEL_ZH = {
     "hotline": "热线电话",
     "miniapp": "小程序",
