@@ -164,3 +164,13 @@ def drain_topic(
 ) -> list[dict[str, Any]]:
     """Everything on a topic once nothing new has arrived for ``quiet_s`` seconds."""
     return _read(settings, topic, lambda _out, empty: empty, int(quiet_s * 1000), timeout_s)
+
+
+def replay_grace_hours() -> str:
+    """An incident grace that reaches back past 2022: the year is published in seconds onto a
+    worker on the wall clock, so every claim is years late, and the default day of grace would
+    (rightly) drop them all. The paced test below keeps the default grace on the stream clock."""
+    from datetime import UTC, datetime
+
+    age = datetime.now(UTC) - datetime(2022, 1, 1, tzinfo=UTC)
+    return str(int(age.total_seconds() // 3600) + 24 * 60)
