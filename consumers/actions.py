@@ -352,6 +352,12 @@ class CaseActions:
             raise ActionRefused(why.status, why.message, why.message_zh)
         type_ = casefile.ACTION_TYPES[action]
         event_id = casefile.action_event_id(case.case_id, action, case.state.version)
+        return self._send(case, type_, event_id, data)
+
+    def _send(
+        self, case: CaseRecord, type_: str, event_id: str, data: dict[str, Any]
+    ) -> ActionAccepted:
+        """Publish one lifecycle event for ``case`` and wait for the broker's acknowledgement."""
         env = Envelope.build(
             id=event_id,
             source=SOURCE,
@@ -378,19 +384,7 @@ class CaseActions:
             data = dump(model(**fields))
         except ValidationError as err:
             raise _invalid(err) from None
-        env = Envelope.build(
-            id=event_id,
-            source=SOURCE,
-            type=type_,
-            time=self.clock(),
-            subject=case.case_id,
-            data=data,
-        )
-        try:
-            self.publisher.publish(TOPIC, case.case_id, env.model_dump(mode="json"))
-        except PublishError as err:
-            raise ActionNotAcknowledged() from err
-        return ActionAccepted(event_id=event_id, type=type_, case_id=case.case_id)
+        return self._send(case, type_, event_id, data)
 
 
 def _open_or_refuse(case: CaseRecord, action: str) -> None:
