@@ -9,37 +9,20 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fengqiao.settings import Settings
-from tests.kafkatools import WorkerProcess, replay_grace_hours, settings_env
+from tests.kafkatools import WorkerProcess, settings_env
 
 pytestmark = pytest.mark.kafka
 # CI: a twentieth of the year; FENGQIAO_TEST_SIM_SCALE=1 runs the whole year
 SCALE = os.environ.get("FENGQIAO_TEST_SIM_SCALE", "0.05")
 
 
-@pytest.fixture
-def worker(kafka_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    """The year is published in seconds onto a worker on the wall clock: without a grace that
-    reaches back past 2022 every claim is late, and the incidents the report checks are dropped."""
-    proc = WorkerProcess(
-        kafka_settings,
-        tmp_path / "worker.log",
-        extra_env={"FENGQIAO_INCIDENT_GRACE_HOURS": replay_grace_hours()},
-    )
-    try:
-        proc.start()
-        yield proc
-    finally:
-        proc.stop()
-
-
 def test_repeat_reports_are_linked_as_the_ground_truth_says(
-    kafka_settings: Settings, worker: WorkerProcess, tmp_path: Path
+    kafka_settings: Settings, replay_worker: WorkerProcess, tmp_path: Path
 ) -> None:
     env = settings_env(kafka_settings)
     manifest = tmp_path / "manifest.json"

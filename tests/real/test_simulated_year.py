@@ -15,13 +15,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fengqiao.settings import Settings
-from tests.kafkatools import WorkerProcess, replay_grace_hours, settings_env
+from tests.kafkatools import WorkerProcess, settings_env
 
 pytestmark = pytest.mark.kafka
 
@@ -32,22 +31,8 @@ SCALE = float(os.environ.get("FENGQIAO_TEST_SIM_SCALE", "0.1"))
 YEAR_WALL_S = float(os.environ.get("FENGQIAO_TEST_YEAR_WALL_S", "120" if SCALE < 0.5 else "720"))
 
 
-@pytest.fixture
-def worker(kafka_settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(
-        kafka_settings,
-        tmp_path / "worker.log",
-        extra_env={"FENGQIAO_INCIDENT_GRACE_HOURS": replay_grace_hours()},
-    )
-    try:
-        proc.start()
-        yield proc
-    finally:
-        proc.stop()
-
-
 def test_simulated_year_is_counted_exactly_once(
-    kafka_settings: Settings, worker: WorkerProcess, tmp_path: Path
+    kafka_settings: Settings, replay_worker: WorkerProcess, tmp_path: Path
 ) -> None:
     env = settings_env(kafka_settings)
     manifest = tmp_path / "manifest.json"
@@ -99,7 +84,7 @@ def test_simulated_year_is_counted_exactly_once(
     for kind, n in m["events"]["by_kind"].items():
         assert rows[f"{kind} events on intake"]["counted"] == f"{n:,}"
     assert rows["consultations counted by the worker"]["counted"] == f"{m['consultations']:,}"
-    assert worker.stats()["dead_letters"] == 0
+    assert replay_worker.stats()["dead_letters"] == 0
     # The oversight agents find the 14 planted group wage incidents with their 187 workers,
     # each exactly once, and no other rule fires on the background.
     for rule in (
