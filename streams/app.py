@@ -32,7 +32,7 @@ from streams.runtime import patches, versions
 from streams.runtime.connlog import ConnectionLog
 from streams.runtime.fetch import set_fetch
 from streams.runtime.probe import producer_state
-from streams.runtime.producer import kafka_producer, track_topic
+from streams.runtime.producer import Record, kafka_producer, send_records, track_topic
 from streams.runtime.sensors import without_monitor_sensor
 from streams.runtime.tables import key_partitions
 from streams.watch import partition_of
@@ -140,8 +140,8 @@ class WorkerContext:
         producer = kafka_producer(self.app)
         if producer is not self._tracked_by:
             self._track_all(producer)
-        sent: list[asyncio.Future[Any]] = []
         grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        records: dict[tuple[str, int], list[Record]] = {}
         n = self.config.topic_partitions
         counts: dict[str, int] = {}
         for out in outs:
@@ -156,13 +156,19 @@ class WorkerContext:
             # the topic's real partition count; from a cache, since keys repeat (committees)
             # and the producer's murmur2 is pure Python (10 µs a message)
             partition = partition_of(out.key, count)
-            value = orjson.dumps(out.value)
-            sent.append(await producer.send(name, value, key=out.key.encode(), partition=partition))
+            records.setdefault((name, partition), []).append(
+                (out.key.encode(), orjson.dumps(out.value))
+            )
         for (topic, partition), items in grouped.items():
             value = orjson.dumps({"items": items})
-            sent.append(await producer.send(self.topic_name(topic), value, partition=partition))
+            records.setdefault((self.topic_name(topic), partition), []).append((None, value))
         for view in tables:
-            sent.extend(await write_table(producer, view))
+            for where, changed in table_records(view).items():
+                records.setdefault(where, []).extend(changed)
+        # each partition's records in their order, queued straight into the producer's batches
+        sent: list[asyncio.Future[Any]] = []
+        for (name, partition), batch in records.items():
+            sent.extend(await send_records(producer, name, partition, batch))
         return sent
 
     def _track_all(self, producer: Any) -> None:
@@ -197,19 +203,19 @@ def _event_partition(key: str, value: Any) -> int:
     return int(event.message.partition)
 
 
-async def write_table(producer: Any, view: WriteBack) -> list[asyncio.Future[Any]]:
-    """Apply the view's changes to its faust table and send them to the table's changelog
-    with the aiokafka ``producer`` (which tracks the changelog: ``WorkerContext._track_all``),
-    one message per changed key, as the table itself would (same key and value encoding, a
-    tombstone for a delete). Returns the delivery futures."""
+def table_records(view: WriteBack) -> dict[tuple[str, int], list[Record]]:
+    """Apply the view's changes to its faust table and return them as its changelog's
+    records by (topic, partition), one per changed key, as the table itself would write them
+    (same key and value encoding, a tombstone for a delete)."""
     table: Any = view.base  # a faust Table
     topic = table.changelog_topic
     name = topic.get_topic_name()
     store = table.data
     key_partition = key_partitions(table)
-    send = producer.send
-    sent: list[asyncio.Future[Any]] = []
+    records: dict[tuple[str, int], list[Record]] = {}
     for key, value, partition in view.changes():
+        if partition is None:  # table_view always says where a change goes
+            raise RuntimeError("a table change without its changelog partition")
         raw_key, _ = topic.prepare_key(key, table.key_serializer)
         if value is DELETED:
             store.pop(key, None)
@@ -219,10 +225,20 @@ async def write_table(producer: Any, view: WriteBack) -> list[asyncio.Future[Any
         else:
             store[key] = value
             raw_value, _ = topic.prepare_value(value, table.value_serializer)
-            if key_partition is not None and partition is not None:
+            if key_partition is not None:
                 # the memory store forgets rows of revoked partitions by this map
                 key_partition[key] = partition
-        sent.append(await send(name, raw_value, key=raw_key, partition=partition))
+        records.setdefault((name, partition), []).append((raw_key, raw_value))
+    return records
+
+
+async def write_table(producer: Any, view: WriteBack) -> list[asyncio.Future[Any]]:
+    """Apply the view's changes to its faust table and send them to the table's changelog
+    with the aiokafka ``producer`` (which tracks the changelog: ``WorkerContext._track_all``).
+    Returns the delivery futures."""
+    sent: list[asyncio.Future[Any]] = []
+    for (name, partition), records in table_records(view).items():
+        sent.extend(await send_records(producer, name, partition, records))
     return sent
 
 

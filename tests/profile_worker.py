@@ -1,0 +1,182 @@
+"""Profile a real worker on a backlog with py-spy: where its CPU goes, frame by frame.
+
+``python -m tests.profile_worker --events 20000 [--top 15] [--py-spy PATH] [--out DIR]``
+
+Starts the local broker unless ``KAFKA_BOOTSTRAP_SERVERS`` is set, pre-loads the bench's
+events under a fresh topic prefix, then runs one ``fengqiao worker`` under ``py-spy record``
+until the group has committed every intake and internal message. Prints the CPU per intake
+event (the worker's user+system time over the events) and py-spy's top frames by own time and
+by total time, as shares of the samples; keeps the raw (collapsed) stacks in ``--out``.
+py-spy is a development tool, not a dependency: ``pip install py-spy`` anywhere and pass its
+path, or have it on ``PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from fengqiao import localkafka
+from fengqiao.admin import create_topics
+from fengqiao.bench import _count_until, _preload, make_events, wait_drained
+from fengqiao.localkafka import free_port
+from fengqiao.settings import Settings
+
+
+def summarise(raw: Path, top: int) -> str:
+    """Own and total shares of the samples per frame (function and file) from py-spy's raw
+    output: one line per distinct stack, ``frame;frame;... count``."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [_short(f) for f in stack.split(";")]
+        # the thread name py-spy puts first is not a frame
+        frames = [f for f in frames if not f.startswith("thread ") and not f.startswith("process ")]
+        if not frames:
+            continue
+        samples += n
+        own[frames[-1]] += n
+        for f in set(frames):
+            total[f] += n
+    lines = [f"{samples} samples", "", "own time:"]
+    lines += [f"  {100 * n / samples:5.1f} %  {f}" for f, n in own.most_common(top)]
+    lines += ["", "total time (the frame and what it calls):"]
+    lines += [f"  {100 * n / samples:5.1f} %  {f}" for f, n in total.most_common(top + 15)]
+    return "\n".join(lines)
+
+
+def _short(frame: str) -> str:
+    # "function (path/to/module.py:123)" -> "function (module.py)"
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    parts = Path(path).parts
+    short = "/".join(parts[-2:]) if len(parts) >= 2 else path
+    return f"{name} ({short})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=20000)
+    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
+    ap.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    ap.add_argument("--out", type=Path, default=Path("profile-worker"))
+    ap.add_argument("--no-spy", action="store_true", help="only the CPU per event")
+    args = ap.parse_args()
+
+    base = Settings()
+    started_dir = None
+    if not base.uses_external_cluster:
+        data_dir = base.home / "kafka"
+        bootstrap, started = localkafka.start(
+            data_dir=data_dir,
+            cache_dir=base.cache_dir,
+            version=base.kafka_version,
+            port=base.kafka_port,
+            heap=base.kafka_heap,
+            progress=print,
+        )
+        started_dir = data_dir if started else None
+        base = base.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+    run = uuid.uuid4().hex[:8]
+    s = base.model_copy(
+        update={"topic_prefix": f"{base.topic_prefix}prof-{run}.", "app_id": f"fengqiao-prof-{run}"}
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        create_topics(s)
+        events = make_events(args.events, run)
+        env = dict(os.environ)
+        env.update(
+            KAFKA_BOOTSTRAP_SERVERS=s.resolved_bootstrap(),
+            FENGQIAO_TOPIC_PREFIX=s.topic_prefix,
+            FENGQIAO_APP_ID=s.app_id,
+            FENGQIAO_HOME=str(s.home),
+            FENGQIAO_WORKER_WEB_PORT=str(free_port()),
+            FENGQIAO_WORKER_DATA_DIR=str(s.home / f"prof-{run}"),
+        )
+        raw = args.out / f"worker-{run}.txt"
+        log = (args.out / f"worker-{run}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fengqiao", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        _wait_ready(int(env["FENGQIAO_WORKER_WEB_PORT"]), proc)
+        pid = proc.pid
+        cpu0 = _cpu(pid)
+        spy = None
+        if not args.no_spy:
+            # attached once the worker is ready: start-up is not in the profile; --gil samples
+            # only the thread holding the GIL, i.e. where the Python CPU goes
+            spy = subprocess.Popen(
+                [args.py_spy, "record", "--gil", "--format", "raw", "--rate", str(args.rate)]
+                + ["--output", str(raw), "--pid", str(pid)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            time.sleep(1.0)
+        print(f"worker ready; pre-loading {args.events} events")
+        _preload(s, events, s.topic)
+        count, first, last, rate = _count_until(s, s.topic("cases.routed"), args.events, 600)
+        drained = wait_drained(s, timeout_s=600)
+        print(f"routed {count} at {rate:,.0f}/s; all work committed {drained - first:.1f} s after")
+        cpu = _cpu(pid) - cpu0
+        print(
+            f"worker CPU from ready to drained: {cpu:.1f} s = "
+            f"{1e6 * cpu / args.events:.0f} µs per intake event"
+        )
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        if spy is not None:
+            print(summarise(raw, args.top))
+            print(f"raw stacks: {raw}")
+    finally:
+        if started_dir is not None:
+            localkafka.stop(started_dir)
+
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the worker exited before it was ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("the worker was not ready in time")
+
+
+if __name__ == "__main__":
+    main()
