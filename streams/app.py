@@ -34,7 +34,7 @@ from streams.runtime.fetch import set_fetch
 from streams.runtime.probe import producer_state
 from streams.runtime.producer import Record, kafka_producer, send_records, track_topic
 from streams.runtime.sensors import without_monitor_sensor
-from streams.runtime.tables import key_partitions
+from streams.runtime.tables import key_partitions, rows
 from streams.watch import partition_of
 from streams.writeback import DELETED, WriteBack
 
@@ -94,26 +94,44 @@ class WorkerContext:
         faust's per-message send path (futures, buffers, sensors) cost more than the rest of
         the send, and keyed messages come with their partition (see ``_send``).
         """
+        await self.delivered(await self.queue(outs, tables))
+
+    async def queue(
+        self, outs: list[Out], tables: Sequence[WriteBack] = ()
+    ) -> list[asyncio.Future[Any]]:
+        """What ``publish`` does up to the broker: send ``outs`` and the tables' changes,
+        returning the deliveries to wait for (``delivered``) before acknowledging the input."""
+        try:
+            return await self._send(outs, tables)
+        except Exception as exc:
+            await self._undelivered(exc)
+            raise
+
+    async def delivered(self, sent: list[asyncio.Future[Any]]) -> None:
+        """Wait until the broker has every message ``queue`` sent; stop the worker if not."""
         try:
             # one by one: they resolve a producer batch at a time, so nearly all are done
             # when reached (asyncio.gather cost 1.5 µs per future, this 0.1)
-            for delivered in await self._send(outs, tables):
-                if delivered.done():
-                    delivered.result()
+            for delivery in sent:
+                if delivery.done():
+                    delivery.result()
                 else:
-                    await self._delivered(delivered)
+                    await self._delivered(delivery)
         except Exception as exc:
-            # The producer has retried until its delivery timeout. Carrying on would leave
-            # this batch unacknowledged behind the ones that follow, stalling the partition's
-            # commits; stopping lets the next start (or another worker) read it again.
-            log.error(
-                "the broker did not take a batch's output (%s: %s); stopping the worker, the "
-                "batch is not acknowledged and will be read again",
-                type(exc).__name__,
-                exc,
-            )
-            await self.app.crash(exc)
+            await self._undelivered(exc)
             raise
+
+    async def _undelivered(self, exc: Exception) -> None:
+        # The producer has retried until its delivery timeout. Carrying on would leave
+        # this batch unacknowledged behind the ones that follow, stalling the partition's
+        # commits; stopping lets the next start (or another worker) read it again.
+        log.error(
+            "the broker did not take a batch's output (%s: %s); stopping the worker, the "
+            "batch is not acknowledged and will be read again",
+            type(exc).__name__,
+            exc,
+        )
+        await self.app.crash(exc)
 
     async def _delivered(self, delivered: asyncio.Future[Any]) -> None:
         """Wait for one delivery, logging the producer's queues when it is slow and raising
@@ -190,7 +208,7 @@ class WorkerContext:
     def table_view(self, table: Any, partition_of: PartitionOf | None = None) -> WriteBack:
         """A write-back view of a faust table for one batch: each change goes to the
         partition ``partition_of(key, value)`` names, by default the current event's."""
-        return WriteBack(table, partition_of or _event_partition)
+        return WriteBack(table, partition_of or _event_partition, reads=rows(table))
 
 
 PartitionOf = Callable[[str, Any], int]

@@ -16,7 +16,7 @@ be lost silently. The pure objects get the view as the state of their batch call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 DELETED: Any = object()
@@ -35,8 +35,13 @@ class WriteBack(MutableMapping[str, Any]):
         self,
         base: MutableMapping[str, Any],
         partition_of: Callable[[str, Any], int] | None = None,
+        reads: Mapping[str, Any] | None = None,
     ) -> None:
         self.base = base
+        # where reads go: the mapping under ``base`` when the caller has it (a faust table's
+        # own reads cost a sensor call and three layers of UserDict, and a missing key an
+        # exception); its keys and values are those of ``base``
+        self.reads: Mapping[str, Any] = base if reads is None else reads
         self.dirty: dict[str, Any] = {}
         self.partition_of = partition_of
         self.partitions: dict[str, int] = {}
@@ -51,8 +56,20 @@ class WriteBack(MutableMapping[str, Any]):
         if value is DELETED:
             raise KeyError(key)
         if value is _MISSING:
-            return self.base[key]
+            return self.reads[key]
         return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.dirty.get(key, _MISSING)
+        if value is _MISSING:
+            return self.reads.get(key, default)
+        return default if value is DELETED else value
+
+    def __contains__(self, key: object) -> bool:
+        value = self.dirty.get(key, _MISSING)  # type: ignore[call-overload]
+        if value is _MISSING:
+            return key in self.reads
+        return value is not DELETED
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._writable()
@@ -68,7 +85,7 @@ class WriteBack(MutableMapping[str, Any]):
         self.dirty[key] = DELETED
 
     def __iter__(self) -> Iterator[str]:
-        for key in self.base:
+        for key in self.reads:
             if key not in self.dirty:
                 yield key
         for key, value in self.dirty.items():

@@ -1,7 +1,8 @@
 """The intake agent: validate raw bytes → dead letter | dedupe → Case → route → cases.routed.
 
 Events are handled in batches of what the stream has buffered (one event when traffic is
-light); the batch's outputs are sent, then its offsets acknowledged.
+light); the batch's outputs are sent, and its offsets acknowledged once the broker has them,
+while the next batch is already worked on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from streams.intake import TOPIC_TYPES, IntakeProcessor, Out
 from streams.linking import LinkIndex
 from streams.linking import row_partition as link_partition
 from streams.runtime import patches
-from streams.runtime.stream import batches
+from streams.runtime.stream import InFlight, batches
 from streams.seen import SeenIds, row_partition
 
 ORDER = 10
@@ -53,7 +54,10 @@ def register(ctx: WorkerContext) -> None:
 
     @app.agent(intake_topics, name="fengqiao.intake", concurrency=1)
     async def intake(stream: faust.StreamT) -> None:
-        async for batch in batches(stream, s.intake_batch_max):
+        # each batch's output is delivered while the next batch is worked on; a batch is
+        # acknowledged only once its own output is delivered
+        in_flight = InFlight()
+        async for batch in batches(stream, s.intake_batch_max, in_flight):
             outs: list[Out] = []
             for event in batch:
                 msg = event.message
@@ -76,7 +80,8 @@ def register(ctx: WorkerContext) -> None:
             rows = ctx.table_view(table, row_partition)
             for key, row in seen.take():
                 rows[key] = row
-            await ctx.publish(outs, [rows, link_rows(ctx, link_table, links)])
+            sent = await ctx.queue(outs, [rows, link_rows(ctx, link_table, links)])
+            in_flight.put(ctx.delivered(sent))
 
     @app.timer(interval=3600.0)
     async def expire_seen() -> None:

@@ -8,7 +8,8 @@ one; ``batches`` does the same for the intake agent's batches.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import faust.streams as fs
@@ -41,21 +42,66 @@ async def c_aiter(self: Any) -> AsyncIterator[Any]:
             self.service_reset()
 
 
-async def batches(stream: Any, max_size: int) -> AsyncIterator[list[Any]]:
+class InFlight:
+    """The delivery of the batch ``batches`` last yielded, handed back by the agent: the
+    batch is then acknowledged once that delivery is done, while the agent works on the
+    next batch."""
+
+    def __init__(self) -> None:
+        self._delivery: Awaitable[Any] | None = None
+
+    def put(self, delivery: Awaitable[Any]) -> None:
+        self._delivery = delivery
+
+    def take(self) -> Awaitable[Any] | None:
+        delivery, self._delivery = self._delivery, None
+        return delivery
+
+
+async def batches(
+    stream: Any, max_size: int, in_flight: InFlight | None = None
+) -> AsyncIterator[list[Any]]:
     """The stream's events in batches: as many as are already buffered, at most ``max_size``.
 
     A batch is yielded as soon as the stream's buffer runs empty, so a lone event waits for
     nothing; under a backlog batches fill up. The events of a batch are acknowledged only when
     the caller asks for the next batch, i.e. after it has finished with this one; a batch
     interrupted by a stop or a crash is not acknowledged and is read again.
+
+    With ``in_flight``, an agent that has queued a batch's output without waiting for the
+    broker hands back the wait (``in_flight.put``): the batch is acknowledged when that wait
+    is done, in order, while the agent already works on the next batch. One batch at most is
+    in flight so: before the next is handed back, the one before must be delivered. A failed
+    delivery raises here and stops the agent with the batch unacknowledged.
     """
     stream.enable_acks = False
     queue = getattr(stream.channel, "queue", None)
     batch: list[Any] = []
-    async for event in stream.events():
-        batch.append(event)
-        if len(batch) >= max_size or queue is None or queue.empty():
-            yield batch
-            for done in batch:
-                await stream.ack(done)
-            batch = []
+    acking: asyncio.Future[None] | None = None
+    try:
+        async for event in stream.events():
+            batch.append(event)
+            if len(batch) >= max_size or queue is None or queue.empty():
+                yield batch
+                delivery = in_flight.take() if in_flight is not None else None
+                if acking is not None:
+                    await acking  # the batch before: delivered and acknowledged (or raises)
+                    acking = None
+                if delivery is None:
+                    await _ack(stream, batch)
+                else:
+                    acking = asyncio.ensure_future(_ack_after(stream, batch, delivery))
+                batch = []
+    finally:
+        if acking is not None and not acking.done():
+            acking.cancel()  # stopped: the batch in flight is not acknowledged, read again
+
+
+async def _ack(stream: Any, batch: list[Any]) -> None:
+    for done in batch:
+        await stream.ack(done)
+
+
+async def _ack_after(stream: Any, batch: list[Any], delivery: Awaitable[Any]) -> None:
+    await delivery
+    await _ack(stream, batch)

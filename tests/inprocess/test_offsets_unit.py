@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import pytest
+from kafka.errors import KafkaTimeoutError
 
 from streams.runtime import fetch, offsets, stream
 from streams.runtime.offsets import Admission, new_offset
@@ -207,6 +208,84 @@ def test_batches_take_what_is_buffered_up_to_the_maximum_and_ack_after_use() -> 
             if len(got) == 3:
                 break
         assert got == [[0, 1, 2], [3, 4, 5], [6]] and s.enable_acks is False
+
+    asyncio.run(main())
+
+
+def test_a_batch_in_flight_is_acked_once_delivered_while_the_next_is_worked_on() -> None:
+    import asyncio
+
+    async def main() -> None:
+        s = _Stream()
+        for i in range(7):
+            s.q.put_nowait(i)
+        loop = asyncio.get_running_loop()
+        in_flight = stream.InFlight()
+        gen = stream.batches(s, max_size=3, in_flight=in_flight)
+        assert await gen.__anext__() == [0, 1, 2]
+        first = loop.create_future()
+        in_flight.put(first)
+        # the second batch is in hand before the first is delivered: nothing acked yet
+        assert await gen.__anext__() == [3, 4, 5]
+        assert s.acked == []
+        first.set_result(None)
+        second = loop.create_future()
+        in_flight.put(second)
+        loop.call_later(0.05, second.set_result, None)
+        # at most one batch in flight: the third waits until the first is acked
+        assert await gen.__anext__() == [6]
+        assert s.acked == [0, 1, 2]
+        third = loop.create_future()
+        in_flight.put(third)
+        # asking for more waits for the second's delivery, then acks it, in order
+        nxt = asyncio.ensure_future(gen.__anext__())
+        await asyncio.sleep(0.1)
+        assert s.acked == [0, 1, 2, 3, 4, 5] and not nxt.done()
+        # stopped (the agent cancelled) with the third in flight: its wait is cancelled and
+        # the third batch is never acked, so it is read again
+        nxt.cancel()
+        await asyncio.sleep(0.01)
+        assert third.cancelled() and s.acked == [0, 1, 2, 3, 4, 5]
+
+    asyncio.run(main())
+
+
+def test_a_failed_delivery_stops_the_batches_with_the_batch_unacked() -> None:
+    import asyncio
+
+    async def main() -> None:
+        s = _Stream()
+        for i in range(5):
+            s.q.put_nowait(i)
+        in_flight = stream.InFlight()
+        with pytest.raises(KafkaTimeoutError):
+            async for _batch in stream.batches(s, max_size=2, in_flight=in_flight):
+                failed = asyncio.get_running_loop().create_future()
+                failed.set_exception(KafkaTimeoutError("no ack"))
+                in_flight.put(failed)
+        assert s.acked == []
+
+    asyncio.run(main())
+
+
+def test_a_batch_yielded_with_nothing_buffered_behind_it_is_acked_as_soon_as_delivered() -> None:
+    import asyncio
+
+    async def main() -> None:
+        s = _Stream()
+        s.q.put_nowait(0)
+        in_flight = stream.InFlight()
+        gen = stream.batches(s, max_size=10, in_flight=in_flight)
+        assert await gen.__anext__() == [0]
+        delivery = asyncio.get_running_loop().create_future()
+        in_flight.put(delivery)
+        nxt = asyncio.ensure_future(gen.__anext__())  # waits for an event that never comes
+        await asyncio.sleep(0.01)
+        assert s.acked == []
+        delivery.set_result(None)
+        await asyncio.sleep(0.01)
+        assert s.acked == [0] and not nxt.done()  # acked without waiting for the next event
+        nxt.cancel()
 
     asyncio.run(main())
 
@@ -607,3 +686,22 @@ def test_the_worker_producer_is_idempotent_with_acks_all() -> None:
     idempotent, acks, transactional_id = asyncio.run(made())
     assert idempotent and acks == -1  # acks=all
     assert transactional_id is None  # idempotent only: no transactions
+
+
+def test_table_reads_go_to_the_memory_store_dict_of_a_real_table() -> None:
+    import faust
+
+    from streams.runtime.tables import rows
+    from streams.writeback import WriteBack
+
+    app = faust.App("fq-table-reads", broker="kafka://127.0.0.1:9", store="memory://")
+    table = app.Table("t", default=None, partitions=2)
+    table.data["a"] = {"v": 1}  # what write_table does: straight into the store
+    found = rows(table)
+    assert type(found) is dict and found == {"a": {"v": 1}}
+    view = WriteBack(table, lambda k, v: 0, reads=found)
+    assert view.get("a") == {"v": 1} and view.get("b") is None and "b" not in view
+    view["b"] = {"v": 2}
+    del view["a"]
+    assert view.get("a") is None and "a" not in view and view["b"] == {"v": 2}
+    assert sorted(view) == ["b"] and table.data["a"] == {"v": 1}  # base unchanged until written
