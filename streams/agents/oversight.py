@@ -27,9 +27,11 @@ from streams.app import WorkerContext
 from streams.incidents import IncidentConfig, candidates, member_from_case, state_key
 from streams.intake import IntakeResult, Out
 from streams.risk import RISK_INPUT, RiskConfig, case_contribution
+from streams.runtime.stream import InFlight, batches
 from streams.runtime.tables import key_partitions
 from streams.tablelogic import IncidentStep, RiskStep, SlaStep, TableStep
 from streams.watch import TICK, incident_config, owned, risk_config, sla_config
+from streams.writeback import DELETED, WriteBack
 
 ORDER = 20
 log = logging.getLogger("fengqiao.worker.watch")
@@ -185,26 +187,48 @@ def handle(
 
 
 def _table_agent(ctx: WorkerContext, ov: Oversight, step: TableStep) -> None:
-    """An agent over an internal topic: each message (a tick, or a batch of items for one
-    partition) is handled against a fresh write-back view of the table, written back once at
-    the end, so the changelog gets one message per row the message changed."""
+    """An agent over an internal topic: each message is a tick or a batch of items for one
+    partition. The messages buffered together are handled against one write-back view of the
+    table per partition, written back once at the end, so the changelog gets one message per
+    row the batch changed; the batch's output is delivered while the next is worked on, and
+    the batch acknowledged once it is."""
     label, n = step.label, ctx.config.topic_partitions
     table = ov.tables[label]
 
     @ctx.app.agent(ov.topics[label], name=f"fengqiao.{label}", concurrency=1)
     async def agent(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            msg = decode(event.value)
-            offset = event.message.offset
-            if msg is None:
-                ov.errors[label] += 1
-                log.warning("%s: not a JSON object at offset %s", label, offset)
-                continue
-            view = ctx.table_view(table)
-            partition = event.message.partition
-            keys = functools.partial(keys_of, table, partition, n)
-            outs = handle(step, view, msg, keys, ov.errors, offset)
-            await ctx.publish(outs, [view])
+        in_flight = InFlight()
+        async for batch in batches(stream, ctx.config.intake_batch_max, in_flight):
+            views: dict[int, WriteBack] = {}
+            outs: list[Out] = []
+            for event in batch:
+                msg = decode(event.value)
+                offset, partition = event.message.offset, event.message.partition
+                if msg is None:
+                    ov.errors[label] += 1
+                    log.warning("%s: not a JSON object at offset %s", label, offset)
+                    continue
+                view = views.get(partition)
+                if view is None:
+                    view = views[partition] = ctx.table_view(table, _fixed(partition))
+                keys = functools.partial(tick_keys, table, view, partition, n)
+                outs.extend(handle(step, view, msg, keys, ov.errors, offset))
+            in_flight.put(ctx.delivered(await ctx.queue(outs, list(views.values()))))
+
+
+def _fixed(partition: int) -> Callable[[str, Any], int]:
+    def of(key: str, value: Any) -> int:
+        return partition
+
+    return of
+
+
+def tick_keys(table: Any, view: WriteBack, partition: int, partitions: int) -> list[str]:
+    """The partition's rows for a tick: the table's, and those the batch's earlier messages
+    added to ``view`` but not yet written back."""
+    keys = keys_of(table, partition, partitions)
+    known = set(keys)
+    return keys + [k for k in view.dirty if k not in known and view.dirty[k] is not DELETED]
 
 
 def _lifecycle_agent(ctx: WorkerContext, ov: Oversight) -> None:
