@@ -52,7 +52,7 @@ class WorkerConfig:
     web_port: int = 6066
     standby_replicas: int = 0
     fetch_min_bytes: int = 65_536
-    fetch_max_wait_ms: int = 50
+    fetch_max_wait_ms: int = 20
     delivery_timeout_s: float = 120.0
     intake_batch_max: int = 500
     dedupe_horizon_days: float = 7.0

@@ -10,10 +10,9 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from kafka.partitioner.default import murmur2
-
 from streams.config import RuleParams
 from streams.incidents import IncidentConfig, Rule
+from streams.murmur2 import murmur2
 from streams.risk import RiskConfig
 from streams.sla import SlaConfig
 
