@@ -83,8 +83,16 @@ def _keys_of(row: Mapping[str, Any], part: str) -> list[str]:
 class LinkIndex:
     """Decides, report by report, whether a report joins an open case; remembers the outcome."""
 
-    def __init__(self, rows: Mapping[str, Any], cfg: LinkConfig | None = None) -> None:
+    def __init__(
+        self,
+        rows: Mapping[str, Any],
+        cfg: LinkConfig | None = None,
+        reads: Mapping[str, Any] | None = None,
+    ) -> None:
         self.rows = rows
+        # where rows are read: the mapping under ``rows`` when the caller has one (a table's
+        # own reads are slow: a decision reads a row for every case sharing a key)
+        self.reads: Mapping[str, Any] = rows if reads is None else reads
         self.cfg = cfg or LinkConfig()
         self.stats = LinkStats()
         self.pending: dict[str, Any] = {}
@@ -102,11 +110,11 @@ class LinkIndex:
         if case_id in self.pending:
             value = self.pending[case_id]
             return None if value is DELETED else value
-        value = self.rows.get(case_id)
+        value = self.reads.get(case_id)
         return value if isinstance(value, dict) else None
 
     def _items(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        for case_id in {*self.rows.keys(), *self.pending.keys()}:
+        for case_id in {*self.reads.keys(), *self.pending.keys()}:
             row = self.row(case_id)
             if row is not None:
                 yield case_id, row

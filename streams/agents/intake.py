@@ -20,6 +20,7 @@ from streams.linking import LinkIndex
 from streams.linking import row_partition as link_partition
 from streams.runtime import patches
 from streams.runtime.stream import InFlight, batches
+from streams.runtime.tables import rows
 from streams.seen import SeenIds, row_partition
 
 ORDER = 10
@@ -35,7 +36,7 @@ def register(ctx: WorkerContext) -> None:
     table.on_recover(_async(seen.invalidate))
     # one row per open case and the keys of its reports: which case a new report joins
     link_table = app.Table("intake-links", default=None, partitions=s.topic_partitions)
-    links = LinkIndex(link_table, s.linking)
+    links = LinkIndex(link_table, s.linking, reads=rows(link_table))
     link_table.on_recover(_async(links.invalidate))
     processor = IntakeProcessor(
         ctx.router,
