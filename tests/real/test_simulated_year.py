@@ -163,13 +163,19 @@ class _Store:
 
         with self.store.engine.connect() as conn:
             stored = {(k, c) for c, k in conn.execute(text("SELECT case_id, kind FROM cases"))}
-            incidents = list(conn.execute(text("SELECT rule_id, people FROM incidents")))
+            incidents = list(conn.execute(text("SELECT rule_id, people, case_ids FROM incidents")))
         planted = {(k, c) for k, ids in m["case_ids"].items() for c in ids}
         assert len(planted) == m["cases"]["total"]
         missing, extra = planted - stored, stored - planted
         assert not missing and not extra, (sorted(missing)[:5], sorted(extra)[:5])
-        assert sorted(r for r, _ in incidents) == ["wage_employer"] * m["incidents"]["group_wage"]
-        assert sum(p for _, p in incidents) == m["incidents"]["group_wage_workers"]
+        assert (
+            sorted(r for r, _, _ in incidents) == ["wage_employer"] * m["incidents"]["group_wage"]
+        )
+        assert sum(p for _, p, _ in incidents) == m["incidents"]["group_wage_workers"]
+        # each stored incident is one planted incident, with exactly its claims
+        claims = sorted(sorted(json.loads(ids) if isinstance(ids, str) else ids)
+                        for _, _, ids in incidents)  # fmt: skip
+        assert claims == sorted(sorted(g["case_ids"]) for g in m["incidents"]["planted"])
 
     def conclude_everything(self, m: dict[str, Any]) -> None:
         """Simulated mediators accept and conclude every case through the inbox API, once the
