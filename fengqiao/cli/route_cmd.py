@@ -309,21 +309,38 @@ def register(app: typer.Typer) -> None:
         stats = ReplayStats()
         diff = RouteDiff(cur.version, cur.ruleset_hash, cand.version, cand.ruleset_hash)
         started = time.perf_counter()
-        for case in intake_cases(s, stats, since=t_since, until=t_until, timeout_s=timeout):
+
+        def progress(st: ReplayStats) -> None:
+            # on stderr, so that --json keeps stdout to the report
+            rate = st.messages / max(time.perf_counter() - started, 1e-9)
+            console.print(
+                f"read {st.messages:,} of {st.expected:,} messages ({rate:,.0f} events/s), "
+                f"{diff.cases:,} cases routed twice"
+            )
+
+        for case in intake_cases(
+            s, stats, since=t_since, until=t_until, timeout_s=timeout, on_progress=progress
+        ):
             diff.add(case, cur.route(case), cand.route(case), examples)
         elapsed = time.perf_counter() - started
+        rate = stats.messages / max(elapsed, 1e-9)
         for topic in stats.topics_missing:
             console.print(f"[yellow]topic {topic} does not exist; nothing read from it[/]")
         if as_json:
-            report = {**diff.to_dict(), "read": stats.to_dict(), "seconds": round(elapsed, 3)}
+            report = {
+                **diff.to_dict(),
+                "read": stats.to_dict(),
+                "seconds": round(elapsed, 3),
+                "events_per_s": round(rate),
+            }
             print(json.dumps(report, ensure_ascii=False))
             return
         out = Console() if sys.stdout.isatty() else Console(width=200)
         out.print(
             f"current   {cur.version} ({cur.ruleset_hash})\n"
             f"candidate {cand.version} ({cand.ruleset_hash})\n"
-            f"read {stats.messages} messages in {elapsed:.1f}s: {diff.cases} cases, "
-            f"{stats.invalid} invalid, {stats.duplicates} duplicates, "
+            f"read {stats.messages} messages in {elapsed:.1f}s ({rate:,.0f} events/s): "
+            f"{diff.cases} cases, {stats.invalid} invalid, {stats.duplicates} duplicates, "
             f"{stats.no_case} consultations"
         )
         pct = f" ({100 * diff.moved / diff.cases:.1f} %)" if diff.cases else ""
