@@ -34,7 +34,7 @@ from streams.runtime.fetch import set_fetch
 from streams.runtime.probe import producer_state
 from streams.runtime.producer import Record, kafka_producer, send_records, track_topic
 from streams.runtime.sensors import without_monitor_sensor
-from streams.runtime.tables import key_partitions, rows
+from streams.runtime.tables import json_encoder, key_partitions, rows
 from streams.watch import partition_of
 from streams.writeback import DELETED, WriteBack
 
@@ -231,10 +231,14 @@ def table_records(view: WriteBack) -> dict[tuple[str, int], list[Record]]:
     store = table.data
     key_partition = key_partitions(table)
     records: dict[tuple[str, int], list[Record]] = {}
+    encode = json_encoder(table)
     for key, value, partition in view.changes():
         if partition is None:  # table_view always says where a change goes
             raise RuntimeError("a table change without its changelog partition")
-        raw_key, _ = topic.prepare_key(key, table.key_serializer)
+        if encode is not None:
+            raw_key = encode(key)
+        else:
+            raw_key, _ = topic.prepare_key(key, table.key_serializer)
         if value is DELETED:
             store.pop(key, None)
             raw_value = None
@@ -242,7 +246,10 @@ def table_records(view: WriteBack) -> dict[tuple[str, int], list[Record]]:
                 key_partition.pop(key, None)
         else:
             store[key] = value
-            raw_value, _ = topic.prepare_value(value, table.value_serializer)
+            if encode is not None:
+                raw_value = encode(value)
+            else:
+                raw_value, _ = topic.prepare_value(value, table.value_serializer)
             if key_partition is not None:
                 # the memory store forgets rows of revoked partitions by this map
                 key_partition[key] = partition

@@ -58,6 +58,54 @@ def summarise(raw: Path, top: int) -> str:
     return "\n".join(lines)
 
 
+# the stage each sample belongs to: the deepest of these frames in its stack (function names
+# as py-spy prints them); anything else is "other"
+STAGES: tuple[tuple[str, str], ...] = (
+    ("intake: validate", "parse_intake_bytes"),
+    ("intake: dedupe", "SeenIds."),
+    ("intake: case", "case_from_event"),
+    ("intake: link", "LinkIndex.decide"),
+    ("intake: link", "KeyMaker.keys_for"),
+    ("intake: route", "Router.route"),
+    ("intake: explain", "Decision.routed_data"),
+    ("intake: forward to incidents, risk, SLA", "_forwarder.<locals>.forward"),
+    ("incidents", "IncidentStep."),
+    ("risk", "RiskStep."),
+    ("SLA", "SlaStep."),
+    ("SLA", "_lifecycle_agent.<locals>.lifecycle"),
+    ("internal topics: decode", "decode"),
+    ("send: encode and queue (incl. changelogs)", "WorkerContext.queue"),
+    ("send: encode and queue (incl. changelogs)", "WorkerContext.publish"),
+    ("Kafka client: produce requests", "Sender._sender_routine"),
+    ("Kafka client: fetch and hand over", "Fetcher._fetcher"),
+    ("Kafka client: consumer thread", "ServiceThread._start_thread"),
+    ("faust: stream, events, acks", "batches"),
+    ("faust: stream, events, acks", "_ack_after"),
+    ("timers, pages, commits", "Service._execute_task"),
+)
+
+
+def stages(raw: Path) -> dict[str, float]:
+    """Share of the samples per stage (``STAGES``), largest first."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        names = [f.split(" (", 1)[0] for f in stack.split(";")]
+        found = "other"
+        for name in reversed(names):  # the deepest marker wins
+            hit = next((s for s, m in STAGES if name == m or name.startswith(m)), None)
+            if hit is not None:
+                found = hit
+                break
+        counts[found] += n
+    return {s: n / max(total, 1) for s, n in counts.most_common()}
+
+
 def _short(frame: str) -> str:
     # "function (path/to/module.py:123)" -> "function (module.py)"
     name, _, where = frame.partition(" (")
@@ -147,6 +195,10 @@ def main() -> None:
         proc.wait(timeout=60)
         if spy is not None:
             print(summarise(raw, args.top))
+            per_event = 1e6 * cpu / args.events
+            print("\nstages (share of the samples × CPU per event):")
+            for stage, share in stages(raw).items():
+                print(f"  {share * per_event:6.1f} µs  {100 * share:5.1f} %  {stage}")
             print(f"raw stacks: {raw}")
     finally:
         if started_dir is not None:

@@ -7,8 +7,11 @@ the map up to date, and reads it for timer ticks instead of hashing every key of
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
+
+import faust.utils.json as fjson
+import orjson
 
 
 def key_partitions(table: Any) -> MutableMapping[Any, int] | None:
@@ -23,3 +26,23 @@ def rows(table: Any) -> Mapping[Any, Any]:
     itself when its store keeps none. Writes still go through the table's store."""
     found = getattr(getattr(table, "data", None), "data", None)
     return found if isinstance(found, dict) else table
+
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+
+
+def json_encoder(table: Any) -> Callable[[Any], bytes] | None:
+    """What faust's ``json`` codec writes for a key or value of ``table``'s changelog, without
+    its layers (the channel's schema, the codec registry, the codec): the same
+    ``orjson.dumps`` call with the same options and fallback, so the bytes are the same.
+    ``None`` when the table uses another serializer or faust's json is not orjson's."""
+    if table.key_serializer != "json" or table.value_serializer != "json":
+        return None
+    if getattr(fjson, "orjson", None) is None:
+        return None
+    on_default = fjson.on_default
+
+    def encode(obj: Any) -> bytes:
+        return orjson.dumps(obj, default=on_default, option=_OPTIONS)
+
+    return encode

@@ -705,3 +705,33 @@ def test_table_reads_go_to_the_memory_store_dict_of_a_real_table() -> None:
     del view["a"]
     assert view.get("a") is None and "a" not in view and view["b"] == {"v": 2}
     assert sorted(view) == ["b"] and table.data["a"] == {"v": 1}  # base unchanged until written
+
+
+def test_changelog_records_are_encoded_byte_for_byte_as_faust_encodes_them() -> None:
+    from datetime import UTC, datetime
+
+    import faust
+
+    from streams.runtime.tables import json_encoder
+
+    app = faust.App("fq-table-codec", broker="kafka://127.0.0.1:9", store="memory://")
+    table = app.Table("t", default=None, partitions=2)
+    topic = table.changelog_topic
+    encode = json_encoder(table)
+    assert encode is not None
+    keys = ["case-1", "r1|longwan/shacheng", "沙城/labour", "", 'q"\\\n']
+    values = [
+        {"score": 12.5, "at": 1764000000.123456, "level": "amber", "ids": [1, None, True]},
+        {"members": [{"name_key": "沙", "amount": "1200.50", "people": 3}], "hw": 1e-7},
+        {"when": datetime(2026, 12, 1, 9, 30, 1, 5, tzinfo=UTC)},
+        [],
+        "x",
+        0,
+    ]
+    for key in keys:
+        assert encode(key) == topic.prepare_key(key, table.key_serializer)[0]
+    for value in values:
+        assert encode(value) == topic.prepare_value(value, table.value_serializer)[0]
+    other = app.Table("raw", default=None, partitions=2)
+    other.value_serializer = "raw"
+    assert json_encoder(other) is None  # another codec: faust encodes it
