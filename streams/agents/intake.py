@@ -60,10 +60,11 @@ def register(ctx: WorkerContext) -> None:
         in_flight = InFlight()
         async for batch in batches(stream, s.intake_batch_max, in_flight):
             outs: list[Out] = []
+            now = ctx.wall()  # the batch was fetched together: one reading of the clock
             for event in batch:
                 msg = event.message
                 result = processor.handle(
-                    event.value, msg.topic[prefix_len:], msg.partition, msg.offset, ctx.wall()
+                    event.value, msg.topic[prefix_len:], msg.partition, msg.offset, now
                 )
                 if result.rejected is not None:
                     log.warning(

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import faust.serializers.schemas as fss
 import faust.streams as fs
 import faust.transport.consumer as fc
 import faust.transport.drivers.aiokafka as fa
+import faust.transport.producer as fp
 import mode.utils.queues as mq
 
-from streams.runtime import fetch, offsets, producer, stream
+from streams.runtime import delivery, fetch, offsets, producer, stream
 
 log = logging.getLogger("fengqiao.worker.runtime")
 
@@ -137,6 +139,28 @@ PATCHES: tuple[Patch, ...] = (
         "none: performance (faust offers no setting for them)",
         f"{OFFSETS}::test_the_worker_consumer_gets_the_fetch_settings_of_the_app",
         fetch.with_fetch_settings,
+        wraps=True,
+    ),
+    Patch(
+        "raw-decode",
+        fss.Schema,
+        "compile",
+        "the compiled decode of a raw-bytes schema, which went through the codec registry "
+        "twice per record to return the record's own bytes",
+        "none: performance",
+        f"{OFFSETS}::test_a_raw_schema_decodes_to_the_event_faust_would_make",
+        delivery.with_raw_decode,
+        wraps=True,
+    ),
+    Patch(
+        "cheap-ebb",
+        fp.ProducerBuffer,
+        "wait_until_ebb",
+        "the per-record check of faust's producer buffer, which read its size through the "
+        "settings registry while the worker leaves that buffer empty",
+        "none: performance",
+        f"{OFFSETS}::test_an_empty_producer_buffer_is_passed_at_once_and_a_full_one_waits",
+        delivery.with_cheap_ebb,
         wraps=True,
     ),
     Patch(

@@ -735,3 +735,86 @@ def test_changelog_records_are_encoded_byte_for_byte_as_faust_encodes_them() -> 
     other = app.Table("raw", default=None, partitions=2)
     other.value_serializer = "raw"
     assert json_encoder(other) is None  # another codec: faust encodes it
+
+
+def test_a_raw_schema_decodes_to_the_event_faust_would_make() -> None:
+    import asyncio
+
+    import faust
+    import faust.serializers.schemas as fss
+    from faust.types import Message
+
+    from streams.runtime import delivery
+
+    app = faust.App("fq-raw-decode", broker="kafka://127.0.0.1:9", store="memory://")
+    raw = app.topic("a", key_serializer="raw", value_serializer="raw").schema
+    # faust's own compile, also when the patches are installed in this process
+    original = getattr(fss.Schema.compile, "__wrapped__", fss.Schema.compile)
+    patched = delivery.with_raw_decode(original)
+
+    async def both() -> None:
+        for key, value in ((b"k", b'{"a": 1}'), (None, b"x"), (b"k", None)):
+            message = Message(
+                topic="a",
+                partition=0,
+                offset=1,
+                timestamp=0.0,
+                timestamp_type=0,
+                headers=[("h", b"1")],
+                key=key,
+                value=value,
+                checksum=None,
+            )
+            ours = await patched(raw, app)(message, propagate=True)
+            theirs = await original(raw, app)(message, propagate=True)
+            assert (ours.key, ours.value, ours.headers) == (
+                theirs.key,
+                theirs.value,
+                theirs.headers,
+            )
+            assert ours.message is message and theirs.message is message
+        # any other schema is compiled by faust: JSON is decoded
+        json_schema = app.topic("b", key_serializer="raw", value_serializer="json").schema
+        message = Message(
+            topic="b",
+            partition=0,
+            offset=1,
+            timestamp=0.0,
+            timestamp_type=0,
+            headers=[],
+            key=b"k",
+            value=b'{"a": 1}',
+            checksum=None,
+        )
+        assert (await patched(json_schema, app)(message, propagate=True)).value == {"a": 1}
+
+    asyncio.run(both())
+
+
+def test_an_empty_producer_buffer_is_passed_at_once_and_a_full_one_waits() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from streams.runtime import delivery
+
+    waited: list[int] = []
+
+    async def faust_wait(buffer: Any) -> None:
+        waited.append(len(buffer.pending._queue))
+
+    check = delivery.with_cheap_ebb(faust_wait)
+
+    async def main() -> None:
+        buffer = SimpleNamespace(queue=None, pending=asyncio.Queue())
+        await check(buffer)
+        assert waited == []  # empty: no wait, no settings lookup
+        for i in range(3):
+            buffer.pending.put_nowait(i)
+        await check(buffer)
+        assert waited == [3]  # something buffered: faust's own check decides
+        threaded = SimpleNamespace(queue=asyncio.Queue(), pending=asyncio.Queue())
+        threaded.queue.put_nowait(1)
+        await check(threaded)
+        assert waited == [3, 0]
+
+    asyncio.run(main())
