@@ -178,8 +178,8 @@ class WorkerContext:
                 (out.key.encode(), orjson.dumps(out.value))
             )
         for (topic, partition), items in grouped.items():
-            value = orjson.dumps({"items": items})
-            records.setdefault((self.topic_name(topic), partition), []).append((None, value))
+            queued = records.setdefault((self.topic_name(topic), partition), [])
+            queued.extend((None, value) for value in items_messages(items))
         for view in tables:
             for where, changed in table_records(view).items():
                 records.setdefault(where, []).extend(changed)
@@ -212,6 +212,20 @@ class WorkerContext:
 
 
 PartitionOf = Callable[[str, Any], int]
+
+# An internal message's most bytes: half of Kafka's default message.max.bytes (1 MB), so a
+# burst (a tick that breaches thousands of SLA clocks, each feeding risk) is split, not refused
+ITEMS_MAX_BYTES = 512 * 1024
+
+
+def items_messages(items: list[dict[str, Any]], limit: int = ITEMS_MAX_BYTES) -> list[bytes]:
+    """``{"items": [...]}`` messages carrying ``items`` in order, each at most ``limit``
+    bytes (an item larger than that alone goes alone): one message in the usual case."""
+    value = orjson.dumps({"items": items})
+    if len(value) <= limit or len(items) == 1:
+        return [value]
+    half = len(items) // 2
+    return items_messages(items[:half], limit) + items_messages(items[half:], limit)
 
 
 def _event_partition(key: str, value: Any) -> int:

@@ -218,3 +218,31 @@ def test_keyed_outputs_get_the_partition_the_producers_partitioner_would_give() 
         assert [partition_of(k, n) for k in keys] == [
             DefaultPartitioner()(k.encode(), parts, parts) for k in keys
         ]
+
+
+def test_a_burst_of_items_for_one_partition_is_split_into_messages_under_the_limit() -> None:
+    from streams.app import ITEMS_MAX_BYTES, items_messages
+
+    items = [{"id": f"case-{i}/sla", "street": "shacheng", "pad": "x" * 150} for i in range(12000)]
+    messages = items_messages(items)
+    assert len(messages) > 1 and all(len(m) <= ITEMS_MAX_BYTES for m in messages)
+    assert [i for m in messages for i in json.loads(m)["items"]] == items  # all, in order
+    assert len(items_messages(items[:10])) == 1  # the usual batch: one message
+    big = [{"blob": "y" * (ITEMS_MAX_BYTES + 10)}]
+    assert len(items_messages(big)) == 1  # one item too large alone still goes (and fails loudly)
+
+
+def test_publish_sends_a_burst_for_one_internal_partition_as_several_messages() -> None:
+    from streams.app import ITEMS_MAX_BYTES
+
+    producer = Producer()
+    ctx, app = context(producer)
+    # keys that all hash to one partition of the internal topic
+    keys = [k for k in (f"case-{i}" for i in range(40000)) if partition_of(k, 4) == 0][:9000]
+    outs = [Out("internal.sla", k, {"k": k, "pad": "z" * 100}) for k in keys]
+    asyncio.run(ctx.publish(outs))
+    sent = [m for m in producer.sent if m[0] == "p.sla"]
+    assert len(sent) > 1 and {m[3] for m in sent} == {0}
+    assert all(len(m[2]) <= ITEMS_MAX_BYTES for m in sent)
+    assert [i["k"] for m in sent for i in json.loads(m[2])["items"]] == keys
+    assert app.crashed == []
