@@ -38,7 +38,7 @@ from streams.runtime.tables import json_encoder, key_partitions, rows
 from streams.watch import partition_of
 from streams.writeback import DELETED, WriteBack
 
-__all__ = ["WorkerContext", "create_app", "kafka_producer", "track_topic", "write_table"]
+__all__ = ["WorkerContext", "create_app", "kafka_producer", "table_records", "track_topic"]
 
 log = logging.getLogger("fengqiao.worker")
 
@@ -192,7 +192,7 @@ class WorkerContext:
     def _track_all(self, producer: Any) -> None:
         """Track every topic the worker sends to in the producer's metadata before the first
         send: its topics and its tables' changelogs (see ``track_topic``). Every name ``_send``
-        and ``write_table`` send to is one of these."""
+        and ``table_records`` send to is one of these."""
         for logical in self.topics:
             track_topic(producer, self.topic_name(logical))
         for table in getattr(self.app, "tables", {}).values():
@@ -269,16 +269,6 @@ def table_records(view: WriteBack) -> dict[tuple[str, int], list[Record]]:
                 key_partition[key] = partition
         records.setdefault((name, partition), []).append((raw_key, raw_value))
     return records
-
-
-async def write_table(producer: Any, view: WriteBack) -> list[asyncio.Future[Any]]:
-    """Apply the view's changes to its faust table and send them to the table's changelog
-    with the aiokafka ``producer`` (which tracks the changelog: ``WorkerContext._track_all``).
-    Returns the delivery futures."""
-    sent: list[asyncio.Future[Any]] = []
-    for (name, partition), records in table_records(view).items():
-        sent.extend(await send_records(producer, name, partition, records))
-    return sent
 
 
 def _make_topics(app: faust.App, config: WorkerConfig) -> dict[str, faust.TopicT]:

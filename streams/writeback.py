@@ -3,7 +3,7 @@ and writes back itself, once per changed key.
 
 A faust table sends one changelog message per assignment. A batch of cases that touches the
 same risk row or incident window fifty times should send one; the agents wrap their table in
-this view for the batch, and ``streams.app.write_table`` writes the changes to the table and
+this view for the batch, and ``streams.app.table_records`` writes the changes to the table and
 its changelog once at the end (before the batch is acknowledged).
 
 With ``partition_of`` the view also notes, for every key it changes, the partition the change

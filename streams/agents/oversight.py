@@ -151,7 +151,7 @@ def decode(raw: Any) -> dict[str, Any] | None:
 
 def keys_of(table: Any, partition: int, partitions: int) -> list[str]:
     """The table's rows in ``partition``. The memory store notes the partition of every row it
-    recovers and ``write_table`` of every row written (all writes go through it), so this reads
+    recovers and ``table_records`` of every row written (all writes go through it), so this reads
     that map instead of hashing every key of every partition on each tick (a stall of a few
     hundred ms every tick round with 40,000 rows)."""
     known = key_partitions(table)

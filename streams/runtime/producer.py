@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 
 
 def kafka_producer(app: faust.App) -> Any:
@@ -60,9 +62,6 @@ async def send_records(
     aiokafka's gets each record through its ``send``."""
     if not records:
         return []
-    from aiokafka import AIOKafkaProducer
-    from aiokafka.structs import TopicPartition
-
     if not isinstance(producer, AIOKafkaProducer):
         # any other producer with aiokafka's public ``send`` (the unit tests' recorder)
         return [await producer.send(topic, v, key=k, partition=partition) for k, v in records]

@@ -1,7 +1,7 @@
 """Which partition each row of a faust memory-store table belongs to.
 
 faust's memory store keeps that map (``_key_partition``) to forget the rows of revoked
-partitions; the worker writes its tables' rows itself (``streams.app.write_table``), so it keeps
+partitions; the worker writes its tables' rows itself (``streams.app.table_records``), so it keeps
 the map up to date, and reads it for timer ticks instead of hashing every key of the table.
 """
 

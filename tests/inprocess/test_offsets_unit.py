@@ -697,7 +697,7 @@ def test_table_reads_go_to_the_memory_store_dict_of_a_real_table() -> None:
     app = faust.App("fq-table-reads", broker="kafka://127.0.0.1:9", store="memory://")
     table = app.Table("t", default=None, partitions=2)
     found = rows(table)  # taken when the agent is registered, before any row exists
-    table.data["a"] = {"v": 1}  # what write_table does: straight into the store
+    table.data["a"] = {"v": 1}  # what table_records does: straight into the store
     assert type(found) is dict and found == {"a": {"v": 1}} and found is rows(table)
     view = WriteBack(table, lambda k, v: 0, reads=found)
     assert view.get("a") == {"v": 1} and view.get("b") is None and "b" not in view

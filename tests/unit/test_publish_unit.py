@@ -100,7 +100,7 @@ class Store(dict[str, Any]):
 
 
 class Table(dict[str, Any]):
-    """What write_table uses of a faust table: its store, changelog topic and serializers."""
+    """What table_records uses of a faust table: its store, changelog topic and serializers."""
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
