@@ -29,7 +29,8 @@ from streams.incidents import IncidentConfig, candidates, member_from_case, stat
 from streams.intake import IntakeResult, Out
 from streams.risk import RISK_INPUT, RiskConfig, case_contribution
 from streams.runtime.stream import InFlight, batches
-from streams.runtime.tables import key_partitions
+from streams.runtime.tables import key_partitions, rows
+from streams.sladue import DueIndex, note_all
 from streams.tablelogic import IncidentStep, RiskStep, SlaStep, TableStep
 from streams.watch import TICK, incident_config, owned, risk_config, sla_config
 from streams.writeback import DELETED, WriteBack
@@ -52,6 +53,8 @@ class Oversight:
     sla: SlaStep
     tables: dict[str, Any]
     topics: dict[str, faust.TopicT]
+    # which SLA rows each partition's tick must look at
+    due: DueIndex
     errors: dict[str, int] = field(default_factory=lambda: {"incidents": 0, "risk": 0, "sla": 0})
 
 
@@ -61,8 +64,9 @@ def register(ctx: WorkerContext) -> None:
     icfg, rcfg = incident_config(rules, top), risk_config(rules)
     ov = _oversight(ctx, icfg, rcfg, sla_config(rules, top))
     ctx.case_hooks.append(_forwarder(ctx, icfg, rcfg))
-    for step in (ov.incidents, ov.risk, ov.sla):
-        _table_agent(ctx, ov, step)
+    _table_agent(ctx, ov, ov.incidents)
+    _table_agent(ctx, ov, ov.risk)
+    _table_agent(ctx, ov, ov.sla, ov.due)
     _lifecycle_agent(ctx, ov)
     _tick_timer(ctx, ov)
     _pages(ctx, ov)
@@ -105,7 +109,20 @@ def _oversight(ctx: WorkerContext, icfg: IncidentConfig, rcfg: RiskConfig, scfg:
         sla=SlaStep(scfg, clock, time_known),
         tables=tables,
         topics=topics,
+        due=_due_index(ctx, tables["sla"], scfg),
     )
+
+
+def _due_index(ctx: WorkerContext, table: Any, cfg: Any) -> DueIndex:
+    """The SLA rows' due index, rebuilt from the table after a recovery or a rebalance."""
+    due = DueIndex(cfg)
+
+    async def forget(*args: Any, **kwargs: Any) -> None:
+        due.invalidate()
+
+    table.on_recover(forget)
+    ctx.app.on_partitions_assigned.connect(forget)
+    return due
 
 
 def _forwarder(ctx: WorkerContext, icfg: IncidentConfig, rcfg: RiskConfig) -> Any:
@@ -187,12 +204,15 @@ def handle(
     return outs
 
 
-def _table_agent(ctx: WorkerContext, ov: Oversight, step: TableStep) -> None:
+def _table_agent(
+    ctx: WorkerContext, ov: Oversight, step: TableStep, due: DueIndex | None = None
+) -> None:
     """An agent over an internal topic: each message is a tick or a batch of items for one
     partition. The messages buffered together are handled against one write-back view of the
     table per partition, written back once at the end, so the changelog gets one message per
     row the batch changed; the batch's output is delivered while the next is worked on, and
-    the batch acknowledged once it is."""
+    the batch acknowledged once it is. With ``due`` (the SLA table) a tick looks only at the
+    rows due and those the batch changed, and every row written or looked at is noted again."""
     label, n = step.label, ctx.config.topic_partitions
     table = ov.tables[label]
 
@@ -201,6 +221,7 @@ def _table_agent(ctx: WorkerContext, ov: Oversight, step: TableStep) -> None:
         in_flight = InFlight()
         async for batch in batches(stream, ctx.config.intake_batch_max, in_flight):
             views: dict[int, WriteBack] = {}
+            looked: dict[int, list[str]] = {}  # the rows due ticks took, per partition
             outs: list[Out] = []
             for event in batch:
                 msg = decode(event.value)
@@ -212,12 +233,23 @@ def _table_agent(ctx: WorkerContext, ov: Oversight, step: TableStep) -> None:
                 view = views.get(partition)
                 if view is None:
                     view = views[partition] = ctx.table_view(table, _fixed(partition))
-                keys = functools.partial(tick_keys, table, view, partition, n)
+                if due is None:
+                    keys = functools.partial(tick_keys, table, view, partition, n)
+                else:
+                    taken = looked.setdefault(partition, [])
+                    keys = functools.partial(
+                        due_keys, due, table, view, partition, n, ctx.clock, taken
+                    )
                 outs.extend(handle(step, view, msg, keys, ov.errors, offset))
                 if msg.get("tick"):
-                    # a tick walks every row of its partition (tens of ms with 30,000 SLA
-                    # clocks): let the intake run between one partition's tick and the next
+                    # a tick may walk every row of its partition (tens of ms with 30,000
+                    # incident windows): let the intake run between one partition's tick and
+                    # the next
                     await asyncio.sleep(0)
+            if due is not None:
+                for partition, view in views.items():
+                    again = dict.fromkeys([*looked.get(partition, ()), *view.dirty])
+                    note_all(due, partition, again, view.get)
             in_flight.put(ctx.delivered(await ctx.queue(outs, list(views.values()))))
 
 
@@ -234,6 +266,27 @@ def tick_keys(table: Any, view: WriteBack, partition: int, partitions: int) -> l
     keys = keys_of(table, partition, partitions)
     known = set(keys)
     return keys + [k for k in view.dirty if k not in known and view.dirty[k] is not DELETED]
+
+
+def due_keys(
+    due: DueIndex,
+    table: Any,
+    view: WriteBack,
+    partition: int,
+    partitions: int,
+    clock: Callable[[], datetime],
+    taken: list[str],
+) -> list[str]:
+    """The SLA rows a tick of ``partition`` looks at: those due now (the partition's index is
+    built from the table on its first tick), and those the batch's earlier messages changed.
+    The due ones are added to ``taken``, to be noted again after the batch."""
+    if not due.built(partition):
+        reads = rows(table)
+        due.build(partition, ((k, reads.get(k)) for k in keys_of(table, partition, partitions)))
+    now_due = due.take_due(partition, clock().timestamp())
+    taken.extend(now_due)
+    changed = [k for k, v in view.dirty.items() if v is not DELETED]
+    return list(dict.fromkeys(now_due + changed))
 
 
 def _lifecycle_agent(ctx: WorkerContext, ov: Oversight) -> None:
@@ -257,6 +310,7 @@ def _lifecycle_agent(ctx: WorkerContext, ov: Oversight) -> None:
             except Exception:
                 ov.errors["sla"] += 1
                 log.warning("lifecycle: message skipped at offset %s", event.message.offset)
+            note_all(ov.due, event.message.partition, view.dirty, view.get)
             await ctx.publish([], [view])
 
 

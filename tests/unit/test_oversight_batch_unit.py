@@ -29,3 +29,32 @@ def test_a_tick_sees_the_rows_written_earlier_in_its_batch_and_not_other_partiti
     keys = tick_keys(table, view, 1, 2)
     assert sorted(keys) == ["a", "b", "new"] and "c" not in keys
     assert view.get("b") is None and view.get("new") == 4
+
+
+def test_an_sla_tick_takes_the_due_rows_and_those_its_batch_changed() -> None:
+    from datetime import UTC, datetime
+
+    from streams.agents.oversight import due_keys
+    from streams.sla import SlaConfig
+    from streams.sladue import DueIndex
+
+    def row(due: float) -> dict[str, Any]:
+        clock = {"start": due - 100.0, "due": due, "state": "running", "warned": True}
+        return {"routed": True, "done_at": None, "clocks": {"accept": clock}}
+
+    table = Table(
+        Store(
+            {"soon": row(1000.0), "later": row(5000.0), "other": row(10.0)},
+            {"soon": 1, "later": 1, "other": 0},
+        )
+    )
+    due = DueIndex(SlaConfig())
+    view = WriteBack(table, lambda k, v: 1)
+    view["fresh"] = row(9000.0)  # routed earlier in the batch: looked at, not yet due
+    taken: list[str] = []
+    now = lambda: datetime.fromtimestamp(2000.0, UTC)  # noqa: E731
+    keys = due_keys(due, table, view, 1, 2, now, taken)
+    assert due.built(1) and not due.built(0)  # built from partition 1's rows only
+    assert keys == ["soon", "fresh"] and taken == ["soon"]
+    # taken off the heap: the next tick at the same time does not look again
+    assert due_keys(due, table, WriteBack(table), 1, 2, now, []) == []
