@@ -107,7 +107,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "done_clock": ("—", "—"),
     "case": ("案件详情", "Case"),
     "back": ("返回收件箱", "Back to the inbox"),
-    "facts": ("案件事实", "Facts of the report"),
+    "facts": ("案件事实", "Facts of the case"),
     "parties": ("当事人及联系方式", "Parties and contacts"),
     "no_report": (
         "案件库中没有这起案件的报告原文（案件早于案件库保存报告的版本，或报告尚未到达）；"
@@ -186,6 +186,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "channel": ("渠道", "Channel"),
     "reported_at": ("报告时间", "Reported"),
     "community": ("社区", "Community"),
+    # A report's own kind, street and category appear only where they differ from the
+    # case's, right under the case's rows of the same name: the label says whose value it is.
+    "report_kind": ("报告所填类型", "Kind given in the report"),
+    "report_street": ("报告所填街道", "Street given in the report"),
+    "report_category": ("报告所填类别", "Category given in the report"),
     "summary": ("案情摘要", "Summary"),
     "amount_involved": ("涉及金额", "Amount involved"),
     "yuan": ("{x} 元", "{x} yuan"),

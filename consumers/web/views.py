@@ -293,14 +293,14 @@ def _facts(r: ReportRecord, d: Display, case: CaseRecord) -> dict[str, Any]:
         community = (street.community_names.get(r.community) if street else None) or r.community
     rows: list[tuple[str, str]] = []
     if r.kind != case.kind:
-        rows.append((t("kind"), i18n.pick(i18n.KIND, r.kind, lang)))
+        rows.append((t("report_kind"), i18n.pick(i18n.KIND, r.kind, lang)))
     rows += [(t("channel"), _via(r, lang)), (t("reported_at"), d.time(r.time))]
     if r.street != case.street:
-        rows.append((t("street"), d.street(r.street)))
+        rows.append((t("report_street"), d.street(r.street)))
     if community:
         rows.append((t("community"), community))
     if data.get("category") and data["category"] != case.category:
-        rows.append((t("category"), i18n.category(str(data["category"]), lang)))
+        rows.append((t("report_category"), i18n.category(str(data["category"]), lang)))
     amount = _yuan(data.get("amount_yuan"), lang)
     if amount:
         rows.append((t("amount_involved"), amount))

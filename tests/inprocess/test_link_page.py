@@ -1,6 +1,6 @@
 """The case page's "不是同一事项（拆分）" and "关联另一案件" forms, in process (memory store and
-publisher, the real workbench app): labelled controls, CSRF, what the page says next, and
-refusals in Chinese."""
+publisher, the real workbench app): labelled controls, CSRF, what the page says next,
+refusals in Chinese, and which facts are the case's and which a linked report's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.linkactions import plant
+from tests.casetools import dispute_report, item
+from tests.linkactions import linked_env, plant
 from tests.workbenchtools import A, B, World, build, form_value, log_in_and_choose
 
 
@@ -16,6 +17,26 @@ def _login(w: World, username: str, committees: tuple[str, ...] = (A,)) -> tuple
     secret = w.person(username, "mediator", committees)
     c = w.client()
     return c, log_in_and_choose(c, username, secret)
+
+
+def _pairs(html: str) -> list[tuple[str, str]]:
+    """The (label, value) rows of every facts list in ``html``, in page order."""
+    return re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", html)
+
+
+def _sections(page: str) -> tuple[str, list[str]]:
+    """The case's facts list (with the opening report's rows in it) and, for each linked
+    report, its facts and split form."""
+    case_facts = re.findall(r'<dl class="facts">.*?</dl>', page, re.S)[0]
+    section = page.split('<h2 id="facts-h">', 1)[1].split("</section>", 1)[0]
+    also = section.split('<details class="also-reported">')[1:]
+    return case_facts, also
+
+
+def _by_report(also: list[str], report_id: str) -> dict[str, str]:
+    """The facts of the linked report ``report_id``, found by its split form's hidden field."""
+    [block] = [b for b in also if f'value="{report_id}"' in b]
+    return dict(_pairs(block))
 
 
 def _world() -> World:
@@ -131,3 +152,36 @@ def test_a_case_linked_by_hand_is_separated_again_not_made_a_new_case() -> None:
         "case.linked.v1",
         "case.unlinked.v1",
     ]
+
+
+def test_a_linked_reports_category_and_street_are_labelled_as_what_the_report_said() -> None:
+    w = _world()
+    # a second report, from another street, joins c1 too
+    other = dispute_report("hl-9", source="hotline/12345", summary="噪音扰民")
+    other["data"].update(street="puzhou", community="puzhou-01")
+    w.store.apply([item("intake.disputes", other, 3)])
+    w.store.apply([item("cases.lifecycle", linked_env("c1", "hl-9", channel="hotline"), 7)])
+    c, _csrf = _login(w, "li.ming")
+
+    case_facts, also = _sections(c.get("/cases/c1").text)
+    assert len(also) == 2
+    rows = _pairs(case_facts)
+    # the case's own rows keep their labels: its category is 合同, its street 永中街道
+    assert [v for k, v in rows if k == "纠纷类别"] == ["合同"]
+    assert [v for k, v in rows if k == "街道"] == ["永中街道"]
+    # the opening report said 邻里: shown under the report's label, not the case's
+    assert ("报告所填类别", "邻里") in rows
+    for block in also:
+        labels = dict(_pairs(block))
+        assert labels["报告所填类别"] == "邻里"
+        assert "纠纷类别" not in labels and "街道" not in labels and "类型" not in labels
+    walkin, hotline = _by_report(also, "wk-8"), _by_report(also, "hl-9")
+    assert "报告所填街道" not in walkin  # it came from the case's own street
+    assert hotline["报告所填街道"] == "蒲州街道"
+
+    case_facts, also = _sections(c.get("/cases/c1?lang=en").text)
+    rows = _pairs(case_facts)
+    assert [v for k, v in rows if k == "Category"] == ["contract"]
+    assert ("Category given in the report", "neighbourhood") in rows
+    assert _by_report(also, "hl-9")["Street given in the report"] == "Puzhou"
+    assert _by_report(also, "wk-8")["Category given in the report"] == "neighbourhood"

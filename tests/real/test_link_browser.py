@@ -62,5 +62,19 @@ def test_a_mediator_splits_a_report_off_with_the_keyboard() -> None:
             page.wait_for_url(f"{url}/cases/c1?done=link")
             assert "另一案件将并入本案" in page.get_by_role("status").inner_text()
             page.screenshot(path=str(ARTIFACTS / "workbench-case-linked.png"), full_page=True)
+
+            # opened with the keyboard, the linked report says its category as its own
+            linked = page.locator("details.also-reported", has_text="窗口登记")
+            linked.locator("summary").focus()
+            page.keyboard.press("Enter")
+            said = linked.locator("dt", has_text="报告所填类别")
+            assert (
+                said.is_visible()
+                and said.locator("xpath=following-sibling::dd[1]").inner_text() == "邻里"
+            )
+            assert linked.locator("dt", has_text="纠纷类别").count() == 0
+            page.screenshot(
+                path=str(ARTIFACTS / "workbench-case-linked-report.png"), full_page=True
+            )
         finally:
             browser.close()

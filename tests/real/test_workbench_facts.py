@@ -125,7 +125,9 @@ def test_a_wage_claim_shows_employer_project_and_contact(world: World) -> None:
     assert "<dt>欠薪月数</dt><dd>3 个月</dd>" in text
     assert "<dt>涉及金额</dt><dd>186,000.50 元</dd>" in text
     assert "<dt>渠道</dt><dd>小程序（miniapp/longwan）</dd>" in text
-    assert "<dt>街道</dt><dd>海滨街道</dd>" in text  # the report's street differs from routed's
+    # the report's street differs from routed's: each under its own label
+    assert "<dt>报告所填街道</dt><dd>海滨街道</dd>" in text
+    assert "<dt>街道</dt><dd>永中街道</dd>" in text
 
 
 def test_a_petition_shows_the_agency_and_the_petitioners(world: World) -> None:
