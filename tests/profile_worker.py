@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from fengqiao import localkafka
-from fengqiao.admin import create_topics
+from fengqiao.admin import create_topics, delete_run_topics
 from fengqiao.bench import _count_until, _preload, make_events, wait_drained
 from fengqiao.localkafka import free_port
 from fengqiao.settings import Settings
@@ -148,6 +148,7 @@ def main() -> None:
         update={"topic_prefix": f"{base.topic_prefix}prof-{run}.", "app_id": f"fengqiao-prof-{run}"}
     )
     args.out.mkdir(parents=True, exist_ok=True)
+    proc: subprocess.Popen[bytes] | None = None
     try:
         create_topics(s)
         events = make_events(args.events, run)
@@ -205,24 +206,12 @@ def main() -> None:
                 print(f"  {share * per_event:6.1f} µs  {100 * share:5.1f} %  {stage}")
             print(f"raw stacks: {raw}")
     finally:
-        _delete_topics(s)
+        if proc is not None and proc.poll() is None:  # failed midway: a live worker would
+            proc.send_signal(signal.SIGTERM)  # outlast the script and recreate its topics
+            proc.wait(timeout=60)
+        delete_run_topics(s, who="profile", run=run, progress=print)
         if started_dir is not None:
             localkafka.stop(started_dir)
-
-
-def _delete_topics(s: Settings) -> None:
-    """Delete the run's topics (its prefix and the worker's internal ones): a broker that
-    keeps thousands of partitions from earlier runs answers more slowly, and the worker's
-    CPU per event rose with it (169-182 µs on a fresh broker, 220 after 350 runs' topics)."""
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=s.resolved_bootstrap().split(","))
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith((s.topic_prefix, s.app_id))]
-        for i in range(0, len(mine), 50):
-            admin.delete_topics(mine[i : i + 50])
-    finally:
-        admin.close()
 
 
 def _cpu(pid: int) -> float:
