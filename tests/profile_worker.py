@@ -129,20 +129,9 @@ def main() -> None:
     ap.add_argument("--no-spy", action="store_true", help="only the CPU per event")
     args = ap.parse_args()
 
-    base = Settings()
-    started_dir = None
-    if not base.uses_external_cluster:
-        data_dir = base.home / "kafka"
-        bootstrap, started = localkafka.start(
-            data_dir=data_dir,
-            cache_dir=base.cache_dir,
-            version=base.kafka_version,
-            port=base.kafka_port,
-            heap=base.kafka_heap,
-            progress=print,
-        )
-        started_dir = data_dir if started else None
-        base = base.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+    configured = Settings()
+    broker = localkafka.ensure_broker(configured, progress=print)
+    base = broker.settings(configured)
     run = uuid.uuid4().hex[:8]
     s = base.model_copy(
         update={"topic_prefix": f"{base.topic_prefix}prof-{run}.", "app_id": f"fengqiao-prof-{run}"}
@@ -210,8 +199,7 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)  # outlast the script and recreate its topics
             proc.wait(timeout=60)
         delete_run_topics(s, who="profile", run=run, progress=print)
-        if started_dir is not None:
-            localkafka.stop(started_dir)
+        broker.stop()
 
 
 def _cpu(pid: int) -> float:
