@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
         """Measure throughput (pipeline and baseline relay, their ratio) and latency p50/p95/p99.
 
         Uses KAFKA_BOOTSTRAP_SERVERS when set, else the local broker (started if needed and
-        stopped afterwards). Topics get a fresh `bench-<run>.` prefix; nothing else is touched.
+        stopped afterwards). Topics get a fresh `bench-<run>.` prefix and are deleted when the
+        run ends (with the workers' changelogs); nothing else is touched.
         """
         from rich.console import Console
         from rich.table import Table
