@@ -1,4 +1,5 @@
-"""Create the topic catalogue on a cluster (idempotent).
+"""Create the topic catalogue on a cluster (idempotent), and delete a bench or profiling run's
+own topics when it ends.
 
 Every topic gets the configured replication and ``min.insync.replicas`` (2 of 3 on a
 3-broker cluster): with the producers' acks=all, a write is then on two brokers before it is
@@ -7,12 +8,20 @@ acknowledged, and one broker can die without losing it or stopping intake.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
+
 from kafka import KafkaAdminClient
+from kafka import errors as kafka_errors
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from fengqiao.settings import Settings
 from schemas.topics import TOPICS
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
 
 
 def _topic_config(settings: Settings, config: dict[str, str]) -> dict[str, str]:
@@ -49,3 +58,74 @@ def create_topics(settings: Settings) -> tuple[list[str], list[str]]:
         return created, there
     finally:
         admin.close()
+
+
+# --- a run's own topics (bench, profiler) -----------------------------------------------------
+# A run names its topics with a fresh prefix and its workers with a fresh app id; faust names
+# its changelog, repartition and leader topics "<app id>-…". Deleting them when the run ends
+# keeps the broker small: one that keeps thousands of partitions from earlier runs answers more
+# slowly (the worker's CPU per event rose from 169-182 µs on a fresh broker to 220 µs after 350
+# runs' topics).
+
+# separators a run's prefix may end in: without one, "bench-ab" would also take "bench-abc."
+_PREFIX_ENDS = (".", "-", "_")
+
+
+def run_topics(names: Iterable[str], topic_prefix: str, app_id: str) -> list[str]:
+    """The names among ``names`` that belong to one run: those under its topic prefix and the
+    ones its workers made (``<app_id>-…``), sorted. Refuses a prefix that could take another
+    run's or the product's topics (empty, or not ending in a separator) and an empty app id."""
+    if not topic_prefix or not topic_prefix.endswith(_PREFIX_ENDS):
+        raise ValueError("topic_prefix: a run's prefix must be non-empty and end in . - or _")
+    if not app_id:
+        raise ValueError("app_id: a run's app id must be non-empty")
+    internal = f"{app_id}-"
+    return sorted({n for n in names if n.startswith(topic_prefix) or n.startswith(internal)})
+
+
+# topics per DeleteTopics request: a request for hundreds at once can outlast its timeout
+_DELETE_BATCH = 50
+
+
+def delete_run_topics(settings: Settings, *, who: str, run: str, progress: Progress) -> int:
+    """Delete the topics of one run (``settings.topic_prefix`` and ``settings.app_id`` are the
+    run's, see ``run_topics``); returns how many went. Never raises: it runs in ``finally``
+    blocks, where a failure would hide the run's own result or error, so a topic that cannot
+    be deleted is logged and reported through ``progress`` and the rest still go."""
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.resolved_bootstrap().split(","),
+            client_id="fengqiao-admin",
+            **settings.kafka_client_config(),
+        )
+    except Exception as err:  # whatever the failure: see the docstring
+        _failed(who, run, progress, f"no admin connection ({type(err).__name__}: {err})")
+        return 0
+    deleted = 0
+    try:
+        mine = run_topics(admin.list_topics(), settings.topic_prefix, settings.app_id)
+        for i in range(0, len(mine), _DELETE_BATCH):
+            batch = mine[i : i + _DELETE_BATCH]
+            try:
+                answer = admin.delete_topics(batch, raise_errors=False)
+            except Exception as err:  # whatever the failure: see the docstring
+                _failed(who, run, progress, f"{len(batch)} topics ({type(err).__name__}: {err})")
+                continue
+            for topic in answer.get("topics", []):
+                code = topic.get("error_code", 0)
+                if code == 0:
+                    deleted += 1
+                elif code != UnknownTopicOrPartitionError.errno:  # gone already: fine
+                    error = kafka_errors.for_code(code).__name__
+                    _failed(who, run, progress, f"topic {topic.get('name')} ({error})")
+    except Exception as err:  # whatever the failure: see the docstring
+        _failed(who, run, progress, f"listing the topics ({type(err).__name__}: {err})")
+    finally:
+        admin.close()
+    progress(f"{who}: deleted {deleted} topics of run {run}")
+    return deleted
+
+
+def _failed(who: str, run: str, progress: Progress, what: str) -> None:
+    log.warning("%s: could not delete the topics of run %s: %s", who, run, what)
+    progress(f"{who}: could not delete the topics of run {run}: {what}")

@@ -16,6 +16,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
-from fengqiao.admin import create_topics
+from fengqiao.admin import create_topics, delete_run_topics
 from fengqiao.settings import Settings
 from producers.sample import random_event
 from producers.sdk import intake_key, kind_for_type, validate
@@ -156,7 +157,9 @@ def _count_until(
 # --- baseline ---------------------------------------------------------------------------------
 
 
-async def _relay(s: Settings, src: str, dst: str, n: int, group: str) -> None:
+async def _relay(
+    s: Settings, src: str, dst: str, n: int, group: str, stop: threading.Event
+) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     servers = s.resolved_bootstrap()
@@ -180,7 +183,7 @@ async def _relay(s: Settings, src: str, dst: str, n: int, group: str) -> None:
     await producer.start()
     try:
         done = 0
-        while done < n:
+        while done < n and not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500)
             futs = []
             for msgs in batches.values():
@@ -226,14 +229,19 @@ def run_baseline(
     progress(f"baseline: pre-loading {len(events)} events")
     _preload(s, events, lambda _t: src)
     progress("baseline: relaying")
-    import threading
-
+    # told to stop when the count ends early (a timeout, an error): a relay still polling its
+    # topics would make the broker create them again after the bench deleted them
+    stop = threading.Event()
     t = threading.Thread(
-        target=lambda: asyncio.run(_relay(s, src, dst, len(events), f"relay-{run}")), daemon=True
+        target=lambda: asyncio.run(_relay(s, src, dst, len(events), f"relay-{run}", stop)),
+        daemon=True,
     )
     t.start()
-    count, _first, _last, rate = _count_until(s, dst, len(events), timeout_s=600)
-    t.join(timeout=30)
+    try:
+        count, _first, _last, rate = _count_until(s, dst, len(events), timeout_s=600)
+    finally:
+        stop.set()
+        t.join(timeout=30)
     if count < len(events):
         raise RuntimeError(f"baseline relayed only {count} of {len(events)} events")
     return rate
@@ -615,6 +623,33 @@ def _bench_pass(
             "topic_partitions": max(base.topic_partitions, 2 * workers),
         }
     )
+    try:
+        return _measure(
+            s,
+            run,
+            events=events,
+            rate=rate,
+            workers=workers,
+            latency_seconds=latency_seconds,
+            progress=progress,
+        )
+    finally:
+        # every topic of the run (intake, outputs, internal, changelogs, relay), once nothing
+        # that uses them runs any more; reported, never raised (see ``delete_run_topics``)
+        delete_run_topics(s, who="bench", run=run, progress=progress)
+
+
+def _measure(
+    s: Settings,
+    run: str,
+    *,
+    events: int,
+    rate: float,
+    workers: int,
+    latency_seconds: float,
+    progress: Progress,
+) -> BenchResult:
+    """The pass itself, on the run's own topics (``s``)."""
     create_topics(s)
     notes: list[str] = []
     evs = make_events(events, run)

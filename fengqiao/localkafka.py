@@ -3,6 +3,7 @@
 The broker jars come from Maven Central (``org.apache.kafka:kafka_2.13``), resolved once with
 Maven into a cache outside the repository, and the broker runs with ``java -cp``. One data
 directory holds one broker: its pid file makes ``start`` idempotent and ``stop`` exact.
+``ensure_broker`` is the commands' one way to a broker: the configured cluster, else this one.
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fengqiao.localsecurity import LocalSecurity
 from schemas.errors import FengqiaoError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fengqiao.settings import Settings
 
 POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -417,6 +424,53 @@ def start(
             progress(f"waiting for the broker on {bootstrap}")
         wait_answering({paths: proc}, bootstrap, timeout_s, security_client_config(security))
         return bootstrap, True
+
+
+@dataclass(frozen=True)
+class BrokerInUse:
+    """The Kafka a command runs against: the configured cluster, or the local broker."""
+
+    bootstrap: str
+    external: bool  # KAFKA_BOOTSTRAP_SERVERS was set
+    # the data directory of the local broker when this command started it (and so stops it);
+    # None for a cluster, or a local broker that was already running (left running)
+    started: Path | None = None
+
+    def settings(self, settings: Settings) -> Settings:
+        """``settings`` with this broker's address, for the clients and child processes."""
+        return settings.model_copy(update={"kafka_bootstrap_servers": self.bootstrap})
+
+    def stop(self) -> bool:
+        """Stop the local broker if this command started it; True when it did."""
+        return self.started is not None and stop(self.started)
+
+
+def ensure_broker(
+    settings: Settings,
+    *,
+    progress: Callable[[str], None] | None = None,
+    console: Console | None = None,
+    partitions: int | None = None,
+) -> BrokerInUse:
+    """Use ``KAFKA_BOOTSTRAP_SERVERS`` if set, else the local broker in ``<home>/kafka``,
+    started if it is not running. While it starts, its progress goes to a "starting Kafka"
+    spinner on ``console`` if given, else to ``progress``. ``partitions``: the broker's
+    default for topics it creates itself (the launcher's default when not given)."""
+    if settings.uses_external_cluster:
+        return BrokerInUse(settings.resolved_bootstrap(), external=True)
+    data_dir = settings.home / "kafka"
+    extra: dict[str, Any] = {} if partitions is None else {"partitions": partitions}
+    with console.status("starting Kafka") if console else contextlib.nullcontext() as status:
+        bootstrap, started = start(
+            data_dir=data_dir,
+            cache_dir=settings.cache_dir,
+            version=settings.kafka_version,
+            port=settings.kafka_port,
+            heap=settings.kafka_heap,
+            progress=status.update if status is not None else progress,
+            **extra,
+        )
+    return BrokerInUse(bootstrap, external=False, started=data_dir if started else None)
 
 
 def security_client_config(security: LocalSecurity | None) -> dict[str, object] | None:

@@ -120,27 +120,16 @@ class Stack:
 
     def start_broker(self) -> str:
         s = self.settings
-        if s.uses_external_cluster:
+        broker = localkafka.ensure_broker(s, console=console, partitions=s.topic_partitions)
+        if broker.external:
             console.print(f"Using the cluster at [bold]{s.kafka_bootstrap_servers}[/]")
-            return s.resolved_bootstrap()
-        data_dir = s.home / "kafka"
-        with console.status("starting Kafka") as status:
-            bootstrap, started = localkafka.start(
-                data_dir=data_dir,
-                cache_dir=s.cache_dir,
-                version=s.kafka_version,
-                port=s.kafka_port,
-                heap=s.kafka_heap,
-                partitions=s.topic_partitions,
-                progress=lambda m: status.update(m),
-            )
-        if started:
-            self.started_broker = data_dir
+            return broker.bootstrap
+        self.started_broker = broker.started
         console.print(
-            f"Kafka {s.kafka_version} on [bold]{bootstrap}[/]"
-            + ("" if started else " (already running, left running at exit)")
+            f"Kafka {s.kafka_version} on [bold]{broker.bootstrap}[/]"
+            + ("" if broker.started else " (already running, left running at exit)")
         )
-        return bootstrap
+        return broker.bootstrap
 
     def spawn(self, svc: Service, env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)

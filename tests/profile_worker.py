@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from fengqiao import localkafka
-from fengqiao.admin import create_topics
+from fengqiao.admin import create_topics, delete_run_topics
 from fengqiao.bench import _count_until, _preload, make_events, wait_drained
 from fengqiao.localkafka import free_port
 from fengqiao.settings import Settings
@@ -129,25 +129,15 @@ def main() -> None:
     ap.add_argument("--no-spy", action="store_true", help="only the CPU per event")
     args = ap.parse_args()
 
-    base = Settings()
-    started_dir = None
-    if not base.uses_external_cluster:
-        data_dir = base.home / "kafka"
-        bootstrap, started = localkafka.start(
-            data_dir=data_dir,
-            cache_dir=base.cache_dir,
-            version=base.kafka_version,
-            port=base.kafka_port,
-            heap=base.kafka_heap,
-            progress=print,
-        )
-        started_dir = data_dir if started else None
-        base = base.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+    configured = Settings()
+    broker = localkafka.ensure_broker(configured, progress=print)
+    base = broker.settings(configured)
     run = uuid.uuid4().hex[:8]
     s = base.model_copy(
         update={"topic_prefix": f"{base.topic_prefix}prof-{run}.", "app_id": f"fengqiao-prof-{run}"}
     )
     args.out.mkdir(parents=True, exist_ok=True)
+    proc: subprocess.Popen[bytes] | None = None
     try:
         create_topics(s)
         events = make_events(args.events, run)
@@ -205,24 +195,11 @@ def main() -> None:
                 print(f"  {share * per_event:6.1f} µs  {100 * share:5.1f} %  {stage}")
             print(f"raw stacks: {raw}")
     finally:
-        _delete_topics(s)
-        if started_dir is not None:
-            localkafka.stop(started_dir)
-
-
-def _delete_topics(s: Settings) -> None:
-    """Delete the run's topics (its prefix and the worker's internal ones): a broker that
-    keeps thousands of partitions from earlier runs answers more slowly, and the worker's
-    CPU per event rose with it (169-182 µs on a fresh broker, 220 after 350 runs' topics)."""
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=s.resolved_bootstrap().split(","))
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith((s.topic_prefix, s.app_id))]
-        for i in range(0, len(mine), 50):
-            admin.delete_topics(mine[i : i + 50])
-    finally:
-        admin.close()
+        if proc is not None and proc.poll() is None:  # failed midway: a live worker would
+            proc.send_signal(signal.SIGTERM)  # outlast the script and recreate its topics
+            proc.wait(timeout=60)
+        delete_run_topics(s, who="profile", run=run, progress=print)
+        broker.stop()
 
 
 def _cpu(pid: int) -> float:

@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
         """Measure throughput (pipeline and baseline relay, their ratio) and latency p50/p95/p99.
 
         Uses KAFKA_BOOTSTRAP_SERVERS when set, else the local broker (started if needed and
-        stopped afterwards). Topics get a fresh `bench-<run>.` prefix; nothing else is touched.
+        stopped afterwards). Topics get a fresh `bench-<run>.` prefix and are deleted when the
+        run ends (with the workers' changelogs); nothing else is touched.
         """
         from rich.console import Console
         from rich.table import Table
@@ -31,33 +32,19 @@ def register(app: typer.Typer) -> None:
         from fengqiao.cli import console, settings
 
         s = settings()
-        started_dir = None
-        if not s.uses_external_cluster:
-            data_dir = s.home / "kafka"
-            with console.status("starting Kafka") as st:
-                bootstrap, started = localkafka.start(
-                    data_dir=data_dir,
-                    cache_dir=s.cache_dir,
-                    version=s.kafka_version,
-                    port=s.kafka_port,
-                    heap=s.kafka_heap,
-                    progress=lambda m: st.update(m),
-                )
-            started_dir = data_dir if started else None
-            s = s.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+        broker = localkafka.ensure_broker(s, console=console)
         try:
             result = run_bench(
-                s,
+                broker.settings(s),
                 events=events,
                 rate=rate,
                 workers=workers,
                 latency_seconds=seconds,
                 progress=lambda m: console.print(m),
-                warm_up=started_dir is not None,
+                warm_up=broker.started is not None,
             )
         finally:
-            if started_dir is not None:
-                localkafka.stop(started_dir)
+            broker.stop()
         table = Table(
             title=f"fengqiao bench: {events} events, {workers} worker(s), "
             f"{result.cores} cores, {result.partitions} partitions"

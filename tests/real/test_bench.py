@@ -7,11 +7,14 @@ not asserted (speed is measured by the benchmark, not by timed tests).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
 
 from fengqiao.settings import Settings
 from tests.kafkatools import settings_env
@@ -51,3 +54,22 @@ def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
     assert result["store_latency_events"] == 100
     assert 0 < stored["p50"] <= stored["p95"] <= stored["p99"]
     assert stored["p50"] >= lat["p50"] * 0.5
+    # and it took its topics with it: intake, outputs, internal, changelogs, relay
+    # (progress goes to stderr, the table to stdout)
+    deleted = re.findall(r"bench: deleted (\d+) topics of run ([0-9a-f]{8})", proc.stderr)
+    assert len(deleted) == 1 and int(deleted[0][0]) > 0, proc.stderr[-2000:]
+    assert "could not delete" not in proc.stderr
+    run = deleted[0][1]
+    prefixes = (f"{kafka_settings.topic_prefix}bench-", f"fengqiao-bench-{run}-")
+    admin = KafkaAdminClient(bootstrap_servers=kafka_settings.resolved_bootstrap())
+    try:
+        deadline = time.monotonic() + 30
+        while (left := [t for t in admin.list_topics() if t.startswith(prefixes)]) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        assert left == []
+        # the product's topics (here the fixture's) are still there
+        assert kafka_settings.topic("cases.routed") in admin.list_topics()
+    finally:
+        admin.close()

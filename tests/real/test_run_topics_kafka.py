@@ -1,0 +1,72 @@
+"""``delete_run_topics`` on the real broker: a run's topics go, another run's and the
+product's stay; a broker it cannot reach is reported, never raised."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from fengqiao import localkafka
+from fengqiao.admin import delete_run_topics
+from fengqiao.settings import Settings
+from schemas.topics import TOPICS
+
+pytestmark = pytest.mark.kafka
+
+
+def _run(base: Settings) -> tuple[str, Settings]:
+    run = uuid.uuid4().hex[:8]
+    return run, base.model_copy(
+        update={"topic_prefix": f"{base.topic_prefix}bench-{run}.", "app_id": f"fq-bench-{run}"}
+    )
+
+
+def _topics(s: Settings) -> list[str]:
+    """What a bench run leaves: prefixed outputs and relay topics, its workers' changelogs."""
+    return [
+        s.topic("cases.routed"),
+        s.topic("internal.risk-inputs"),
+        s.topic("relay-in-0a1b2c3d"),
+        f"{s.app_id}-seen-changelog",
+        f"{s.app_id}-__assignor-__leader",
+    ]
+
+
+def test_a_runs_topics_go_and_another_runs_and_the_products_stay(
+    kafka_settings: Settings,
+) -> None:
+    run, mine = _run(kafka_settings)
+    _, other = _run(kafka_settings)
+    product = [kafka_settings.topic(t.name) for t in TOPICS]  # made by the fixture
+    admin = KafkaAdminClient(bootstrap_servers=kafka_settings.resolved_bootstrap())
+    try:
+        admin.create_topics([NewTopic(t, 1, 1) for t in _topics(mine) + _topics(other)])
+        said: list[str] = []
+        assert delete_run_topics(mine, who="bench", run=run, progress=said.append) == 5
+        assert said == [f"bench: deleted 5 topics of run {run}"]
+        deadline = time.monotonic() + 30
+        left = set(admin.list_topics())
+        while set(_topics(mine)) & left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = set(admin.list_topics())
+        assert not set(_topics(mine)) & left
+        assert set(_topics(other)) <= left and set(product) <= left
+        # a second delete finds nothing of the run
+        assert delete_run_topics(mine, who="bench", run=run, progress=said.append) == 0
+        admin.delete_topics(_topics(other))
+    finally:
+        admin.close()
+
+
+def test_a_broker_it_cannot_reach_is_reported_not_raised(kafka_settings: Settings) -> None:
+    run, mine = _run(kafka_settings)
+    gone = mine.model_copy(
+        update={"kafka_bootstrap_servers": f"127.0.0.1:{localkafka.free_port()}"}
+    )
+    said: list[str] = []
+    assert delete_run_topics(gone, who="bench", run=run, progress=said.append) == 0
+    assert len(said) == 1 and said[0].startswith(f"bench: could not delete the topics of run {run}")
