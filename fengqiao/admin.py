@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka import errors as kafka_errors
@@ -87,15 +88,22 @@ def run_topics(names: Iterable[str], topic_prefix: str, app_id: str) -> list[str
 _DELETE_BATCH = 50
 
 
-def delete_run_topics(settings: Settings, *, who: str, run: str, progress: Progress) -> int:
+def delete_run_topics(
+    settings: Settings, *, who: str, run: str, progress: Progress, reach_s: float = 10.0
+) -> int:
     """Delete the topics of one run (``settings.topic_prefix`` and ``settings.app_id`` are the
     run's, see ``run_topics``); returns how many went. Never raises: it runs in ``finally``
     blocks, where a failure would hide the run's own result or error, so a topic that cannot
-    be deleted is logged and reported through ``progress`` and the rest still go."""
+    be deleted is logged and reported through ``progress`` and the rest still go. A broker
+    not reached within ``reach_s`` is reported so (kafka-python 3; 2.x waits its own 30 s)."""
+    reach: dict[str, Any] = {}
+    if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:
+        reach["bootstrap_timeout_ms"] = int(reach_s * 1000)
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.resolved_bootstrap().split(","),
             client_id="fengqiao-admin",
+            **reach,
             **settings.kafka_client_config(),
         )
     except Exception as err:  # whatever the failure: see the docstring

@@ -68,5 +68,5 @@ def test_a_broker_it_cannot_reach_is_reported_not_raised(kafka_settings: Setting
         update={"kafka_bootstrap_servers": f"127.0.0.1:{localkafka.free_port()}"}
     )
     said: list[str] = []
-    assert delete_run_topics(gone, who="bench", run=run, progress=said.append) == 0
+    assert delete_run_topics(gone, who="bench", run=run, progress=said.append, reach_s=1.0) == 0
     assert len(said) == 1 and said[0].startswith(f"bench: could not delete the topics of run {run}")
