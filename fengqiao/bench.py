@@ -57,9 +57,25 @@ class BenchResult:
     # publish → the case readable in the case store, written there by a ``fengqiao sink``
     store_latency_ms: dict[str, float] = field(default_factory=dict)
     store_latency_events: int = 0
+    # CPU per event, a steadier measure than the rates on a shared machine: the relay
+    # thread's own CPU from its first batch to its last, and the workers' processes from the
+    # settled group to the drained backlog; 0 where it could not be read (no /proc)
+    baseline_cpu_us: float = 0.0
+    pipeline_cpu_us: float = 0.0
+    cpu_ratio: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux's ``/proc``), or ``None``."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,8 +174,16 @@ def _count_until(
 
 
 async def _relay(
-    s: Settings, src: str, dst: str, n: int, group: str, stop: threading.Event
+    s: Settings,
+    src: str,
+    dst: str,
+    n: int,
+    group: str,
+    stop: threading.Event,
+    cpu: list[float] | None = None,
 ) -> None:
+    """Relay ``n`` events (or until ``stop``); appends the thread's CPU seconds from the first
+    batch to the last delivery to ``cpu``."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     servers = s.resolved_bootstrap()
@@ -183,8 +207,11 @@ async def _relay(
     await producer.start()
     try:
         done = 0
+        started: float | None = None
         while done < n and not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500)
+            if started is None and batches:
+                started = time.thread_time()
             futs = []
             for msgs in batches.values():
                 for m in msgs:
@@ -194,6 +221,8 @@ async def _relay(
                     done += 1
             if futs:
                 await asyncio.gather(*futs)
+        if cpu is not None and started is not None:
+            cpu.append(time.thread_time() - started)
     finally:
         await producer.stop()
         await consumer.stop()
@@ -216,7 +245,11 @@ def _wait_for_leaders(admin: KafkaAdminClient, topics: list[str], timeout_s: flo
 
 
 def run_baseline(
-    s: Settings, events: list[tuple[str, bytes, bytes]], partitions: int, progress: Progress
+    s: Settings,
+    events: list[tuple[str, bytes, bytes]],
+    partitions: int,
+    progress: Progress,
+    cpu: list[float] | None = None,
 ) -> float:
     run = uuid.uuid4().hex[:8]
     src, dst = f"{s.topic_prefix}relay-in-{run}", f"{s.topic_prefix}relay-out-{run}"
@@ -233,7 +266,7 @@ def run_baseline(
     # topics would make the broker create them again after the bench deleted them
     stop = threading.Event()
     t = threading.Thread(
-        target=lambda: asyncio.run(_relay(s, src, dst, len(events), f"relay-{run}", stop)),
+        target=lambda: asyncio.run(_relay(s, src, dst, len(events), f"relay-{run}", stop, cpu)),
         daemon=True,
     )
     t.start()
@@ -313,6 +346,11 @@ class Workers:
                 return
             time.sleep(0.25)
         raise RuntimeError(f"the bench's workers did not settle within {timeout_s:.0f} s")
+
+    def cpu_s(self) -> float | None:
+        """The workers' user + system CPU seconds so far; ``None`` when unreadable."""
+        each = [process_cpu_s(p.pid) for p in self.procs]
+        return None if any(c is None for c in each) else sum(c or 0.0 for c in each)
 
     def stop(self) -> None:
         import signal
@@ -418,9 +456,15 @@ def wait_drained(
 
 
 def run_pipeline(
-    s: Settings, events: list[tuple[str, bytes, bytes]], workers: Workers, progress: Progress
+    s: Settings,
+    events: list[tuple[str, bytes, bytes]],
+    workers: Workers,
+    progress: Progress,
+    cpu: list[float] | None = None,
 ) -> tuple[float, float]:
-    """(events/s through the whole pipeline, events/s to ``cases.routed``) on a backlog.
+    """(events/s through the whole pipeline, events/s to ``cases.routed``) on a backlog;
+    appends the workers' CPU seconds from the settled group to the drained backlog to ``cpu``
+    (idle polling before the backlog arrives and until the last commit included).
 
     The whole pipeline is timed from the first routed case until the workers have also
     committed the incident, risk and SLA work those events caused. The workers are started
@@ -429,6 +473,7 @@ def run_pipeline(
     progress(f"pipeline: starting {workers.k} worker(s) and waiting for their group to settle")
     workers.start()
     workers.wait_settled()
+    cpu0 = workers.cpu_s()
     progress(f"pipeline: loading {len(events)} events into the intake topics")
     _preload(s, events, s.topic)
     count, first, last, routed_eps = _count_until(
@@ -440,6 +485,9 @@ def run_pipeline(
         )
     progress(f"pipeline: {routed_eps:,.0f} events/s routed; waiting for the downstream work")
     drained = wait_drained(s, timeout_s=900)
+    cpu1 = workers.cpu_s()
+    if cpu is not None and cpu0 is not None and cpu1 is not None:
+        cpu.append(cpu1 - cpu0)
     # the same rule as the routed rate, with the end moved to when the last work was committed
     return routed_eps * (last - first) / max(max(last, drained) - first, 1e-3), routed_eps
 
@@ -653,12 +701,14 @@ def _measure(
     create_topics(s)
     notes: list[str] = []
     evs = make_events(events, run)
-    baseline = run_baseline(s, evs, s.topic_partitions, progress)
+    relay_cpu: list[float] = []
+    baseline = run_baseline(s, evs, s.topic_partitions, progress, relay_cpu)
     progress(f"baseline: {baseline:,.0f} events/s")
     pool = Workers(s, workers, s.home / "logs")
     sink = SinkProcess(s, s.home / "logs")
     try:
-        pipeline, routed = run_pipeline(s, evs, pool, progress)
+        worker_cpu: list[float] = []
+        pipeline, routed = run_pipeline(s, evs, pool, progress, worker_cpu)
         progress(f"pipeline: {pipeline:,.0f} events/s with the downstream work done")
         # the sink starts after the throughput phase, so it takes no CPU from it, and
         # catches up on that backlog before the latency phase
@@ -679,6 +729,8 @@ def _measure(
         )
     # the ratio of the rates as reported, so the JSON's own numbers divide to its ratio
     baseline, pipeline = round(baseline, 1), round(pipeline, 1)
+    relay_us = round(1e6 * relay_cpu[0] / events, 1) if relay_cpu else 0.0
+    worker_us = round(1e6 * worker_cpu[0] / events, 1) if worker_cpu else 0.0
     return BenchResult(
         events=events,
         offered_rate=rate,
@@ -704,4 +756,7 @@ def _measure(
         kafka=s.resolved_bootstrap(),
         started_at=datetime.now(UTC).isoformat(),
         notes=notes,
+        baseline_cpu_us=relay_us,
+        pipeline_cpu_us=worker_us,
+        cpu_ratio=round(relay_us / worker_us, 4) if relay_us and worker_us else 0.0,
     )

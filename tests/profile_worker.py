@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fengqiao import localkafka
 from fengqiao.admin import create_topics, delete_run_topics
-from fengqiao.bench import _count_until, _preload, make_events, wait_drained
+from fengqiao.bench import _count_until, _preload, make_events, process_cpu_s, wait_drained
 from fengqiao.localkafka import free_port
 from fengqiao.settings import Settings
 
@@ -204,9 +204,10 @@ def main() -> None:
 
 def _cpu(pid: int) -> float:
     """User + system CPU seconds of a process so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    cpu = process_cpu_s(pid)
+    if cpu is None:
+        raise SystemExit("profile_worker reads the worker's CPU from /proc: Linux only")
+    return cpu
 
 
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:

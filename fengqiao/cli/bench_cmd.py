@@ -57,6 +57,12 @@ def register(app: typer.Typer) -> None:
         )
         table.add_row("  of which to cases.routed", f"{result.routed_eps:,.0f} events/s")
         table.add_row("ratio pipeline / baseline", f"{result.ratio:.2f}")
+        if result.cpu_ratio:
+            table.add_row(
+                "CPU per event: relay / pipeline",
+                f"{result.baseline_cpu_us:.0f} / {result.pipeline_cpu_us:.0f} µs "
+                f"({result.cpu_ratio:.2f})",
+            )
         table.add_row(f"latency p50 @ {rate:.0f}/s", f"{result.latency_ms['p50']:.0f} ms")
         table.add_row(f"latency p95 @ {rate:.0f}/s", f"{result.latency_ms['p95']:.0f} ms")
         table.add_row(f"latency p99 @ {rate:.0f}/s", f"{result.latency_ms['p99']:.0f} ms")

@@ -43,6 +43,12 @@ def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
     # the JSON rounds the ratio to 4 decimals
     ratio = result["pipeline_eps"] / result["baseline_eps"]
     assert result["ratio"] == pytest.approx(ratio, abs=5e-5)
+    # CPU per event of each side, read from the relay thread and the worker process; the
+    # pipeline does the relay's work and more, and the ratio is what the JSON's numbers give
+    assert 0 < result["baseline_cpu_us"] < result["pipeline_cpu_us"]
+    cpu_ratio = result["baseline_cpu_us"] / result["pipeline_cpu_us"]
+    assert result["cpu_ratio"] == pytest.approx(cpu_ratio, abs=5e-4)
+    assert "CPU per event: relay / pipeline" in proc.stdout
     # the whole pipeline includes the incident/risk/SLA work, so it is never faster than routing
     assert result["pipeline_eps"] <= result["routed_eps"] * 1.001
     lat = result["latency_ms"]

@@ -1,0 +1,23 @@
+"""The bench's CPU reading: a process's own CPU seconds from /proc, None for one that is gone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from fengqiao.bench import process_cpu_s
+
+
+def test_a_process_cpu_grows_with_its_work_and_a_gone_one_reads_none() -> None:
+    before = process_cpu_s(os.getpid())
+    assert before is not None
+    end = time.process_time() + 0.3
+    while time.process_time() < end:  # burn 0.3 s of CPU
+        pass
+    after = process_cpu_s(os.getpid())
+    assert after is not None and after - before >= 0.2
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    assert process_cpu_s(proc.pid) is None  # reaped: no /proc entry
