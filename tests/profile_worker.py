@@ -199,6 +199,7 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)  # outlast the script and recreate its topics
             proc.wait(timeout=60)
         delete_run_topics(s, who="profile", run=run, progress=print)
+        shutil.rmtree(s.home / f"prof-{run}", ignore_errors=True)  # the worker's data dir
         broker.stop()
 
 

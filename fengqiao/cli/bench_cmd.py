@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
 
         Uses KAFKA_BOOTSTRAP_SERVERS when set, else the local broker (started if needed and
         stopped afterwards). Topics get a fresh `bench-<run>.` prefix and are deleted when the
-        run ends (with the workers' changelogs); nothing else is touched.
+        run ends (with the workers' changelogs), and so is the run's own SQLite case store;
+        nothing else is touched.
         """
         from rich.console import Console
         from rich.table import Table

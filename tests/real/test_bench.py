@@ -66,6 +66,9 @@ def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
     assert len(deleted) == 1 and int(deleted[0][0]) > 0, proc.stderr[-2000:]
     assert "could not delete" not in proc.stderr
     run = deleted[0][1]
+    # and its own case store, with SQLite's files beside it (400 MB at 30,000 events)
+    assert f"bench: removed the case store of run {run}" in proc.stderr
+    assert not list(kafka_settings.home.glob(f"fengqiao-bench-{run}.db*"))
     prefixes = (f"{kafka_settings.topic_prefix}bench-", f"fengqiao-bench-{run}-")
     admin = KafkaAdminClient(bootstrap_servers=kafka_settings.resolved_bootstrap())
     try:
