@@ -23,6 +23,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from fengqiao import localkafka
@@ -32,18 +33,22 @@ from fengqiao.localkafka import free_port
 from fengqiao.settings import Settings
 
 
+def stacks(raw: Path) -> Iterator[tuple[list[str], int]]:
+    """py-spy's raw output, one line per distinct stack (``frame;frame;... count``), as the
+    stack's frames and its count of samples."""
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            yield stack.split(";"), int(count)
+
+
 def summarise(raw: Path, top: int) -> str:
-    """Own and total shares of the samples per frame (function and file) from py-spy's raw
-    output: one line per distinct stack, ``frame;frame;... count``."""
+    """Own and total shares of the samples per frame (function and file)."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     samples = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        frames = [_short(f) for f in stack.split(";")]
+    for stack, n in stacks(raw):
+        frames = [_short(f) for f in stack]
         # the thread name py-spy puts first is not a frame
         frames = [f for f in frames if not f.startswith("thread ") and not f.startswith("process ")]
         if not frames:
@@ -93,13 +98,9 @@ def stages(raw: Path) -> dict[str, float]:
     """Share of the samples per stage (``STAGES``), largest first."""
     counts: Counter[str] = Counter()
     total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
+    for stack, n in stacks(raw):
         total += n
-        names = [f.split(" (", 1)[0] for f in stack.split(";")]
+        names = [f.split(" (", 1)[0] for f in stack]
         found = "other"
         for name in reversed(names):  # the deepest marker wins
             hit = next((s for s, m in STAGES if name == m or name.startswith(m)), None)
