@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from fengqiao.replay import RECORDS_PER_POLL
 from fengqiao.settings import Settings
 from tests.kafkatools import settings_env
+from tests.rulesettools import write_candidate_500k
 
 pytestmark = pytest.mark.kafka
 
@@ -31,12 +31,7 @@ def test_replay_reads_every_event_of_a_year_and_diffs_like_the_routers(
     from streams.routing import load_router
     from streams.whatif import compare
 
-    rs = json.loads(resources.files("streams.data").joinpath("ruleset.json").read_text())
-    (large,) = [r for r in rs["rules"] if r["id"] == "large_amount"]
-    large["when"] = {"amount_gte": "500000"}
-    rs["version"] = "candidate-500k"
-    candidate = tmp_path / "candidate.json"
-    candidate.write_text(json.dumps(rs))
+    candidate = write_candidate_500k(tmp_path)
 
     year = simulate(profile("longwan-2022", 1.0), seed=4, run="rp-test")
     events = year.events

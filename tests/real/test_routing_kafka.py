@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from producers.sdk import Publisher
 from schemas.explain import catalogue_names, render_explanation
 from schemas.topics import TOPIC_NAMES
 from tests.kafkatools import settings_env
+from tests.rulesettools import write_candidate_500k
 
 pytestmark = pytest.mark.kafka
 
@@ -137,12 +137,7 @@ def _replay(settings: Settings, *args: str) -> dict[str, Any]:
 def test_replay_shows_what_a_lower_threshold_would_move(
     kafka_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rs = json.loads(resources.files("streams.data").joinpath("ruleset.json").read_text())
-    (large,) = [r for r in rs["rules"] if r["id"] == "large_amount"]
-    large["when"] = {"amount_gte": "500000"}
-    rs["version"] = "candidate-500k"
-    candidate = tmp_path / "candidate.json"
-    candidate.write_text(json.dumps(rs))
+    candidate = write_candidate_500k(tmp_path)
 
     rng = random.Random(3)
     when = datetime.now(UTC) - timedelta(days=2)
