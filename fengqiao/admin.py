@@ -29,13 +29,19 @@ def _topic_config(settings: Settings, config: dict[str, str]) -> dict[str, str]:
     return {"min.insync.replicas": str(settings.effective_min_insync_replicas()), **config}
 
 
-def create_topics(settings: Settings) -> tuple[list[str], list[str]]:
-    """Create missing topics; returns (created, already there)."""
-    admin = KafkaAdminClient(
+def admin_client(settings: Settings, **extra: Any) -> KafkaAdminClient:
+    """The project's admin client for the configured cluster (``extra``: kafka-python options)."""
+    return KafkaAdminClient(
         bootstrap_servers=settings.resolved_bootstrap().split(","),
         client_id="fengqiao-admin",
+        **extra,
         **settings.kafka_client_config(),
     )
+
+
+def create_topics(settings: Settings) -> tuple[list[str], list[str]]:
+    """Create missing topics; returns (created, already there)."""
+    admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
         wanted = [
@@ -100,12 +106,7 @@ def delete_run_topics(
     if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:
         reach["bootstrap_timeout_ms"] = int(reach_s * 1000)
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=settings.resolved_bootstrap().split(","),
-            client_id="fengqiao-admin",
-            **reach,
-            **settings.kafka_client_config(),
-        )
+        admin = admin_client(settings, **reach)
     except Exception as err:  # whatever the failure: see the docstring
         _failed(who, run, progress, f"no admin connection ({type(err).__name__}: {err})")
         return 0
