@@ -29,7 +29,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
-from fengqiao.admin import create_topics, delete_run_topics
+from fengqiao.admin import admin_client, create_topics, delete_run
 from fengqiao.settings import Settings
 from producers.sample import random_event
 from producers.sdk import intake_key, kind_for_type, validate
@@ -253,9 +253,7 @@ def run_baseline(
 ) -> float:
     run = uuid.uuid4().hex[:8]
     src, dst = f"{s.topic_prefix}relay-in-{run}", f"{s.topic_prefix}relay-out-{run}"
-    admin = KafkaAdminClient(
-        bootstrap_servers=s.resolved_bootstrap().split(","), **s.kafka_client_config()
-    )
+    admin = admin_client(s)
     admin.create_topics([NewTopic(t, partitions, s.topic_replication) for t in (src, dst)])
     _wait_for_leaders(admin, [src, dst])
     admin.close()
@@ -266,7 +264,9 @@ def run_baseline(
     # topics would make the broker create them again after the bench deleted them
     stop = threading.Event()
     t = threading.Thread(
-        target=lambda: asyncio.run(_relay(s, src, dst, len(events), f"relay-{run}", stop, cpu)),
+        target=lambda: asyncio.run(
+            _relay(s, src, dst, len(events), f"{s.app_id}-relay", stop, cpu)
+        ),
         daemon=True,
     )
     t.start()
@@ -378,7 +378,7 @@ def store_url(s: Settings) -> str:
 def remove_store(s: Settings, run: str, progress: Progress) -> None:
     """Remove the run's case store and SQLite's files beside it (write-ahead log, shared
     memory): 400 MB for a run of 30,000 events, which would fill the disk run by run.
-    Reported, never raised: it runs in a ``finally``, like ``delete_run_topics``."""
+    Reported, never raised: it runs in a ``finally``, like ``delete_run``."""
     path = store_path(s)
     freed = 0
     for f in (path, *(path.with_name(path.name + x) for x in ("-wal", "-shm", "-journal"))):
@@ -705,9 +705,10 @@ def _bench_pass(
             progress=progress,
         )
     finally:
-        # every topic of the run (intake, outputs, internal, changelogs, relay), once nothing
-        # that uses them runs any more; reported, never raised (see ``delete_run_topics``)
-        delete_run_topics(s, who="bench", run=run, progress=progress)
+        # every topic (intake, outputs, internal, changelogs, relay) and consumer group of the
+        # run, once nothing that uses them runs any more; reported, never raised (see
+        # ``delete_run``)
+        delete_run(s, who="bench", run=run, progress=progress)
         remove_store(s, run, progress)
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fengqiao import localkafka
-from fengqiao.admin import create_topics, delete_run_topics
+from fengqiao.admin import create_topics, delete_run
 from fengqiao.bench import _count_until, _preload, make_events, process_cpu_s, wait_drained
 from fengqiao.localkafka import free_port
 from fengqiao.settings import Settings
@@ -199,7 +199,7 @@ def main() -> None:
         if proc is not None and proc.poll() is None:  # failed midway: a live worker would
             proc.send_signal(signal.SIGTERM)  # outlast the script and recreate its topics
             proc.wait(timeout=60)
-        delete_run_topics(s, who="profile", run=run, progress=print)
+        delete_run(s, who="profile", run=run, progress=print)
         shutil.rmtree(s.home / f"prof-{run}", ignore_errors=True)  # the worker's data dir
         broker.stop()
 

@@ -60,12 +60,16 @@ def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
     assert result["store_latency_events"] == 100
     assert 0 < stored["p50"] <= stored["p95"] <= stored["p99"]
     assert stored["p50"] >= lat["p50"] * 0.5
-    # and it took its topics with it: intake, outputs, internal, changelogs, relay
-    # (progress goes to stderr, the table to stdout)
-    deleted = re.findall(r"bench: deleted (\d+) topics of run ([0-9a-f]{8})", proc.stderr)
+    # and it took its topics with it: intake, outputs, internal, changelogs, relay; and its
+    # consumer groups: the worker's, the sink's, the relay's (progress goes to stderr, the
+    # table to stdout)
+    deleted = re.findall(
+        r"bench: deleted (\d+) topics and (\d+) consumer groups of run ([0-9a-f]{8})", proc.stderr
+    )
     assert len(deleted) == 1 and int(deleted[0][0]) > 0, proc.stderr[-2000:]
+    assert int(deleted[0][1]) == 3, proc.stderr[-2000:]
     assert "could not delete" not in proc.stderr
-    run = deleted[0][1]
+    run = deleted[0][2]
     # and its own case store, with SQLite's files beside it (400 MB at 30,000 events)
     assert f"bench: removed the case store of run {run}" in proc.stderr
     assert not list(kafka_settings.home.glob(f"fengqiao-bench-{run}.db*"))
@@ -78,6 +82,7 @@ def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
         ):
             time.sleep(0.2)
         assert left == []
+        assert not [g for g in admin.list_groups() if g["group_id"].startswith(prefixes[1][:-1])]
         # the product's topics (here the fixture's) are still there
         assert kafka_settings.topic("cases.routed") in admin.list_topics()
     finally:

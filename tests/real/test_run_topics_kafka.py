@@ -1,5 +1,5 @@
-"""``delete_run_topics`` on the real broker: a run's topics go, another run's and the
-product's stay; a broker it cannot reach is reported, never raised."""
+"""``delete_run`` on the real broker: a run's topics and consumer groups go, another run's and
+the product's stay; a broker it cannot reach is reported, never raised."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import time
 import uuid
 
 import pytest
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.structs import OffsetAndMetadata
 
 from fengqiao import localkafka
-from fengqiao.admin import delete_run_topics
+from fengqiao.admin import delete_run
 from fengqiao.settings import Settings
 from schemas.topics import TOPICS
 
@@ -36,7 +37,25 @@ def _topics(s: Settings) -> list[str]:
     ]
 
 
-def test_a_runs_topics_go_and_another_runs_and_the_products_stay(
+def _groups(s: Settings) -> list[str]:
+    """What a bench run's consumers leave: its workers', its sink's and its relay's groups."""
+    return [s.app_id, f"{s.app_id}-sink", f"{s.app_id}-relay"]
+
+
+def _commit(s: Settings, group: str, topic: str) -> None:
+    """Make ``group`` known to the broker, as a consumer that committed an offset and left."""
+    consumer = KafkaConsumer(bootstrap_servers=s.resolved_bootstrap(), group_id=group)
+    try:
+        consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(0, "", -1)})
+    finally:
+        consumer.close()
+
+
+def _listed(admin: KafkaAdminClient) -> set[str]:
+    return {g["group_id"] for g in admin.list_groups()}
+
+
+def test_a_runs_topics_and_groups_go_and_another_runs_and_the_products_stay(
     kafka_settings: Settings,
 ) -> None:
     run, mine = _run(kafka_settings)
@@ -45,9 +64,13 @@ def test_a_runs_topics_go_and_another_runs_and_the_products_stay(
     admin = KafkaAdminClient(bootstrap_servers=kafka_settings.resolved_bootstrap())
     try:
         admin.create_topics([NewTopic(t, 1, 1) for t in _topics(mine) + _topics(other)])
+        for s in (mine, other):
+            for group in _groups(s):
+                _commit(s, group, s.topic("cases.routed"))
+        assert set(_groups(mine) + _groups(other)) <= _listed(admin)
         said: list[str] = []
-        assert delete_run_topics(mine, who="bench", run=run, progress=said.append) == 5
-        assert said == [f"bench: deleted 5 topics of run {run}"]
+        assert delete_run(mine, who="bench", run=run, progress=said.append) == (5, 3)
+        assert said == [f"bench: deleted 5 topics and 3 consumer groups of run {run}"]
         deadline = time.monotonic() + 30
         left = set(admin.list_topics())
         while set(_topics(mine)) & left and time.monotonic() < deadline:
@@ -55,9 +78,13 @@ def test_a_runs_topics_go_and_another_runs_and_the_products_stay(
             left = set(admin.list_topics())
         assert not set(_topics(mine)) & left
         assert set(_topics(other)) <= left and set(product) <= left
+        groups = _listed(admin)
+        assert not set(_groups(mine)) & groups
+        assert set(_groups(other)) <= groups
         # a second delete finds nothing of the run
-        assert delete_run_topics(mine, who="bench", run=run, progress=said.append) == 0
+        assert delete_run(mine, who="bench", run=run, progress=said.append) == (0, 0)
         admin.delete_topics(_topics(other))
+        admin.delete_groups(_groups(other))
     finally:
         admin.close()
 
@@ -68,5 +95,5 @@ def test_a_broker_it_cannot_reach_is_reported_not_raised(kafka_settings: Setting
         update={"kafka_bootstrap_servers": f"127.0.0.1:{localkafka.free_port()}"}
     )
     said: list[str] = []
-    assert delete_run_topics(gone, who="bench", run=run, progress=said.append, reach_s=1.0) == 0
-    assert len(said) == 1 and said[0].startswith(f"bench: could not delete the topics of run {run}")
+    assert delete_run(gone, who="bench", run=run, progress=said.append, reach_s=1.0) == (0, 0)
+    assert len(said) == 1 and said[0].startswith(f"bench: could not delete all of run {run}")

@@ -1,12 +1,12 @@
-"""Which topics belong to a bench or profiling run: what ``delete_run_topics`` deletes when the
-run ends. Exactly the run's prefix and its workers' app id; never another run's or the
-product's topics."""
+"""Which topics and consumer groups belong to a bench or profiling run: what ``delete_run``
+deletes when the run ends. Exactly the run's prefix and its workers' app id; never another run's
+or the product's topics and groups."""
 
 from __future__ import annotations
 
 import pytest
 
-from fengqiao.admin import run_topics
+from fengqiao.admin import run_groups, run_topics
 
 RUN = "bench-1a2b3c4d."
 APP = "fengqiao-bench-1a2b3c4d"
@@ -74,4 +74,35 @@ def test_an_empty_app_id_is_refused() -> None:
     # "-x" topics are nobody's in particular; an empty app id must not make them the run's
     with pytest.raises(ValueError) as err:
         run_topics(MINE + OTHERS + ["-x-changelog"], RUN, "")
+    assert "app_id" in str(err.value)
+
+
+# the groups a bench run leaves: its workers, its sink, its relay
+MY_GROUPS = [APP, f"{APP}-sink", f"{APP}-relay"]
+
+OTHER_GROUPS = [
+    # the product's worker and sink, an operator's console group
+    "fengqiao",
+    "fengqiao-sink",
+    "console-consumer-1234",
+    # other runs: a different id, one that extends this run's id, one this id extends
+    "fengqiao-bench-5e6f7a8b",
+    "fengqiao-bench-5e6f7a8b-sink",
+    "fengqiao-bench-1a2b3c4d9",
+    "fengqiao-bench-1a2b3c4d9-sink",
+    "fengqiao-bench-1a2b3c4",
+    # a group named like the run without the separator
+    "fengqiao-bench-1a2b3c4dsink",
+]
+
+
+def test_a_run_takes_exactly_its_workers_group_and_its_own_groups() -> None:
+    assert run_groups(MY_GROUPS + OTHER_GROUPS, APP) == sorted(MY_GROUPS)
+    assert run_groups(OTHER_GROUPS, APP) == []
+
+
+def test_an_empty_app_id_takes_no_group() -> None:
+    # "-sink" is nobody's in particular; an empty app id must not make every group the run's
+    with pytest.raises(ValueError) as err:
+        run_groups(MY_GROUPS + OTHER_GROUPS + ["-sink"], "")
     assert "app_id" in str(err.value)
