@@ -183,7 +183,15 @@ def _delete_groups(
 
 
 def _remove_members(admin: KafkaAdminClient, group: str) -> None:
-    members = admin.describe_groups([group])[group].get("members") or []
+    # faust's assignor puts its own data in each member's metadata, which kafka-python cannot
+    # decode and logs whole as a warning; only the members' ids are needed here
+    groups_log = logging.getLogger("kafka.admin._groups")
+    level = groups_log.level
+    groups_log.setLevel(logging.ERROR)
+    try:
+        members = admin.describe_groups([group])[group].get("members") or []
+    finally:
+        groups_log.setLevel(level)
     leaving = [
         MemberToRemove(member_id=m["member_id"], group_instance_id=m.get("group_instance_id"))
         for m in members
