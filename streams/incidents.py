@@ -274,8 +274,7 @@ class IncidentDetector:
         )
 
     def _prune(self, st: dict[str, Any], rule: Rule, ref: float) -> None:
-        horizon = (rule.window + self.cfg.grace).total_seconds()
-        keep = (rule.window + self.cfg.grace + self.cfg.retention).total_seconds()
+        horizon, keep = _horizons(rule, self.cfg)
         st["members"] = [m for m in st["members"] if float(m["t"]) >= ref - horizon]
         st["incidents"] = [i for i in st["incidents"] if i["start"] >= ref - keep]
 
@@ -316,3 +315,34 @@ class IncidentDetector:
             if st["members"]:
                 out.append({"rule_key": skey, "pending": [m["case_id"] for m in st["members"]]})
         return out
+
+
+def _horizons(rule: Rule, cfg: IncidentConfig) -> tuple[float, float]:
+    """How long after its case a window's member is kept, and after its start an incident."""
+    horizon = (rule.window + cfg.grace).total_seconds()
+    return horizon, horizon + cfg.retention.total_seconds()
+
+
+# a look a second early costs a look; one a rounding error late would prune a tick after a walk
+# of every row does
+LOOK_EARLY_S = 1.0
+
+
+def next_prune(skey: str, st: Any, cfg: IncidentConfig) -> float | None:
+    """The earliest timestamp at which ``IncidentDetector.prune`` can change the row ``st``
+    (for its due index, ``streams.dueindex``): when its oldest member leaves the window or its
+    oldest incident passes retention, a second early. ``None`` for no row or a rule no longer
+    configured, which prune leaves alone."""
+    if not isinstance(st, dict):
+        return None
+    rule = cfg.rules.get(skey.split("|", 1)[0])
+    if rule is None:
+        return None
+    horizon, keep = _horizons(rule, cfg)
+    times = [float(m["t"]) + horizon for m in st["members"]]
+    times += [float(i["start"]) + keep for i in st["incidents"]]
+    if not times:
+        return 0.0  # an empty row: the next tick drops it
+    at = min(times)
+    # prune measures from the later of the clock and the row's newest case
+    return at - LOOK_EARLY_S if at > float(st["hw"]) else 0.0

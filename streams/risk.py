@@ -6,6 +6,7 @@ score = Σ weight × 0.5^(age / half-life). Pure code over a ``MutableMapping`` 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,31 @@ def case_contribution(case: Case, cfg: RiskConfig) -> Out:
 def decayed(row: dict[str, Any], at: float, cfg: RiskConfig) -> float:
     age = max(0.0, at - float(row["as_of"]))
     return float(row["score"]) * 0.5 ** (age / cfg.half_life.total_seconds())
+
+
+# a look a second early costs a look; one a rounding error late would lower the level a tick
+# after a walk of every row does
+LOOK_EARLY_S = 1.0
+
+
+def next_level_drop(row: Any, cfg: RiskConfig) -> float | None:
+    """The earliest timestamp at which ``RiskTable.refresh`` can lower the row's level (for
+    its due index, ``streams.dueindex``): when the decaying score falls below the threshold
+    of its level, a second early. ``None`` for no row or a green one, which decay leaves so."""
+    if not isinstance(row, dict):
+        return None
+    level = row.get("level")
+    if level not in LEVELS:
+        return float(row["as_of"])  # not a level refresh knows: look, refresh decides
+    i = LEVELS.index(level)
+    if i == 0:
+        return None
+    threshold = cfg.thresholds[i - 1]
+    score, as_of = float(row["score"]), float(row["as_of"])
+    if score < threshold:
+        return as_of  # below already: lowered at the first tick after as_of
+    # score × 0.5^(age / half-life) < threshold once age > half-life × log2(score / threshold)
+    return as_of + cfg.half_life.total_seconds() * math.log2(score / threshold) - LOOK_EARLY_S
 
 
 class RiskTable:

@@ -5,10 +5,11 @@ internal topics, each item to the partition its table key (``rule|key``, ``stree
 case id) hashes to, grouped into one message per partition and batch; every table is then
 written only by an agent reading a topic co-partitioned with it, which keeps the tables correct
 when several workers share the partitions. A timer sends a tick to every partition of the
-risk and SLA topics; the tick, handled in stream context, decays risk and checks deadlines for
-the rows that partition owns. Each message is handled by a ``TableStep`` (``streams.tablelogic``)
-against a write-back view of its table, written back once at the end. Agents never raise on
-bad input.
+incident, risk and SLA topics; the tick, handled in stream context, prunes windows, decays risk
+and checks deadlines for the rows of that partition its table's due index names
+(``streams.dueindex``) and those its batch changed. Each message is handled by a ``TableStep``
+(``streams.tablelogic``) against a write-back view of its table, written back once at the end.
+Agents never raise on bad input.
 """
 
 from __future__ import annotations
@@ -25,12 +26,19 @@ import faust
 import orjson
 
 from streams.app import WorkerContext
-from streams.incidents import IncidentConfig, candidates, member_from_case, state_key
+from streams.dueindex import DueIndex, note_all
+from streams.incidents import (
+    IncidentConfig,
+    candidates,
+    member_from_case,
+    next_prune,
+    state_key,
+)
 from streams.intake import IntakeResult, Out
-from streams.risk import RISK_INPUT, RiskConfig, case_contribution
+from streams.risk import RISK_INPUT, RiskConfig, case_contribution, next_level_drop
 from streams.runtime.stream import InFlight, batches
 from streams.runtime.tables import key_partitions, rows
-from streams.sladue import DueIndex, note_all
+from streams.sladue import sla_due_index
 from streams.tablelogic import IncidentStep, RiskStep, SlaStep, TableStep
 from streams.watch import TICK, incident_config, owned, risk_config, sla_config
 from streams.writeback import DELETED, WriteBack
@@ -53,8 +61,8 @@ class Oversight:
     sla: SlaStep
     tables: dict[str, Any]
     topics: dict[str, faust.TopicT]
-    # which SLA rows each partition's tick must look at
-    due: DueIndex
+    # per table, which rows each partition's tick must look at
+    due: dict[str, DueIndex]
     errors: dict[str, int] = field(default_factory=lambda: {"incidents": 0, "risk": 0, "sla": 0})
 
 
@@ -66,7 +74,7 @@ def register(ctx: WorkerContext) -> None:
     ctx.case_hooks.append(_forwarder(ctx, icfg, rcfg))
     _table_agent(ctx, ov, ov.incidents)
     _table_agent(ctx, ov, ov.risk)
-    _table_agent(ctx, ov, ov.sla, ov.due)
+    _table_agent(ctx, ov, ov.sla)
     _lifecycle_agent(ctx, ov)
     _tick_timer(ctx, ov)
     _pages(ctx, ov)
@@ -109,13 +117,20 @@ def _oversight(ctx: WorkerContext, icfg: IncidentConfig, rcfg: RiskConfig, scfg:
         sla=SlaStep(scfg, clock, time_known),
         tables=tables,
         topics=topics,
-        due=_due_index(ctx, tables["sla"], scfg),
+        due={
+            "incidents": _rebuilt(
+                ctx, tables["incidents"], DueIndex(lambda k, row: next_prune(k, row, icfg))
+            ),
+            "risk": _rebuilt(
+                ctx, tables["risk"], DueIndex(lambda _k, row: next_level_drop(row, rcfg))
+            ),
+            "sla": _rebuilt(ctx, tables["sla"], sla_due_index(scfg)),
+        },
     )
 
 
-def _due_index(ctx: WorkerContext, table: Any, cfg: Any) -> DueIndex:
-    """The SLA rows' due index, rebuilt from the table after a recovery or a rebalance."""
-    due = DueIndex(cfg)
+def _rebuilt(ctx: WorkerContext, table: Any, due: DueIndex) -> DueIndex:
+    """``due``, rebuilt from ``table`` after a recovery or a rebalance."""
 
     async def forget(*args: Any, **kwargs: Any) -> None:
         due.invalidate()
@@ -204,17 +219,15 @@ def handle(
     return outs
 
 
-def _table_agent(
-    ctx: WorkerContext, ov: Oversight, step: TableStep, due: DueIndex | None = None
-) -> None:
+def _table_agent(ctx: WorkerContext, ov: Oversight, step: TableStep) -> None:
     """An agent over an internal topic: each message is a tick or a batch of items for one
     partition. The messages buffered together are handled against one write-back view of the
     table per partition, written back once at the end, so the changelog gets one message per
     row the batch changed; the batch's output is delivered while the next is worked on, and
-    the batch acknowledged once it is. With ``due`` (the SLA table) a tick looks only at the
-    rows due and those the batch changed, and every row written or looked at is noted again."""
+    the batch acknowledged once it is. A tick looks only at the rows the table's due index names
+    and those the batch changed, and every row written or looked at is noted again."""
     label, n = step.label, ctx.config.topic_partitions
-    table = ov.tables[label]
+    table, due = ov.tables[label], ov.due[label]
 
     @ctx.app.agent(ov.topics[label], name=f"fengqiao.{label}", concurrency=1)
     async def agent(stream: faust.StreamT) -> None:
@@ -233,23 +246,17 @@ def _table_agent(
                 view = views.get(partition)
                 if view is None:
                     view = views[partition] = ctx.table_view(table, _fixed(partition))
-                if due is None:
-                    keys = functools.partial(tick_keys, table, view, partition, n)
-                else:
-                    taken = looked.setdefault(partition, [])
-                    keys = functools.partial(
-                        due_keys, due, table, view, partition, n, ctx.clock, taken
-                    )
+                taken = looked.setdefault(partition, [])
+                keys = functools.partial(due_keys, due, table, view, partition, n, ctx.clock, taken)
                 outs.extend(handle(step, view, msg, keys, ov.errors, offset))
                 if msg.get("tick"):
-                    # a tick may walk every row of its partition (tens of ms with 30,000
-                    # incident windows): let the intake run between one partition's tick and
-                    # the next
+                    # a partition's first tick builds its due index from every row (tens of ms
+                    # with 30,000 incident windows): let the intake run between one
+                    # partition's tick and the next
                     await asyncio.sleep(0)
-            if due is not None:
-                for partition, view in views.items():
-                    again = dict.fromkeys([*looked.get(partition, ()), *view.dirty])
-                    note_all(due, partition, again, view.get)
+            for partition, view in views.items():
+                again = dict.fromkeys([*looked.get(partition, ()), *view.dirty])
+                note_all(due, partition, again, view.get)
             in_flight.put(ctx.delivered(await ctx.queue(outs, list(views.values()))))
 
 
@@ -258,14 +265,6 @@ def _fixed(partition: int) -> Callable[[str, Any], int]:
         return partition
 
     return of
-
-
-def tick_keys(table: Any, view: WriteBack, partition: int, partitions: int) -> list[str]:
-    """The partition's rows for a tick: the table's, and those the batch's earlier messages
-    added to ``view`` but not yet written back."""
-    keys = keys_of(table, partition, partitions)
-    known = set(keys)
-    return keys + [k for k in view.dirty if k not in known and view.dirty[k] is not DELETED]
 
 
 def due_keys(
@@ -277,8 +276,9 @@ def due_keys(
     clock: Callable[[], datetime],
     taken: list[str],
 ) -> list[str]:
-    """The SLA rows a tick of ``partition`` looks at: those due now (the partition's index is
-    built from the table on its first tick), and those the batch's earlier messages changed.
+    """The rows a tick of ``partition`` looks at: those due now (the partition's index is
+    built from the table on its first tick), and those the batch's earlier messages changed
+    (added to ``view``, not yet written back; not those it deleted).
     The due ones are added to ``taken``, to be noted again after the batch."""
     if not due.built(partition):
         reads = rows(table)
@@ -310,7 +310,7 @@ def _lifecycle_agent(ctx: WorkerContext, ov: Oversight) -> None:
             except Exception:
                 ov.errors["sla"] += 1
                 log.warning("lifecycle: message skipped at offset %s", event.message.offset)
-            note_all(ov.due, event.message.partition, view.dirty, view.get)
+            note_all(ov.due["sla"], event.message.partition, view.dirty, view.get)
             await ctx.publish([], [view])
 
 

@@ -1,10 +1,13 @@
-"""A tick handled in the same batch as the items before it sees the rows they added."""
+"""A tick handled in the same batch as the items before it sees the rows they added, and the
+rows its table's due index says are due."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from streams.agents.oversight import tick_keys
+from streams.agents.oversight import due_keys
+from streams.dueindex import DueIndex
 from streams.writeback import WriteBack
 
 
@@ -21,22 +24,23 @@ class Table(dict[str, Any]):
 
 
 def test_a_tick_sees_the_rows_written_earlier_in_its_batch_and_not_other_partitions() -> None:
-    table = Table(Store({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 1, "c": 0}))
+    table = Table(Store({"a": 1, "b": 2, "c": 3, "d": 0}, {"a": 1, "b": 1, "c": 0, "d": 1}))
+    # rows holding 0 are due at once; the others never
+    due = DueIndex(lambda _k, row: 0.0 if row == 0 else None)
     view = WriteBack(table, lambda k, v: 1)
     view["new"] = 4  # added by an item earlier in the batch, not yet written back
     view["a"] = 5  # changed: listed once
-    del view["b"]  # deleted in the batch: the tick finds no row for it
-    keys = tick_keys(table, view, 1, 2)
-    assert sorted(keys) == ["a", "b", "new"] and "c" not in keys
+    del view["b"]  # deleted in the batch: nothing left to look at
+    now = lambda: datetime.fromtimestamp(2000.0, UTC)  # noqa: E731
+    taken: list[str] = []
+    keys = due_keys(due, table, view, 1, 2, now, taken)
+    assert keys == ["d", "new", "a"] and taken == ["d"]  # "c" is partition 0's
     assert view.get("b") is None and view.get("new") == 4
 
 
 def test_an_sla_tick_takes_the_due_rows_and_those_its_batch_changed() -> None:
-    from datetime import UTC, datetime
-
-    from streams.agents.oversight import due_keys
     from streams.sla import SlaConfig
-    from streams.sladue import DueIndex
+    from streams.sladue import sla_due_index
 
     def row(due: float) -> dict[str, Any]:
         clock = {"start": due - 100.0, "due": due, "state": "running", "warned": True}
@@ -48,7 +52,7 @@ def test_an_sla_tick_takes_the_due_rows_and_those_its_batch_changed() -> None:
             {"soon": 1, "later": 1, "other": 0},
         )
     )
-    due = DueIndex(SlaConfig())
+    due = sla_due_index(SlaConfig())
     view = WriteBack(table, lambda k, v: 1)
     view["fresh"] = row(9000.0)  # routed earlier in the batch: looked at, not yet due
     taken: list[str] = []

@@ -8,8 +8,9 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from streams.dueindex import note_all
 from streams.sla import SlaClocks, SlaConfig
-from streams.sladue import DueIndex, next_look, note_all
+from streams.sladue import next_look, sla_due_index
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 CFG = SlaConfig()
@@ -56,7 +57,7 @@ def test_ticks_through_the_index_give_what_walking_every_row_gives() -> None:
     full = SlaClocks(full_rows, CFG)
     idx_rows: dict[str, Any] = {}
     indexed = SlaClocks(idx_rows, CFG)
-    index = DueIndex(CFG)
+    index = sla_due_index(CFG)
     index.build(0, ())
     now = T0
     cids: list[str] = []
@@ -95,7 +96,7 @@ def test_ticks_through_the_index_give_what_walking_every_row_gives() -> None:
 def test_an_index_not_built_ignores_notes_until_built_from_the_table() -> None:
     rows: dict[str, Any] = {}
     SlaClocks(rows, CFG).routed(routed("c1", "wage_arrears", T0))
-    index = DueIndex(CFG)
+    index = sla_due_index(CFG)
     index.note(3, "c1", rows["c1"])
     assert not index.built(3) and index.size(3) == 0
     index.build(3, rows.items())
