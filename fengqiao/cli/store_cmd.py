@@ -113,7 +113,6 @@ def register(app: typer.Typer) -> None:
         """Write derived events into the case store; offsets committed after the DB commit."""
         import signal
 
-        from consumers.checkpoint import WalCheckpointer
         from consumers.db import SqlStore
         from consumers.sink import SINK_TOPICS, Sink, serve_metrics
         from fengqiao.cli import console, fail, settings
@@ -138,15 +137,9 @@ def register(app: typer.Typer) -> None:
                 f"sink metrics: http://{s.metrics_host}:{s.sink_metrics_port}/metrics "
                 "(and /healthz, /readyz)"
             )
-        # SQLite: the log copied into the file beside the sink's commits, not inside them
-        checkpointer = WalCheckpointer.for_url(s.effective_database_url())
-        if checkpointer is not None:
-            checkpointer.start()
         try:
             stats = runner.run()
         finally:
-            if checkpointer is not None:
-                checkpointer.stop()
             store.close()
         console.print(f"sink stopped: {stats}")
 
