@@ -677,6 +677,18 @@ def run_bench(
     )
 
 
+def run_settings(base: Settings, run: str, workers: int = 1) -> Settings:
+    """The settings of bench run ``run``: its own topic prefix and app id (so its own consumer
+    groups and changelogs), and enough partitions for its workers."""
+    return base.model_copy(
+        update={
+            "topic_prefix": f"{base.topic_prefix}bench-{run}.",
+            "app_id": f"fengqiao-bench-{run}",
+            "topic_partitions": max(base.topic_partitions, 2 * workers),
+        }
+    )
+
+
 def _bench_pass(
     base: Settings,
     *,
@@ -687,13 +699,7 @@ def _bench_pass(
     progress: Progress,
 ) -> BenchResult:
     run = uuid.uuid4().hex[:8]
-    s = base.model_copy(
-        update={
-            "topic_prefix": f"{base.topic_prefix}bench-{run}.",
-            "app_id": f"fengqiao-bench-{run}",
-            "topic_partitions": max(base.topic_partitions, 2 * workers),
-        }
-    )
+    s = run_settings(base, run, workers)
     try:
         return _measure(
             s,

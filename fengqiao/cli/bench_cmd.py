@@ -17,13 +17,24 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(help="Worker processes sharing the partitions")] = 1,
         seconds: Annotated[float, typer.Option(help="Length of the latency phase")] = 20.0,
         json_file: Annotated[Path | None, typer.Option("--json", help="Write results here")] = None,
+        clean: Annotated[
+            bool,
+            typer.Option(
+                "--clean",
+                help="Measure nothing: delete the topics and consumer groups that earlier runs "
+                "left behind (killed before they could clean up), then exit. Run it while no "
+                "other bench runs on this cluster: one still loading its events has no group "
+                "yet to show it is alive",
+            ),
+        ] = False,
     ) -> None:
         """Measure throughput (pipeline and baseline relay, their ratio) and latency p50/p95/p99.
 
         Uses KAFKA_BOOTSTRAP_SERVERS when set, else the local broker (started if needed and
         stopped afterwards). Topics get a fresh `bench-<run>.` prefix and are deleted when the
-        run ends (with the workers' changelogs), and so is the run's own SQLite case store;
-        nothing else is touched.
+        run ends (with the workers' changelogs and the run's consumer groups), and so is the
+        run's own SQLite case store; nothing else is touched. A run killed before it could
+        clean up leaves them: `--clean` deletes them.
         """
         from rich.console import Console
         from rich.table import Table
@@ -34,6 +45,15 @@ def register(app: typer.Typer) -> None:
 
         s = settings()
         broker = localkafka.ensure_broker(s, console=console)
+        if clean:
+            from fengqiao.benchclean import clean_leftovers
+
+            try:
+                cleaned, busy = clean_leftovers(broker.settings(s), progress=console.print)
+            finally:
+                broker.stop()
+            console.print(f"bench --clean: {cleaned} run(s) cleaned, {busy} left alone")
+            return
         try:
             result = run_bench(
                 broker.settings(s),

@@ -97,3 +97,47 @@ def test_a_broker_it_cannot_reach_is_reported_not_raised(kafka_settings: Setting
     said: list[str] = []
     assert delete_run(gone, who="bench", run=run, progress=said.append, reach_s=1.0) == (0, 0)
     assert len(said) == 1 and said[0].startswith(f"bench: could not delete all of run {run}")
+
+
+def test_bench_clean_deletes_runs_left_behind_and_leaves_a_live_one(
+    kafka_settings: Settings,
+) -> None:
+    from fengqiao.bench import run_settings
+    from fengqiao.benchclean import clean_leftovers
+
+    killed, live = uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]
+    gone, running = run_settings(kafka_settings, killed), run_settings(kafka_settings, live)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_settings.resolved_bootstrap())
+    member = None
+    try:
+        admin.create_topics([NewTopic(t, 1, 1) for t in _topics(gone) + _topics(running)])
+        for group in _groups(gone):
+            _commit(gone, group, gone.topic("cases.routed"))
+        # the live run's workers are still in their group
+        member = KafkaConsumer(
+            running.topic("cases.routed"),
+            bootstrap_servers=kafka_settings.resolved_bootstrap(),
+            group_id=running.app_id,
+        )
+        deadline = time.monotonic() + 30
+        while not member.assignment() and time.monotonic() < deadline:
+            member.poll(timeout_ms=200)
+        assert member.assignment()
+        said: list[str] = []
+        cleaned, busy = clean_leftovers(kafka_settings, progress=said.append)
+        # other tests' leftovers may be cleaned too; these two runs are counted in each
+        assert cleaned >= 1 and busy >= 1
+        assert any(f"run {live} left alone" in m for m in said)
+        assert any(f"deleted 5 topics and 3 consumer groups of run {killed}" in m for m in said)
+        deadline = time.monotonic() + 30
+        while set(_topics(gone)) & set(admin.list_topics()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = set(admin.list_topics())
+        assert not set(_topics(gone)) & left
+        assert set(_topics(running)) <= left
+        assert not set(_groups(gone)) & _listed(admin)
+    finally:
+        if member is not None:
+            member.close()
+        admin.delete_topics([t for t in _topics(running) if t in admin.list_topics()])
+        admin.close()
