@@ -102,6 +102,9 @@ def run_groups(names: Iterable[str], app_id: str) -> list[str]:
     return sorted({n for n in names if n == app_id or n.startswith(f"{app_id}-")})
 
 
+# the states of a consumer group without members
+IDLE_GROUP_STATES = ("Empty", "Dead")
+
 # topics per DeleteTopics request: a request for hundreds at once can outlast its timeout
 _DELETE_BATCH = 50
 
@@ -168,7 +171,7 @@ def _delete_groups(
         # the run's workers join as static members, which stay in the group after a graceful
         # stop until their session times out: the run is over, so they are sent away first
         for group in mine:
-            if listed[group] not in ("Empty", "Dead"):
+            if listed[group] not in IDLE_GROUP_STATES:
                 _remove_members(admin, group)
         # each group's result: "OK" or the error's name (a dict here; older clients give pairs)
         answer = dict(admin.delete_groups(mine)) if mine else {}

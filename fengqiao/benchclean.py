@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from fengqiao.admin import admin_client, delete_run
+from fengqiao.admin import IDLE_GROUP_STATES, admin_client, delete_run, run_groups
 from fengqiao.bench import run_settings
 from fengqiao.settings import Settings
 
@@ -52,11 +52,7 @@ def clean_leftovers(base: Settings, progress: Progress) -> tuple[int, int]:
         progress("bench --clean: no earlier bench run left anything on the broker")
     for run in runs:
         s = run_settings(base, run)
-        live = [
-            g
-            for g, state in listed.items()
-            if (g == s.app_id or g.startswith(f"{s.app_id}-")) and state not in ("Empty", "Dead")
-        ]
+        live = [g for g in run_groups(listed, s.app_id) if listed[g] not in IDLE_GROUP_STATES]
         if live:
             busy += 1
             progress(
