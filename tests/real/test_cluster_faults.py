@@ -345,7 +345,18 @@ def _run_fault(
     def all_stored() -> bool:
         return _stored(p.store)[0] >= valid
 
-    wait_until(all_stored, settle_s, "every acknowledged case stored", poll_s=1.0)
+    try:
+        wait_until(all_stored, settle_s, "every acknowledged case stored", poll_s=1.0)
+    except TimeoutError:
+        # say where the missing cases stopped: never routed (the workers) or routed and not
+        # stored (the sink); the ids are the load's own, no personal data
+        missing = valid - _stored(p.store)[0]
+        unrouted = missing - routed_ids
+        raise AssertionError(
+            f"{len(missing)} of {len(valid)} acknowledged cases not stored after {settle_s} s: "
+            f"{len(unrouted)} never reached cases.routed, {len(missing - unrouted)} did; "
+            f"e.g. {sorted(missing)[:5]}"
+        ) from None
     stored, twice, dead = _stored(p.store)
     result = {
         "fault": name,
