@@ -677,13 +677,18 @@ def run_bench(
     )
 
 
+# a bench run's names: its topics under "<prefix>bench-<run>.", its app id "fengqiao-bench-<run>"
+RUN_TOPIC_PREFIX = "bench-"
+RUN_APP_ID = "fengqiao-bench-"
+
+
 def run_settings(base: Settings, run: str, workers: int = 1) -> Settings:
     """The settings of bench run ``run``: its own topic prefix and app id (so its own consumer
     groups and changelogs), and enough partitions for its workers."""
     return base.model_copy(
         update={
-            "topic_prefix": f"{base.topic_prefix}bench-{run}.",
-            "app_id": f"fengqiao-bench-{run}",
+            "topic_prefix": f"{base.topic_prefix}{RUN_TOPIC_PREFIX}{run}.",
+            "app_id": f"{RUN_APP_ID}{run}",
             "topic_partitions": max(base.topic_partitions, 2 * workers),
         }
     )

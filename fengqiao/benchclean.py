@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from fengqiao.admin import IDLE_GROUP_STATES, admin_client, delete_run, run_groups
-from fengqiao.bench import run_settings
+from fengqiao.bench import RUN_APP_ID, RUN_TOPIC_PREFIX, run_settings
 from fengqiao.settings import Settings
 
 Progress = Callable[[str], None]
@@ -25,8 +25,8 @@ _RUN = "[0-9a-f]{8}"
 def leftover_runs(topics: Iterable[str], groups: Iterable[str], topic_prefix: str) -> list[str]:
     """The ids of the bench runs that ``topics`` and ``groups`` name, sorted: topics under
     ``<topic_prefix>bench-<run>.``, topics and groups of the app id ``fengqiao-bench-<run>``."""
-    prefixed = re.compile(re.escape(f"{topic_prefix}bench-") + f"({_RUN})\\.")
-    own = re.compile(f"fengqiao-bench-({_RUN})(?:-|$)")
+    prefixed = re.compile(re.escape(f"{topic_prefix}{RUN_TOPIC_PREFIX}") + f"({_RUN})\\.")
+    own = re.compile(re.escape(RUN_APP_ID) + f"({_RUN})(?:-|$)")
     runs = set()
     for name in topics:
         if m := prefixed.match(name) or own.match(name):

@@ -26,6 +26,11 @@ import heapq
 from collections.abc import Callable, Iterable
 from typing import Any
 
+# how much earlier than its exact time a look function should name a row (``next_prune``,
+# ``next_level_drop``): a look a second early costs a look; one a rounding error late would
+# change the row a tick after a walk of every row does
+LOOK_EARLY_S = 1.0
+
 # the earliest timestamp at which the tick can change the row under this key; None: never
 # without a new write
 Look = Callable[[str, Any], float | None]

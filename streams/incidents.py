@@ -18,6 +18,7 @@ from typing import Any
 from schemas.events import EscalationRaised, IncidentDetected, dump
 from schemas.reference.keys import normalise_name
 from streams.cases import Case
+from streams.dueindex import LOOK_EARLY_S
 from streams.intake import Out, envelope
 from streams.risk import contribution
 
@@ -321,11 +322,6 @@ def _horizons(rule: Rule, cfg: IncidentConfig) -> tuple[float, float]:
     """How long after its case a window's member is kept, and after its start an incident."""
     horizon = (rule.window + cfg.grace).total_seconds()
     return horizon, horizon + cfg.retention.total_seconds()
-
-
-# a look a second early costs a look; one a rounding error late would prune a tick after a walk
-# of every row does
-LOOK_EARLY_S = 1.0
 
 
 def next_prune(skey: str, st: Any, cfg: IncidentConfig) -> float | None:

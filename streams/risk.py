@@ -15,6 +15,7 @@ from typing import Any
 
 from schemas.events import RiskLevelChanged, dump
 from streams.cases import Case
+from streams.dueindex import LOOK_EARLY_S
 from streams.intake import Out, envelope
 
 RISK_INPUT = "internal.risk-inputs"
@@ -92,11 +93,6 @@ def case_contribution(case: Case, cfg: RiskConfig) -> Out:
 def decayed(row: dict[str, Any], at: float, cfg: RiskConfig) -> float:
     age = max(0.0, at - float(row["as_of"]))
     return float(row["score"]) * 0.5 ** (age / cfg.half_life.total_seconds())
-
-
-# a look a second early costs a look; one a rounding error late would lower the level a tick
-# after a walk of every row does
-LOOK_EARLY_S = 1.0
 
 
 def next_level_drop(row: Any, cfg: RiskConfig) -> float | None:
