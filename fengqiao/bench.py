@@ -57,6 +57,12 @@ class BenchResult:
     # publish → the case readable in the case store, written there by a ``fengqiao sink``
     store_latency_ms: dict[str, float] = field(default_factory=dict)
     store_latency_events: int = 0
+    # the latency to cases.routed in two hops, by the routed record's timestamp (the worker's
+    # clock when it produced the case): publish → the worker's output (fetching, waiting and
+    # processing in the worker), and the worker's output → the bench reading it (the
+    # producer's send, the broker, the reader's fetch); one machine, one clock, ±1 ms
+    to_output_ms: dict[str, float] = field(default_factory=dict)
+    output_to_read_ms: dict[str, float] = field(default_factory=dict)
     # CPU per event, a steadier measure than the rates on a shared machine: the relay
     # thread's own CPU from its first batch to its last, and the workers' processes from the
     # settled group to the drained backlog; 0 where it could not be read (no /proc)
@@ -85,6 +91,11 @@ def percentile(values: list[float], q: float) -> float:
     k = (len(s) - 1) * q
     lo, hi = int(k), min(int(k) + 1, len(s) - 1)
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 of ``values``, to a tenth."""
+    return {f"p{q}": round(percentile(values, q / 100), 1) for q in (50, 95, 99)}
 
 
 def make_events(n: int, run: str, seed: int = 7) -> list[tuple[str, bytes, bytes]]:
@@ -515,9 +526,19 @@ def run_pipeline(
     return routed_eps * (last - first) / max(max(last, drained) - first, 1e-3), routed_eps
 
 
+@dataclass
+class LatencySample:
+    """What the latency phase measured, ms per event."""
+
+    routed: list[float] = field(default_factory=list)  # publish → routed case read
+    stored: list[float] = field(default_factory=list)  # publish → case in the store
+    to_output: list[float] = field(default_factory=list)  # publish → the worker produced it
+    output_to_read: list[float] = field(default_factory=list)  # produced → read
+
+
 def run_latency(
     s: Settings, rate: float, seconds: float, run: str, progress: Progress
-) -> tuple[list[float], list[float]]:
+) -> LatencySample:
     """Publish at ``rate``/s for ``seconds`` to warm workers; ms from send to routed consumed,
     and ms from send to the case being readable in the bench's case store (polled every
     50 ms with one query for every case not yet seen there, so ±25 ms on average).
@@ -571,13 +592,14 @@ class StoreReader:
 
 async def _latency(
     s: Settings, events: list[tuple[str, bytes, bytes]], rate: float
-) -> tuple[list[float], list[float]]:
+) -> LatencySample:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     servers = s.resolved_bootstrap()
     sent: dict[str, float] = {}
-    latencies: list[float] = []
-    stored: list[float] = []
+    sent_wall: dict[str, float] = {}  # the same send, on the clock record timestamps use
+    sample = LatencySample()
+    latencies, stored = sample.routed, sample.stored
     store = StoreReader(store_url(s))
     routed = s.topic("cases.routed")
     consumer = AIOKafkaConsumer(
@@ -598,11 +620,15 @@ async def _latency(
         async def read() -> None:
             while len(latencies) < len(events):
                 for msgs in (await consumer.getmany(timeout_ms=100)).values():
-                    now = time.monotonic()
+                    now, wall = time.monotonic(), time.time()
                     for m in msgs:
-                        t0 = sent.get(json.loads(m.value)["data"]["case_id"])
+                        case_id = json.loads(m.value)["data"]["case_id"]
+                        t0 = sent.get(case_id)
                         if t0 is not None:
                             latencies.append((now - t0) * 1000)
+                            produced = m.timestamp / 1000
+                            sample.to_output.append((produced - sent_wall[case_id]) * 1000)
+                            sample.output_to_read.append((wall - produced) * 1000)
 
         async def poll_store() -> None:
             waiting: dict[str, float] = {}
@@ -627,7 +653,7 @@ async def _latency(
             if delay > 0:
                 await asyncio.sleep(delay)
             event_id = json.loads(value)["id"]
-            sent[event_id] = time.monotonic()
+            sent[event_id], sent_wall[event_id] = time.monotonic(), time.time()
             order.append(event_id)
             await producer.send(s.topic(topic), value, key=key)
         await producer.flush()
@@ -639,7 +665,7 @@ async def _latency(
         await producer.stop()
         await consumer.stop()
         store.close()
-    return latencies, stored
+    return sample
 
 
 def run_bench(
@@ -753,10 +779,11 @@ def _measure(
         started = time.monotonic()
         wait_drained(s, timeout_s=900, group=sink.group, alive=sink.check)
         progress(f"sink: caught up in {time.monotonic() - started:.0f} s")
-        lat, stored = run_latency(s, rate, latency_seconds, run, progress)
+        sample = run_latency(s, rate, latency_seconds, run, progress)
     finally:
         sink.stop()
         pool.stop()
+    lat, stored = sample.routed, sample.stored
     if len(lat) < rate * latency_seconds:
         notes.append(f"latency: {len(lat)} of {int(rate * latency_seconds)} events came back")
     if len(stored) < rate * latency_seconds:
@@ -777,18 +804,12 @@ def _measure(
         pipeline_eps=pipeline,
         routed_eps=round(routed, 1),
         ratio=round(pipeline / baseline, 4) if baseline else 0.0,
-        latency_ms={
-            "p50": round(percentile(lat, 0.50), 1),
-            "p95": round(percentile(lat, 0.95), 1),
-            "p99": round(percentile(lat, 0.99), 1),
-        },
+        latency_ms=percentiles(lat),
         latency_events=len(lat),
-        store_latency_ms={
-            "p50": round(percentile(stored, 0.50), 1),
-            "p95": round(percentile(stored, 0.95), 1),
-            "p99": round(percentile(stored, 0.99), 1),
-        },
+        store_latency_ms=percentiles(stored),
         store_latency_events=len(stored),
+        to_output_ms=percentiles(sample.to_output),
+        output_to_read_ms=percentiles(sample.output_to_read),
         kafka=s.resolved_bootstrap(),
         started_at=datetime.now(UTC).isoformat(),
         notes=notes,

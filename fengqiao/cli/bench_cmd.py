@@ -87,6 +87,16 @@ def register(app: typer.Typer) -> None:
         table.add_row(f"latency p50 @ {rate:.0f}/s", f"{result.latency_ms['p50']:.0f} ms")
         table.add_row(f"latency p95 @ {rate:.0f}/s", f"{result.latency_ms['p95']:.0f} ms")
         table.add_row(f"latency p99 @ {rate:.0f}/s", f"{result.latency_ms['p99']:.0f} ms")
+        if result.to_output_ms:
+            table.add_row(
+                "  of which publish → the worker's output p50 / p95 / p99",
+                " / ".join(f"{result.to_output_ms[q]:.0f}" for q in ("p50", "p95", "p99")) + " ms",
+            )
+            table.add_row(
+                "  of which the worker's output → read p50 / p95 / p99",
+                " / ".join(f"{result.output_to_read_ms[q]:.0f}" for q in ("p50", "p95", "p99"))
+                + " ms",
+            )
         for q in ("p50", "p95", "p99"):
             table.add_row(
                 f"  to the case store {q} @ {rate:.0f}/s", f"{result.store_latency_ms[q]:.0f} ms"
