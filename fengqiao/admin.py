@@ -9,6 +9,7 @@ acknowledged, and one broker can die without losing it or stopping intake.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,6 +24,39 @@ from schemas.topics import TOPICS
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+
+
+# what a broker answers for a while after it starts (or its group coordinator moves): the
+# consumer-offsets partitions are still being loaded, and asking again shortly succeeds
+_COORDINATOR_NOT_READY = (
+    kafka_errors.CoordinatorLoadInProgressError,
+    kafka_errors.CoordinatorNotAvailableError,
+)
+
+
+class GroupsNotListed(RuntimeError):
+    """The cluster's group coordinator did not answer within the time given."""
+
+
+def list_groups(
+    admin: KafkaAdminClient, timeout_s: float = 30.0, pause_s: float = 0.5
+) -> dict[str, str | None]:
+    """The cluster's consumer groups and their states, ``{group_id: state}``.
+
+    A broker that has just started answers "coordinator load in progress" until it has loaded
+    its consumer-offsets partitions; that is asked again every ``pause_s`` for up to
+    ``timeout_s``, then raised as ``GroupsNotListed`` saying so."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return {g["group_id"]: g.get("group_state") for g in admin.list_groups()}
+        except _COORDINATOR_NOT_READY as err:
+            if time.monotonic() >= deadline:
+                raise GroupsNotListed(
+                    f"the brokers' group coordinator is still not ready after {timeout_s:.0f} s "
+                    f"({type(err).__name__}); try again in a minute"
+                ) from err
+            time.sleep(pause_s)
 
 
 def _topic_config(settings: Settings, config: dict[str, str]) -> dict[str, str]:
@@ -166,7 +200,7 @@ def _delete_groups(
 ) -> int:
     deleted = 0
     try:
-        listed = {g["group_id"]: g.get("group_state") for g in admin.list_groups()}
+        listed = list_groups(admin)
         mine = run_groups(listed, settings.app_id)
         # the run's workers join as static members, which stay in the group after a graceful
         # stop until their session times out: the run is over, so they are sent away first

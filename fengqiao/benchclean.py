@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from fengqiao.admin import IDLE_GROUP_STATES, admin_client, delete_run, run_groups
+from fengqiao.admin import IDLE_GROUP_STATES, admin_client, delete_run, list_groups, run_groups
 from fengqiao.bench import RUN_APP_ID, RUN_TOPIC_PREFIX, run_settings
 from fengqiao.settings import Settings
 
@@ -43,7 +43,7 @@ def clean_leftovers(base: Settings, progress: Progress) -> tuple[int, int]:
     admin = admin_client(base)
     try:
         topics = admin.list_topics()
-        listed = {g["group_id"]: g.get("group_state") for g in admin.list_groups()}
+        listed = list_groups(admin)
     finally:
         admin.close()
     cleaned = busy = 0

@@ -46,10 +46,14 @@ def register(app: typer.Typer) -> None:
         s = settings()
         broker = localkafka.ensure_broker(s, console=console)
         if clean:
+            from fengqiao.admin import GroupsNotListed
             from fengqiao.benchclean import clean_leftovers
 
             try:
                 cleaned, busy = clean_leftovers(broker.settings(s), progress=console.print)
+            except GroupsNotListed as err:
+                console.print(f"[red]bench --clean: nothing deleted: {err}[/]")
+                raise typer.Exit(1) from err
             finally:
                 broker.stop()
             console.print(f"bench --clean: {cleaned} run(s) cleaned, {busy} left alone")
