@@ -63,6 +63,9 @@ class BenchResult:
     # producer's send, the broker, the reader's fetch); one machine, one clock, ±1 ms
     to_output_ms: dict[str, float] = field(default_factory=dict)
     output_to_read_ms: dict[str, float] = field(default_factory=dict)
+    # the workers' CPU during the latency phase, in cores (0.25 = a quarter of one core): what
+    # the offered rate costs them, fetching and waiting included
+    latency_worker_cpu: float = 0.0
     # CPU per event, a steadier measure than the rates on a shared machine: the relay
     # thread's own CPU from its first batch to its last, and the workers' processes from the
     # settled group to the drained backlog; 0 where it could not be read (no /proc)
@@ -779,7 +782,9 @@ def _measure(
         started = time.monotonic()
         wait_drained(s, timeout_s=900, group=sink.group, alive=sink.check)
         progress(f"sink: caught up in {time.monotonic() - started:.0f} s")
+        cpu0, wall0 = pool.cpu_s(), time.monotonic()
         sample = run_latency(s, rate, latency_seconds, run, progress)
+        cpu1, wall1 = pool.cpu_s(), time.monotonic()
     finally:
         sink.stop()
         pool.stop()
@@ -810,6 +815,9 @@ def _measure(
         store_latency_events=len(stored),
         to_output_ms=percentiles(sample.to_output),
         output_to_read_ms=percentiles(sample.output_to_read),
+        latency_worker_cpu=round((cpu1 - cpu0) / (wall1 - wall0), 3)
+        if cpu0 is not None and cpu1 is not None
+        else 0.0,
         kafka=s.resolved_bootstrap(),
         started_at=datetime.now(UTC).isoformat(),
         notes=notes,

@@ -101,6 +101,11 @@ def register(app: typer.Typer) -> None:
                 " / ".join(f"{result.output_to_read_ms[q]:.0f}" for q in ("p50", "p95", "p99"))
                 + " ms",
             )
+        if result.latency_worker_cpu:
+            table.add_row(
+                f"  workers' CPU @ {rate:.0f}/s",
+                f"{100 * result.latency_worker_cpu:.0f} % of a core",
+            )
         for q in ("p50", "p95", "p99"):
             table.add_row(
                 f"  to the case store {q} @ {rate:.0f}/s", f"{result.store_latency_ms[q]:.0f} ms"
