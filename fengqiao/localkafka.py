@@ -188,6 +188,23 @@ def running_pid(data_dir: Path) -> int | None:
     return pid if _alive(pid) else None
 
 
+def running_for_s(data_dir: Path) -> float | None:
+    """How long the local broker of ``data_dir`` has been running (from ``/proc``); ``None``
+    when none runs or ``/proc`` cannot say."""
+    pid = running_pid(data_dir)
+    if pid is None:
+        return None
+    try:
+        # the fields after the command's closing parenthesis start at the 3rd: the 22nd,
+        # the start time in clock ticks after boot, is the 20th of these
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        up = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(up - started, 0.0)
+
+
 def running_port(data_dir: Path) -> int | None:
     if running_pid(data_dir) is None:
         return None
@@ -426,6 +443,10 @@ def start(
         return bootstrap, True
 
 
+# a broker younger than this is still slow: its JVM compiles for its first minutes of traffic
+FRESH_BROKER_S = 180.0
+
+
 @dataclass(frozen=True)
 class BrokerInUse:
     """The Kafka a command runs against: the configured cluster, or the local broker."""
@@ -435,6 +456,16 @@ class BrokerInUse:
     # the data directory of the local broker when this command started it (and so stops it);
     # None for a cluster, or a local broker that was already running (left running)
     started: Path | None = None
+    # the local broker's data directory (None for a cluster)
+    data_dir: Path | None = None
+
+    def fresh(self, below_s: float = FRESH_BROKER_S) -> bool:
+        """Whether this is a local broker started less than ``below_s`` ago (by this command,
+        ``fengqiao kafka start`` or another); a cluster never counts as fresh."""
+        if self.data_dir is None:
+            return False
+        age = running_for_s(self.data_dir)
+        return age is not None and age < below_s
 
     def settings(self, settings: Settings) -> Settings:
         """``settings`` with this broker's address, for the clients and child processes."""
@@ -470,7 +501,9 @@ def ensure_broker(
             progress=status.update if status is not None else progress,
             **extra,
         )
-    return BrokerInUse(bootstrap, external=False, started=data_dir if started else None)
+    return BrokerInUse(
+        bootstrap, external=False, started=data_dir if started else None, data_dir=data_dir
+    )
 
 
 def security_client_config(security: LocalSecurity | None) -> dict[str, object] | None:

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
                 workers=workers,
                 latency_seconds=seconds,
                 progress=lambda m: console.print(m),
-                warm_up=broker.started is not None,
+                warm_up=broker.started is not None or broker.fresh(),
             )
         finally:
             broker.stop()
