@@ -120,6 +120,30 @@ def _short(frame: str) -> str:
     return f"{name} ({short})"
 
 
+def records_written(s: Settings) -> dict[str, int]:
+    """Records on each of the run's topics (end offsets; every topic of the run is new), by
+    name without the run's prefix."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=s.resolved_bootstrap().split(","), **s.kafka_client_config()
+    )
+    try:
+        tps = [
+            TopicPartition(topic, p)
+            for topic in consumer.topics()
+            if topic.startswith(s.topic_prefix) or topic.startswith(s.app_id)
+            for p in consumer.partitions_for_topic(topic) or ()
+        ]
+        counts: Counter[str] = Counter()
+        for tp, end in consumer.end_offsets(tps).items():
+            name = tp.topic.removeprefix(s.topic_prefix).removeprefix(s.app_id + "-")
+            counts[name] += end
+        return dict(counts)
+    finally:
+        consumer.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=20000)
@@ -183,6 +207,9 @@ def main() -> None:
             f"worker CPU from ready to drained: {cpu:.1f} s = "
             f"{1e6 * cpu / args.events:.0f} µs per intake event"
         )
+        print("records written per intake event, by topic (intake: the load itself):")
+        for name, n in sorted(records_written(s).items(), key=lambda kv: -kv[1]):
+            print(f"  {n / args.events:6.3f}  {name}")
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
