@@ -28,7 +28,14 @@ from pathlib import Path
 
 from fengqiao import localkafka
 from fengqiao.admin import create_topics, delete_run
-from fengqiao.bench import _count_until, _preload, make_events, process_cpu_s, wait_drained
+from fengqiao.bench import (
+    _count_until,
+    _preload,
+    _producer,
+    make_events,
+    process_cpu_s,
+    wait_drained,
+)
 from fengqiao.localkafka import free_port
 from fengqiao.settings import Settings
 
@@ -144,6 +151,19 @@ def records_written(s: Settings) -> dict[str, int]:
         consumer.close()
 
 
+def publish_paced(s: Settings, events: list[tuple[str, bytes, bytes]], rate: float) -> None:
+    """Publish ``events`` at ``rate`` a second, as a live district or province would."""
+    prod = _producer(s)
+    start = time.monotonic()
+    for i, (topic, key, value) in enumerate(events):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        prod.send(s.topic(topic), key=key, value=value)
+    prod.flush()
+    prod.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=20000)
@@ -152,6 +172,14 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     ap.add_argument("--out", type=Path, default=Path("profile-worker"))
     ap.add_argument("--no-spy", action="store_true", help="only the CPU per event")
+    ap.add_argument(
+        "--paced",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="publish the events at RATE a second instead of pre-loading a backlog: where the "
+        "CPU goes at a live rate",
+    )
     args = ap.parse_args()
 
     configured = Settings()
@@ -197,11 +225,22 @@ def main() -> None:
                 stderr=subprocess.STDOUT,
             )
             time.sleep(1.0)
-        print(f"worker ready; pre-loading {args.events} events")
-        _preload(s, events, s.topic)
+        if args.paced:
+            print(f"worker ready; publishing {args.events} events at {args.paced:g}/s")
+            publish_paced(s, events, args.paced)
+            published = time.monotonic()
+        else:
+            print(f"worker ready; pre-loading {args.events} events")
+            _preload(s, events, s.topic)
         count, first, last, rate = _count_until(s, s.topic("cases.routed"), args.events, 600)
         drained = wait_drained(s, timeout_s=600)
-        print(f"routed {count} at {rate:,.0f}/s; all work committed {drained - first:.1f} s after")
+        if args.paced:
+            # published at the pace, so the routed count only says that nothing was left behind
+            print(f"routed {count}; all work committed {drained - published:.1f} s after the last")
+        else:
+            print(
+                f"routed {count} at {rate:,.0f}/s; all work committed {drained - first:.1f} s after"
+            )
         cpu = _cpu(pid) - cpu0
         print(
             f"worker CPU from ready to drained: {cpu:.1f} s = "
