@@ -93,11 +93,11 @@ def register(app: typer.Typer) -> None:
         table.add_row(f"latency p99 @ {rate:.0f}/s", f"{result.latency_ms['p99']:.0f} ms")
         if result.to_output_ms:
             table.add_row(
-                "  of which publish → the worker's output p50 / p95 / p99",
+                "  publish → worker's output p50/p95/p99",
                 " / ".join(f"{result.to_output_ms[q]:.0f}" for q in ("p50", "p95", "p99")) + " ms",
             )
             table.add_row(
-                "  of which the worker's output → read p50 / p95 / p99",
+                "  worker's output → read p50/p95/p99",
                 " / ".join(f"{result.output_to_read_ms[q]:.0f}" for q in ("p50", "p95", "p99"))
                 + " ms",
             )
