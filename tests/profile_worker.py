@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fengqiao import localkafka
-from fengqiao.admin import create_topics, delete_run
+from fengqiao.admin import create_topics, delete_run, run_topics
 from fengqiao.bench import (
     _count_until,
     _preload,
@@ -138,8 +138,7 @@ def records_written(s: Settings) -> dict[str, int]:
     try:
         tps = [
             TopicPartition(topic, p)
-            for topic in consumer.topics()
-            if topic.startswith(s.topic_prefix) or topic.startswith(s.app_id)
+            for topic in run_topics(consumer.topics(), s.topic_prefix, s.app_id)
             for p in consumer.partitions_for_topic(topic) or ()
         ]
         counts: Counter[str] = Counter()

@@ -24,7 +24,7 @@ import time
 import uuid
 
 from fengqiao import localkafka
-from fengqiao.admin import admin_client
+from fengqiao.admin import admin_client, delete_run
 from fengqiao.bench import _preload, _wait_for_leaders, make_events, run_baseline
 from fengqiao.settings import Settings
 
@@ -129,15 +129,8 @@ def main() -> None:
         print(f"librdkafka relay: {rdk_rate:,.0f} events/s, {rdk_us:.1f} µs CPU an event")
         print(f"CPU per event, librdkafka / aiokafka: {rdk_us / aio_us:.2f}")
     finally:
-        admin = admin_client(s)
-        mine = [t for t in admin.list_topics() if t.startswith(s.topic_prefix)]
-        if mine:
-            admin.delete_topics(mine)
-        groups = [g["group_id"] for g in admin.list_groups() if g["group_id"].startswith(s.app_id)]
-        if groups:
-            admin.delete_groups(groups)
-        admin.close()
-        print(f"deleted {len(mine)} topics and {len(groups)} groups")
+        # the relays' topics and groups (every name under the run's prefix and app id)
+        delete_run(s, who="relay_librdkafka", run=run, progress=print)
         broker.stop()
 
 

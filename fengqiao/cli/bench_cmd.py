@@ -92,14 +92,13 @@ def register(app: typer.Typer) -> None:
         table.add_row(f"latency p95 @ {rate:.0f}/s", f"{result.latency_ms['p95']:.0f} ms")
         table.add_row(f"latency p99 @ {rate:.0f}/s", f"{result.latency_ms['p99']:.0f} ms")
         if result.to_output_ms:
+
+            def p50_95_99(ms: dict[str, float]) -> str:
+                return " / ".join(f"{ms[q]:.0f}" for q in ("p50", "p95", "p99")) + " ms"
+
+            table.add_row("  publish → worker's output p50/p95/p99", p50_95_99(result.to_output_ms))
             table.add_row(
-                "  publish → worker's output p50/p95/p99",
-                " / ".join(f"{result.to_output_ms[q]:.0f}" for q in ("p50", "p95", "p99")) + " ms",
-            )
-            table.add_row(
-                "  worker's output → read p50/p95/p99",
-                " / ".join(f"{result.output_to_read_ms[q]:.0f}" for q in ("p50", "p95", "p99"))
-                + " ms",
+                "  worker's output → read p50/p95/p99", p50_95_99(result.output_to_read_ms)
             )
         if result.latency_worker_cpu:
             table.add_row(
