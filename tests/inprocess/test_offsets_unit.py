@@ -175,23 +175,48 @@ def test_rest_finishes_a_coroutine_that_suspended_and_passes_cancellation_on() -
 
 
 class _Stream:
-    """What ``batches`` uses of a faust stream: its channel's queue, events() and ack()."""
+    """What ``batches`` uses of a faust stream: its app (a real one, never started), its
+    channel's queue of real faust events, events() and the events' own ack()."""
 
     def __init__(self) -> None:
         import asyncio
         from types import SimpleNamespace
 
-        self.q: asyncio.Queue[int] = asyncio.Queue()
+        self.app, self.consumer = _real_consumer()
+        self.app.topics._acking_topics.add("t")
+        self.app.flow_control.resume()
+        self.q: asyncio.Queue[Any] = asyncio.Queue()
         self.channel = SimpleNamespace(queue=self.q)
-        self.acked: list[int] = []
         self.enable_acks = True
+        self.events_total = 0
+        self.iterated: list[int] = []  # what came through events(), not take_buffered
+
+    def put(self, *offsets: int, generation: int = 0) -> None:
+        from faust.events import Event
+        from faust.types import ConsumerMessage
+
+        for offset in offsets:
+            m = ConsumerMessage(
+                "t", 0, offset, 0.0, 0, [], b"k", b"v", None, generation_id=generation
+            )
+            m.tracked, m.refcount = False, 1  # as the conductor hands it to one channel
+            self.q.put_nowait(Event(self.app, b"k", b"v", [], m))
 
     async def events(self) -> Any:
         while True:
-            yield await self.q.get()
+            event = await self.q.get()
+            self.iterated.append(event.message.offset)
+            yield event
 
-    async def ack(self, event: int) -> None:
-        self.acked.append(event)
+    @property
+    def acked(self) -> list[int]:
+        from faust.types import TP
+
+        return list(self.consumer._acked[TP("t", 0)])
+
+
+def _offsets(batch: list[Any]) -> list[int]:
+    return [e.message.offset for e in batch]
 
 
 def test_batches_take_what_is_buffered_up_to_the_maximum_and_ack_after_use() -> None:
@@ -199,15 +224,17 @@ def test_batches_take_what_is_buffered_up_to_the_maximum_and_ack_after_use() -> 
 
     async def main() -> None:
         s = _Stream()
-        for i in range(7):
-            s.q.put_nowait(i)
+        s.put(*range(7))
         got: list[list[int]] = []
         async for batch in stream.batches(s, max_size=3):
             assert s.acked == [e for b in got for e in b]  # earlier batches only
-            got.append(list(batch))
+            got.append(_offsets(batch))
             if len(got) == 3:
                 break
         assert got == [[0, 1, 2], [3, 4, 5], [6]] and s.enable_acks is False
+        # each batch's first event came through the stream's iterator, the rest straight
+        # from the queue
+        assert s.iterated == [0, 3, 6] and s.events_total == 4
 
     asyncio.run(main())
 
@@ -217,23 +244,22 @@ def test_a_batch_in_flight_is_acked_once_delivered_while_the_next_is_worked_on()
 
     async def main() -> None:
         s = _Stream()
-        for i in range(7):
-            s.q.put_nowait(i)
+        s.put(*range(7))
         loop = asyncio.get_running_loop()
         in_flight = stream.InFlight()
         gen = stream.batches(s, max_size=3, in_flight=in_flight)
-        assert await gen.__anext__() == [0, 1, 2]
+        assert _offsets(await gen.__anext__()) == [0, 1, 2]
         first = loop.create_future()
         in_flight.put(first)
         # the second batch is in hand before the first is delivered: nothing acked yet
-        assert await gen.__anext__() == [3, 4, 5]
+        assert _offsets(await gen.__anext__()) == [3, 4, 5]
         assert s.acked == []
         first.set_result(None)
         second = loop.create_future()
         in_flight.put(second)
         loop.call_later(0.05, second.set_result, None)
         # at most one batch in flight: the third waits until the first is acked
-        assert await gen.__anext__() == [6]
+        assert _offsets(await gen.__anext__()) == [6]
         assert s.acked == [0, 1, 2]
         third = loop.create_future()
         in_flight.put(third)
@@ -255,8 +281,7 @@ def test_a_failed_delivery_stops_the_batches_with_the_batch_unacked() -> None:
 
     async def main() -> None:
         s = _Stream()
-        for i in range(5):
-            s.q.put_nowait(i)
+        s.put(*range(5))
         in_flight = stream.InFlight()
         with pytest.raises(KafkaTimeoutError):
             async for _batch in stream.batches(s, max_size=2, in_flight=in_flight):
@@ -273,10 +298,10 @@ def test_a_batch_yielded_with_nothing_buffered_behind_it_is_acked_as_soon_as_del
 
     async def main() -> None:
         s = _Stream()
-        s.q.put_nowait(0)
+        s.put(0)
         in_flight = stream.InFlight()
         gen = stream.batches(s, max_size=10, in_flight=in_flight)
-        assert await gen.__anext__() == [0]
+        assert _offsets(await gen.__anext__()) == [0]
         delivery = asyncio.get_running_loop().create_future()
         in_flight.put(delivery)
         nxt = asyncio.ensure_future(gen.__anext__())  # waits for an event that never comes
@@ -286,6 +311,46 @@ def test_a_batch_yielded_with_nothing_buffered_behind_it_is_acked_as_soon_as_del
         await asyncio.sleep(0.01)
         assert s.acked == [0] and not nxt.done()  # acked without waiting for the next event
         nxt.cancel()
+
+    asyncio.run(main())
+
+
+def test_buffered_events_are_taken_as_the_iterator_would_deliver_them() -> None:
+    """``take_buffered``: what flow control stopped, or an earlier generation fetched, is
+    dropped unacknowledged (fetched again); the rest is tracked as unacknowledged, so a
+    rebalance waits for it; a value that is not an event stays for the iterator."""
+    import asyncio
+
+    async def main() -> None:
+        s = _Stream()
+        s.put(1, 2)
+        s.put(3, generation=-1)  # fetched before the group's last rebalance
+        s.put(4)
+        batch: list[Any] = []
+        stream.take_buffered(s, s.q, batch, max_size=10)
+        assert _offsets(batch) == [1, 2, 4] and s.q.empty()
+        assert {m.offset for m in s.consumer._unacked_messages} == {1, 2, 4}
+        assert all(e.message.tracked for e in batch) and s.events_total == 3
+
+        s.put(5, 6)
+        s.app.flow_control.suspend()  # a rebalance began
+        more: list[Any] = []
+        stream.take_buffered(s, s.q, more, max_size=10)
+        assert more == [] and s.q.empty() and s.acked == []
+        s.app.flow_control.resume()
+
+        s.put(7)
+        s.q.put_nowait("a value sent to the channel")
+        s.put(8)
+        rest: list[Any] = []
+        stream.take_buffered(s, s.q, rest, max_size=10)
+        assert _offsets(rest) == [7] and s.q.qsize() == 2
+
+        full: list[Any] = []
+        s.q.get_nowait(), s.q.get_nowait()
+        s.put(9, 10, 11)
+        stream.take_buffered(s, s.q, full, max_size=2)
+        assert _offsets(full) == [9, 10] and s.q.qsize() == 1
 
     asyncio.run(main())
 
