@@ -10,10 +10,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError, create_model
 
 from schemas.envelope import ID_PATTERN, SOURCE_PATTERN, Envelope
 from schemas.errors import ContractError, FieldProblem
@@ -160,6 +160,38 @@ def _loads(raw: bytes) -> Any:
     return json.loads(raw)
 
 
+def _typed_envelope(type_: str, payload: type[BaseModel]) -> type[Envelope]:
+    """The envelope of one event type with its payload's model in place of ``data``'s dict."""
+    return create_model(
+        f"{payload.__name__}Envelope",
+        __base__=Envelope,
+        type=(Literal[type_], ...),  # type: ignore[arg-type]  # a Literal built at run time
+        data=(payload, ...),
+    )
+
+
+# One pass over the raw bytes per intake type: pydantic decodes and validates together, in
+# about 60 % of the time of orjson plus the envelope and the payload validated apart.
+_TYPED = {t: _typed_envelope(t, model) for t, model in INTAKE_TYPES.items()}
+
+
+def _parse_valid(
+    raw: bytes, expected_type: str, now: datetime | None, max_future: timedelta
+) -> ParsedEvent | None:
+    """The parsed event if ``raw`` is a valid event of ``expected_type`` in time, else None:
+    ``parse_intake_bytes`` then takes the long way, which names every problem."""
+    typed = _TYPED.get(expected_type)
+    if typed is None:
+        return None
+    try:
+        env = typed.model_validate_json(raw)
+    except ValueError:  # ValidationError, or bytes that are not UTF-8
+        return None
+    if now is not None and env.time - now > max_future:
+        return None
+    return ParsedEvent(env, env.data)  # type: ignore[arg-type]  # the typed model's payload
+
+
 def parse_intake_bytes(
     raw: bytes | None,
     *,
@@ -167,7 +199,15 @@ def parse_intake_bytes(
     max_future: timedelta = timedelta(minutes=10),
     expected_type: str | None = None,
 ) -> ParsedEvent:
-    """Decode and validate one intake message as read from Kafka."""
+    """Decode and validate one intake message as read from Kafka.
+
+    With ``expected_type`` a valid event is decoded and validated in one pass; anything else
+    (and every event without it) is decoded apart and validated stage by stage, which gives
+    the same result and, for an invalid event, every problem by field."""
+    if expected_type is not None and raw is not None:
+        fast = _parse_valid(raw, expected_type, now, max_future)
+        if fast is not None:
+            return fast
     if raw is None or not raw.strip():
         raise EventRejected("decode", [FieldProblem("", "message is empty")])
     try:
