@@ -88,6 +88,8 @@ missing_packages() {
   fi
   initdb_path >/dev/null || need+=(postgresql)
   [ -n "$(cjk_font)" ] || need+=(fonts-wqy-microhei)
+  # the report test renders the yearly PDF's first page to look at it
+  command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
   if ! command -v "$PYTHON" >/dev/null 2>&1; then
     need+=(python3 python3-venv)
   elif ! have_python_venv; then
@@ -120,6 +122,7 @@ describe() {
   chromium="$(chromium_path || true)"
   echo "  Chromium    $("$chromium" --version 2>/dev/null | awk '{for (i=1;i<=NF;i++) if ($i ~ /^[0-9]+\./) print $i}'), headless, for the dashboard (screenshot in test-artifacts/)"
   echo "  CJK font    $(cjk_font)"
+  echo "  pdftoppm    $(pdftoppm -v 2>&1 | awk 'NR==1{print $3}'), to render the yearly report's PDF"
 }
 
 # --- main ------------------------------------------------------------------------------------
