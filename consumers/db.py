@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from consumers import tables as t
 from consumers.casefile import OPEN_STATUSES, CaseState
+from consumers.jsontext import dumps
 from consumers.reports import LINKED, UNLINKED, ReportRecord, in_order, linked_report_ids
 from consumers.store import (
     PENDING,
@@ -63,7 +64,9 @@ class StoreError(FengqiaoError):
 def make_engine(url: str) -> Engine:
     """An engine with sensible settings per backend (SQLite: WAL, busy timeout)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        engine = create_engine(
+            url, connect_args={"timeout": 30}, hide_parameters=True, json_serializer=dumps
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -83,6 +86,7 @@ def make_engine(url: str) -> Engine:
         pool_size=5,
         connect_args={"connect_timeout": 5},
         hide_parameters=True,
+        json_serializer=dumps,
     )
 
 

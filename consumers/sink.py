@@ -27,7 +27,7 @@ from consumers.static_member import StaticMember
 from consumers.store import ApplyResult, CaseStore, Incoming, dead_letter_id
 from schemas.errors import FieldProblem
 from schemas.events import DERIVED_TYPES, dump
-from schemas.parse import EventRejected, parse_event, parse_intake_bytes
+from schemas.parse import EventRejected, loads_json, parse_event, parse_intake_bytes
 from schemas.topics import spec
 
 log = logging.getLogger("fengqiao.sink")
@@ -50,7 +50,7 @@ def decode(topic: str, partition: int, offset: int, raw: bytes | None) -> Incomi
         if raw is None or not raw.strip():
             raise EventRejected("decode", [FieldProblem("", "message is empty")])
         try:
-            obj = json.loads(raw)
+            obj = loads_json(raw)  # reads and refuses what json.loads does, faster
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise EventRejected(
                 "decode", [FieldProblem("", "message is not valid UTF-8 JSON")]

@@ -147,7 +147,7 @@ _DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _LONG_DIGITS = b"0" * 19
 
 
-def _loads(raw: bytes) -> Any:
+def loads_json(raw: bytes) -> Any:
     """``json.loads`` at a quarter of its cost: orjson decodes the well-formed message every
     event is. What it refuses (invalid JSON or UTF-8, a BOM, NaN, a lone surrogate) and what
     it would read otherwise (an integer beyond 64 bits) goes to ``json.loads``, which
@@ -211,7 +211,7 @@ def parse_intake_bytes(
     if raw is None or not raw.strip():
         raise EventRejected("decode", [FieldProblem("", "message is empty")])
     try:
-        obj = _loads(raw)
+        obj = loads_json(raw)
     except UnicodeDecodeError as err:
         raise EventRejected("decode", [FieldProblem("", "message is not UTF-8 text")]) from err
     except json.JSONDecodeError as err:

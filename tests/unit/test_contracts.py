@@ -14,7 +14,7 @@ from producers.sample import dispute, petition, wage_arrears
 from producers.sdk import validate
 from schemas.errors import ContractError
 from schemas.events import INTAKE_KINDS
-from schemas.parse import EventRejected, _loads, parse_event, parse_intake_bytes
+from schemas.parse import EventRejected, loads_json, parse_event, parse_intake_bytes
 from schemas.validators import check_credit_code, check_id_number, check_phone
 
 NOW = datetime(2023, 3, 1, 12, 0, tzinfo=UTC)
@@ -414,13 +414,13 @@ def test_catalogue_like_codes_are_not_mistaken_for_personal_data() -> None:
 )
 def test_intake_decoding_reads_what_json_loads_reads(raw: bytes) -> None:
     # the fast decoder hands every message json.loads would read differently to json.loads
-    assert repr(_loads(raw)) == repr(json.loads(raw))
+    assert repr(loads_json(raw)) == repr(json.loads(raw))
 
 
 @pytest.mark.parametrize("raw", [b'{"a": 1', b"\xff{}", b"{'a': 1}", b'{"a": 01}'])
 def test_intake_decoding_raises_what_json_loads_raises(raw: bytes) -> None:
     with pytest.raises(ValueError) as fast:
-        _loads(raw)
+        loads_json(raw)
     with pytest.raises(ValueError) as slow:
         json.loads(raw)
     assert type(fast.value) is type(slow.value) and str(fast.value) == str(slow.value)
