@@ -1,10 +1,10 @@
 """deploy/bootstrap.sh on made-up machines: what it finds missing, what it asks apt for.
 
 Each test runs the real script with a PATH of its own: the shell tools it needs, and stand-ins
-for make, java, mvn, chromium, prometheus, promtool, fc-list, initdb, python, id and apt-get,
-so a test decides what the machine has, whether it is root and what apt-get "installs",
-without touching this machine's packages. PostgreSQL is also looked for under /usr/lib/postgresql,
-which a test cannot hide, so no test here asks for it to be missing.
+for make, java, mvn, chromium, prometheus, promtool, fc-list, initdb, pdftoppm, python, id and
+apt-get, so a test decides what the machine has, whether it is root and what apt-get
+"installs", without touching this machine's packages. PostgreSQL is also looked for under
+/usr/lib/postgresql, which a test cannot hide, so no test here asks for it to be missing.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ STUBS = {
     "promtool": "true",
     "fc-list": "echo 'WenQuanYi Micro Hei,文泉驿微米黑'",
     "initdb": "echo 'initdb (PostgreSQL) 15.18'",
+    "pdftoppm": "echo 'pdftoppm version 22.12.0' >&2",
     "python3": "exit 0",
     "id": "echo 0",
 }
@@ -41,6 +42,7 @@ PROVIDES = {
     "prometheus": ["prometheus", "promtool"],
     "fonts-wqy-microhei": ["fc-list"],
     "python3-venv": ["python3"],
+    "poppler-utils": ["pdftoppm"],
 }
 
 
@@ -167,3 +169,14 @@ def test_describe_names_each_component_with_its_version(machine: Machine) -> Non
     for expected in ("Java 17.0.15", "PostgreSQL  ", "Prometheus  2.42.0", "Chromium    156.0"):
         assert expected in text
     assert "CJK font    WenQuanYi Micro Hei" in text
+    assert "pdftoppm    22.12.0" in text
+
+
+def test_a_machine_without_pdftoppm_gets_poppler_utils(machine: Machine) -> None:
+    # the yearly report's test renders the PDF's first page with it; bare Debian lacks it
+    machine.remove("pdftoppm")
+    out = machine.run()
+    assert out.returncode == 0, out.stderr
+    assert machine.apt_calls()[-1] == "install -y -qq --no-install-recommends poppler-utils"
+    again = machine.run()
+    assert (again.returncode, again.stdout) == (0, "all system packages present\n")
