@@ -883,3 +883,104 @@ def test_an_empty_producer_buffer_is_passed_at_once_and_a_full_one_waits() -> No
         assert waited == [3, 0]
 
     asyncio.run(main())
+
+
+def _message(topic: str, offset: int, value: bytes = b"v") -> Any:
+    from faust.types import TP, ConsumerMessage
+
+    return ConsumerMessage(
+        topic, 0, offset, 0.0, 0, [("h", b"1")], b"k", value, None, tp=TP(topic, 0)
+    )
+
+
+def test_a_handler_is_found_without_the_lock_unless_it_is_held() -> None:
+    import asyncio
+
+    from faust.types import TP
+
+    async def main() -> None:
+        app, _ = _real_consumer()
+        conductor = app.topics  # built after the patches: its on_message is ours
+        got: list[int] = []
+
+        async def handler(message: Any) -> None:
+            got.append(message.offset)
+
+        conductor._tp_to_callback[TP("a", 0)] = handler
+        await conductor.on_message(_message("a", 1))
+        assert got == [1]
+        # while the handlers are rebuilt (the lock held) a record waits, as in faust
+        lock = conductor._tp_to_callback_lock
+        await lock.acquire()
+        waiting = asyncio.ensure_future(conductor.on_message(_message("a", 2)))
+        await asyncio.sleep(0.01)
+        assert got == [1] and not waiting.done()
+        lock.release()
+        await waiting
+        assert got == [1, 2]
+        # a partition without a handler raises as faust's lookup does
+        with pytest.raises(KeyError):
+            await conductor.on_message(_message("b", 1))
+
+    asyncio.run(main())
+
+
+def test_the_lean_handler_queues_what_faust_s_handler_queues() -> None:
+    import asyncio
+
+    import faust.transport.conductor as fcd
+    from faust.types import TP
+
+    from streams.runtime import delivery
+
+    async def main() -> None:
+        app, _ = _real_consumer()
+        app.flow_control.resume()
+        conductor = app.topics
+        faust_build = getattr(fcd.ConductorCompiler.build, "__wrapped__", None)
+        assert faust_build is not None  # installed by the patches
+        compiler = conductor._compiler
+        tp = TP("a", 0)
+        raw = app.topic("a", key_serializer="raw", value_serializer="raw")
+        ours_chan, theirs_chan = raw.clone(is_iterator=True), raw.clone(is_iterator=True)
+        ours = delivery.with_lean_handler(faust_build)(compiler, conductor, tp, {ours_chan})
+        theirs = faust_build(compiler, conductor, tp, {theirs_chan})
+        assert "lean_handler" in ours.__qualname__ and "lean_handler" not in theirs.__qualname__
+        for offset in range(3):
+            m1, m2 = _message("a", offset), _message("a", offset)
+            await ours(m1)
+            await theirs(m2)
+            e1, e2 = ours_chan.queue.get_nowait(), theirs_chan.queue.get_nowait()
+            assert (e1.key, e1.value, e1.headers) == (e2.key, e2.value, e2.headers)
+            assert e1.message is m1 and e2.message is m2 and m1.refcount == m2.refcount == 1
+
+        # flow stopped (a rebalance): the record waits until it resumes
+        app.flow_control.suspend()
+        waiting = asyncio.ensure_future(ours(_message("a", 3)))
+        await asyncio.sleep(0.01)
+        assert not waiting.done() and ours_chan.queue.empty()
+        app.flow_control.resume()
+        await waiting
+        assert ours_chan.queue.get_nowait().message.offset == 3
+
+        # a full queue: the record waits for room
+        small_chan = raw.clone(is_iterator=True, maxsize=1)
+        lean = delivery.lean_handler(app, tp, small_chan)
+        await lean(_message("a", 4))
+        blocked = asyncio.ensure_future(lean(_message("a", 5)))
+        await asyncio.sleep(0.01)
+        assert not blocked.done() and small_chan.queue.qsize() == 1
+        assert small_chan.queue.get_nowait().message.offset == 4
+        await blocked
+        assert small_chan.queue.get_nowait().message.offset == 5
+
+        # two channels on one partition, or a schema that decodes: faust's handler
+        two = delivery.with_lean_handler(faust_build)(
+            compiler, conductor, tp, {raw.clone(is_iterator=True), raw.clone(is_iterator=True)}
+        )
+        json_chan = app.topic("a", value_serializer="json").clone(is_iterator=True)
+        decoding = delivery.with_lean_handler(faust_build)(compiler, conductor, tp, {json_chan})
+        assert "lean_handler" not in two.__qualname__
+        assert "lean_handler" not in decoding.__qualname__
+
+    asyncio.run(main())
