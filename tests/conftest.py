@@ -1,5 +1,5 @@
-"""Shared fixtures: one real Kafka broker for the whole session, isolated topics per test,
-and real worker processes.
+"""Shared fixtures: one real Kafka broker per test process (``make test`` runs two), isolated
+topics per test, and real worker processes.
 
 Set KAFKA_BOOTSTRAP_SERVERS to run against an existing cluster instead of starting one.
 """

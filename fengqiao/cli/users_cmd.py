@@ -65,6 +65,7 @@ def register(app: typer.Typer) -> None:
     @users.command("list")
     def list_() -> None:
         """List accounts: username, id, roles, state. Never a password or its hash."""
+        from rich.console import Console
         from rich.table import Table
 
         from fengqiao.cli import console
@@ -84,7 +85,10 @@ def register(app: typer.Typer) -> None:
                 else "active"
             )
             table.add_row(a.username, a.account_id, _roles(a), state)
-        console.print(table)
+        # piped or captured, a terminal's width is unknown: write the table whole, as
+        # ``fengqiao route`` does, rather than cut the roles at 80 columns
+        wide = console if console.is_terminal else Console(stderr=True, width=200)
+        wide.print(table)
 
     @users.command("disable")
     def disable(username: Annotated[str, typer.Argument()]) -> None:
