@@ -113,12 +113,19 @@ def test_bench_clean_deletes_runs_left_behind_and_leaves_a_live_one(
         admin.create_topics([NewTopic(t, 1, 1) for t in _topics(gone) + _topics(running)])
         for group in _groups(gone):
             _commit(gone, group, gone.topic("cases.routed"))
-        # the live run's workers are still in their group
+        # the live run's workers are still in their group. A member that joins before the
+        # broker gives it the new topic's partitions is assigned nothing and stays so (seen
+        # in CI after the test above deleted its topics): it subscribes once it sees them
         member = KafkaConsumer(
-            running.topic("cases.routed"),
             bootstrap_servers=kafka_settings.resolved_bootstrap(),
             group_id=running.app_id,
+            metadata_max_age_ms=1000,
         )
+        deadline = time.monotonic() + 30
+        while not member.partitions_for_topic(running.topic("cases.routed")):
+            assert time.monotonic() < deadline, "the new topic never had partitions"
+            time.sleep(0.2)
+        member.subscribe([running.topic("cases.routed")])
         deadline = time.monotonic() + 30
         while not member.assignment() and time.monotonic() < deadline:
             member.poll(timeout_ms=200)
