@@ -13,7 +13,6 @@ from typing import Any
 
 import faust.serializers.schemas as fss
 import faust.streams as fs
-import faust.transport.conductor as fcd
 import faust.transport.consumer as fc
 import faust.transport.drivers.aiokafka as fa
 import faust.transport.producer as fp
@@ -162,27 +161,6 @@ PATCHES: tuple[Patch, ...] = (
         "none: performance",
         f"{OFFSETS}::test_an_empty_producer_buffer_is_passed_at_once_and_a_full_one_waits",
         delivery.with_cheap_ebb,
-        wraps=True,
-    ),
-    Patch(
-        "unlocked-lookup",
-        fcd.Conductor,
-        "_compile_message_handler",
-        "the conductor's lookup of a partition's handler, which took an asyncio lock per record",
-        "none: performance",
-        f"{OFFSETS}::test_a_handler_is_found_without_the_lock_unless_it_is_held",
-        delivery.with_unlocked_lookup,
-        wraps=True,
-    ),
-    Patch(
-        "lean-handler",
-        fcd.ConductorCompiler,
-        "build",
-        "the per-record hand-over of a partition one raw-bytes channel reads, which awaited "
-        "three coroutines and built two collections per record",
-        "none: performance",
-        f"{OFFSETS}::test_the_lean_handler_queues_what_faust_s_handler_queues",
-        delivery.with_lean_handler,
         wraps=True,
     ),
     Patch(
