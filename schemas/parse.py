@@ -171,7 +171,8 @@ def _typed_envelope(type_: str, payload: type[BaseModel]) -> type[Envelope]:
 
 
 # One pass over the raw bytes per intake type: pydantic decodes and validates together, in
-# about 60 % of the time of orjson plus the envelope and the payload validated apart.
+# about three quarters of the time of orjson plus the envelope and the payload validated apart
+# (18-19 against 22-32 µs an event).
 _TYPED = {t: _typed_envelope(t, model) for t, model in INTAKE_TYPES.items()}
 
 
