@@ -40,6 +40,19 @@ def settings() -> Settings:
     return _settings
 
 
+PIPED_WIDTH = 200  # piped or captured, a terminal's width is unknown: tables are written whole
+
+
+def output_console(stderr: bool = False) -> Console:
+    """A console for a table or a report: the terminal's width on a terminal, else
+    ``PIPED_WIDTH``, so a piped or captured table is not cut at rich's default 80 columns.
+    Built when called: the module's ``console`` took its width when the CLI was imported."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPED_WIDTH)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)

@@ -175,10 +175,9 @@ def register(app: typer.Typer) -> None:
         ] = 0.0,
     ) -> None:
         """Route intake events from a file without Kafka and print the decisions."""
-        from rich.console import Console
         from rich.table import Table
 
-        from fengqiao.cli import console, fail, settings
+        from fengqiao.cli import console, fail, output_console, settings
         from schemas.events import dump
         from schemas.explain import catalogue_names
         from streams.routing import load_router
@@ -220,7 +219,7 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(1 if got.invalid else 0)
 
-        out = Console() if sys.stdout.isatty() else Console(width=200)
+        out = output_console()
         if as_json:
             for _n, case in got.cases:
                 routed = router.route(case).to_event(case)
@@ -294,10 +293,9 @@ def register(app: typer.Typer) -> None:
 
         Reads the intake topics from Kafka in a consumer group of its own and writes nothing.
         """
-        from rich.console import Console
         from rich.table import Table
 
-        from fengqiao.cli import console, settings
+        from fengqiao.cli import console, output_console, settings
         from fengqiao.replay import ReplayStats, intake_cases
         from streams.routing import load_router
         from streams.whatif import RouteDiff
@@ -335,7 +333,7 @@ def register(app: typer.Typer) -> None:
             }
             print(json.dumps(report, ensure_ascii=False))
             return
-        out = Console() if sys.stdout.isatty() else Console(width=200)
+        out = output_console()
         out.print(
             f"current   {cur.version} ({cur.ruleset_hash})\n"
             f"candidate {cand.version} ({cand.ruleset_hash})\n"

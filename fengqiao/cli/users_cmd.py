@@ -65,10 +65,9 @@ def register(app: typer.Typer) -> None:
     @users.command("list")
     def list_() -> None:
         """List accounts: username, id, roles, state. Never a password or its hash."""
-        from rich.console import Console
         from rich.table import Table
 
-        from fengqiao.cli import console
+        from fengqiao.cli import console, output_console
 
         with _accounts() as accounts:
             found = accounts.store.list_accounts()
@@ -85,10 +84,7 @@ def register(app: typer.Typer) -> None:
                 else "active"
             )
             table.add_row(a.username, a.account_id, _roles(a), state)
-        # piped or captured, a terminal's width is unknown: write the table whole, as
-        # ``fengqiao route`` does, rather than cut the roles at 80 columns
-        wide = console if console.is_terminal else Console(stderr=True, width=200)
-        wide.print(table)
+        output_console(stderr=True).print(table)
 
     @users.command("disable")
     def disable(username: Annotated[str, typer.Argument()]) -> None:
