@@ -3,6 +3,12 @@
     python -m tests.bench_sink --events 20000                 # SQLite file
     python -m tests.bench_sink --events 20000 --postgres      # own PostgreSQL server, fsync on
     python -m tests.bench_sink --events 20000 --reports       # plus the intake report of each
+    python -m tests.bench_sink --events 20000 --real [--reports]  # the worker's own output
+
+``--real``: the bench's intake events (``fengqiao.bench.make_events``) routed by the default
+ruleset through the worker's own intake code, so each routed case is the worker's (about 3.9 kB,
+with its reasons, rejected rules and explanation) and each report the intake event it came
+from; without it, a small hand-written routed case (one reason, one rejected rule).
 
 Uses KAFKA_BOOTSTRAP_SERVERS when set, else starts a throwaway local broker. The clock runs from
 the sink's first write to the last event stored (process start-up and group join excluded).
@@ -15,7 +21,9 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from consumers.db import SqlStore
 from consumers.sink import Sink
@@ -33,6 +41,9 @@ def main() -> None:
     ap.add_argument("--postgres", action="store_true")
     ap.add_argument(
         "--reports", action="store_true", help="also the intake report of every case (2N events)"
+    )
+    ap.add_argument(
+        "--real", action="store_true", help="the worker's own routed cases and their reports"
     )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fq-bench-"))
@@ -70,16 +81,25 @@ def main() -> None:
         )
         create_topics(s)
         n = args.events
-        publish(s, "cases.routed", (routed(f"b{i:07d}", f"c{i % 50}") for i in range(n)))
-        if args.reports:
-            publish(s, "intake.disputes", (dispute_report(f"b{i:07d}") for i in range(n)))
-            n *= 2
+        if args.real:
+            outputs, reports = worker_output(n, tag)
+            n = len(outputs)
+            publish(s, "cases.routed", outputs)  # keyed by committee, as the worker does
+            if args.reports:
+                for topic in sorted({t for t, _ in reports}):
+                    publish(s, topic, [raw for t, raw in reports if t == topic])
+                n *= 2
+        else:
+            publish(s, "cases.routed", (routed(f"b{i:07d}", f"c{i % 50}") for i in range(n)))
+            if args.reports:
+                publish(s, "intake.disputes", (dispute_report(f"b{i:07d}") for i in range(n)))
+                n *= 2
         store = SqlStore.open(url)
         sink = Sink(sink_config(s, check_committees=False), store)
         first: list[float] = []
         apply = store.apply
 
-        def timed_apply(batch):  # type: ignore[no-untyped-def]
+        def timed_apply(batch: Any) -> Any:
             if not first:
                 first.append(time.perf_counter())
             return apply(batch)
@@ -108,6 +128,26 @@ def main() -> None:
             pg.destroy()
         if broker_dir is not None:
             localkafka.stop(broker_dir)
+
+
+def worker_output(n: int, run: str) -> tuple[list[dict[str, Any]], list[tuple[str, bytes]]]:
+    """The routed cases the worker's intake code makes of ``n`` bench events (consultations
+    open none), and the intake events of those cases: (topic, raw bytes)."""
+    from fengqiao.bench import make_events
+    from streams.intake import IntakeProcessor
+    from streams.routing import load_router
+
+    processor = IntakeProcessor(load_router(), {})
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    outputs: list[dict[str, Any]] = []
+    reports: list[tuple[str, bytes]] = []
+    for i, (topic, _key, raw) in enumerate(make_events(n, run)):
+        result = processor.handle(raw, topic, 0, i, now)
+        routed_outs = [o.value for o in result.outs if o.topic == "cases.routed"]
+        if routed_outs:
+            outputs.extend(routed_outs)
+            reports.append((topic, raw))
+    return outputs, reports
 
 
 if __name__ == "__main__":
