@@ -51,6 +51,13 @@ def sink_config(settings: Settings, *, check_committees: bool = True) -> SinkCon
     )
 
 
+def configure_sink_runtime(settings: Settings) -> None:
+    """The sink process's garbage collector, as the settings say."""
+    import gc
+
+    gc.set_threshold(*settings.sink_gc_threshold)
+
+
 def case_actions(
     settings: Settings,
     store: CaseStore,

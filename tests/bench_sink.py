@@ -30,7 +30,7 @@ from consumers.sink import Sink
 from fengqiao import localkafka
 from fengqiao.admin import create_topics
 from fengqiao.settings import Settings
-from fengqiao.wiring import sink_config
+from fengqiao.wiring import configure_sink_runtime, sink_config
 from tests.casetools import dispute_report, publish, routed
 
 
@@ -94,6 +94,7 @@ def main() -> None:
             if args.reports:
                 publish(s, "intake.disputes", (dispute_report(f"b{i:07d}") for i in range(n)))
                 n *= 2
+        configure_sink_runtime(s)  # as ``fengqiao sink`` does
         store = SqlStore.open(url)
         sink = Sink(sink_config(s, check_committees=False), store)
         first: list[float] = []

@@ -116,9 +116,10 @@ def register(app: typer.Typer) -> None:
         from consumers.db import SqlStore
         from consumers.sink import SINK_TOPICS, Sink, serve_metrics
         from fengqiao.cli import console, fail, settings
-        from fengqiao.wiring import sink_config
+        from fengqiao.wiring import configure_sink_runtime, sink_config
 
         s = settings()
+        configure_sink_runtime(s)
         store = SqlStore.open(s.effective_database_url())
         runner = Sink(sink_config(s), store)
         signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())

@@ -1,0 +1,57 @@
+"""The sink process's garbage-collector setting (``FENGQIAO_SINK_GC_THRESHOLD``)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from fengqiao.settings import Settings
+from fengqiao.wiring import configure_sink_runtime
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
+
+
+def test_default_raises_the_collector_thresholds(restore_gc: None) -> None:
+    s = Settings()
+    assert s.sink_gc_threshold == (20_000, 10, 10)
+    gc.set_threshold(700, 10, 10)
+    configure_sink_runtime(s)
+    assert gc.get_threshold() == (20_000, 10, 10)
+
+
+def test_thresholds_from_the_environment(monkeypatch: pytest.MonkeyPatch, restore_gc: None) -> None:
+    monkeypatch.setenv("FENGQIAO_SINK_GC_THRESHOLD", "[700, 10, 10]")
+    configure_sink_runtime(Settings())
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_the_sink_command_sets_them_before_its_store_opens(
+    monkeypatch: pytest.MonkeyPatch, restore_gc: None
+) -> None:
+    from typer.testing import CliRunner
+
+    import fengqiao.cli as cli
+    from consumers.db import SqlStore
+
+    seen: list[tuple[int, ...]] = []
+
+    class Opened(Exception):
+        pass
+
+    def open_(url: str, migrate: bool = True) -> SqlStore:
+        seen.append(gc.get_threshold())
+        raise Opened
+
+    gc.set_threshold(700, 10, 10)
+    monkeypatch.setattr(SqlStore, "open", staticmethod(open_))
+    monkeypatch.setattr(cli, "_settings", Settings(sink_gc_threshold=(12_345, 10, 10)))
+    result = CliRunner().invoke(cli.app, ["sink"])
+    assert isinstance(result.exception, Opened)
+    assert seen == [(12_345, 10, 10)]
