@@ -378,6 +378,13 @@ class Settings(BaseSettings):
         description="Static group membership: a restarted sink takes its partitions back at once.",
     )
     sink_batch_size: int = Field(default=500, ge=1, description="Messages per transaction.")
+    replay_gc_threshold: tuple[int, int, int] = Field(
+        default=(20_000, 10, 10),
+        description="fengqiao replay's garbage-collector thresholds (Python's gc.set_threshold; "
+        "[700, 10, 10] is Python's own). The replay keeps every case id it has seen, and with "
+        "Python's thresholds the collector kept rescanning them: nine simulated years (200,671 "
+        "events) replayed at 7,492-7,712 events/s with them and at 8,376-9,235 with these.",
+    )
     sink_gc_threshold: tuple[int, int, int] = Field(
         default=(20_000, 10, 10),
         description="The sink's garbage-collector thresholds (Python's gc.set_threshold; "

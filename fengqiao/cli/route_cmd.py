@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import sys
@@ -301,6 +302,7 @@ def register(app: typer.Typer) -> None:
         from streams.whatif import RouteDiff
 
         s = settings()
+        gc.set_threshold(*s.replay_gc_threshold)
         t_since, t_until = _time(since, "--since"), _time(until, "--until")
         cur = load_router(current or s.ruleset_path, s.catalogue_path)
         cand = load_router(ruleset, catalogue or s.catalogue_path)

@@ -1,4 +1,5 @@
-"""The sink process's garbage-collector setting (``FENGQIAO_SINK_GC_THRESHOLD``)."""
+"""The garbage-collector settings of the sink and the replay (``FENGQIAO_SINK_GC_THRESHOLD``,
+``FENGQIAO_REPLAY_GC_THRESHOLD``)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,31 @@ def test_the_sink_command_sets_them_before_its_store_opens(
     result = CliRunner().invoke(cli.app, ["sink"])
     assert isinstance(result.exception, Opened)
     assert seen == [(12_345, 10, 10)]
+
+
+def test_replay_sets_its_own_before_reading(
+    monkeypatch: pytest.MonkeyPatch, restore_gc: None
+) -> None:
+    from typer.testing import CliRunner
+
+    import fengqiao.cli as cli
+    import fengqiao.replay as replay
+
+    seen: list[tuple[int, ...]] = []
+
+    def no_history(*args: object, **kwargs: object) -> list[object]:
+        seen.append(gc.get_threshold())
+        return []
+
+    gc.set_threshold(700, 10, 10)
+    monkeypatch.setattr(replay, "intake_cases", no_history)
+    monkeypatch.setattr(cli, "_settings", Settings(replay_gc_threshold=(23_456, 10, 10)))
+    result = CliRunner().invoke(cli.app, ["replay", "--ruleset", str(_packaged_ruleset())])
+    assert seen == [(23_456, 10, 10)], result.output
+    assert Settings().replay_gc_threshold == (20_000, 10, 10)
+
+
+def _packaged_ruleset() -> object:
+    from importlib.resources import files
+
+    return files("streams.data") / "ruleset.json"
