@@ -390,8 +390,8 @@ class Settings(BaseSettings):
         description="The sink's garbage-collector thresholds (Python's gc.set_threshold; "
         "[700, 10, 10] is Python's own). Each message becomes a validated event, its rows and "
         "their JSON, and with Python's thresholds the collector ran every few messages: the "
-        "worker's routed cases and their reports were written at 1,386-1,412 events/s with "
-        "them and at 1,848-2,020 with these (python -m tests.bench_sink --real --reports).",
+        "worker's routed cases and their reports were written at 2,143-2,183 events/s with "
+        "them and at 2,563-2,609 with these (python -m tests.bench_sink --real --reports).",
     )
     sink_session_timeout_ms: int = Field(default=10_000, ge=6_000)
     sink_retry_initial_s: float = Field(default=0.2, gt=0)
