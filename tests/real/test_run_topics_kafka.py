@@ -119,7 +119,6 @@ def test_bench_clean_deletes_runs_left_behind_and_leaves_a_live_one(
         member = KafkaConsumer(
             bootstrap_servers=kafka_settings.resolved_bootstrap(),
             group_id=running.app_id,
-            metadata_max_age_ms=1000,
         )
         deadline = time.monotonic() + 30
         while not member.partitions_for_topic(running.topic("cases.routed")):
