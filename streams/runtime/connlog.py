@@ -57,6 +57,7 @@ class ConnectionLog(logging.Filter):
         self.quiet_s, self.remind_s, self.clock = quiet_s, remind_s, clock
         self.lock = threading.Lock()
         self.down_since: float | None = None
+        self.answered: float | None = None  # when Kafka answered during an outage
         self.last_error = 0.0
         self.last_said = 0.0
         self.count = 0  # errors since the connection was lost
@@ -84,8 +85,11 @@ class ConnectionLog(logging.Filter):
 
     def reachable(self) -> str | None:
         """Kafka answered (the group gave an assignment): the errors have stopped now."""
+        now = self.clock()
         with self.lock:
-            self.last_error = self.clock() - self.quiet_s
+            if self.down_since is not None:
+                self.answered = now
+            self.last_error = now - self.quiet_s
         return self.tick()
 
     def tick(self) -> str | None:
@@ -96,11 +100,13 @@ class ConnectionLog(logging.Filter):
             if self.down_since is None:
                 return None
             if now - self.last_error >= self.quiet_s:
+                # the outage ended with the last error, or when Kafka answered
+                ended = self.answered if self.answered is not None else self.last_error
                 line = (
-                    f"Kafka reachable again after {self.last_error - self.down_since:.1f} s; "
+                    f"Kafka reachable again after {ended - self.down_since:.1f} s; "
                     f"{self.count} connection errors in all"
                 )
-                self.down_since, self.count, self.unsaid = None, 0, 0
+                self.down_since, self.answered, self.count, self.unsaid = None, None, 0, 0
                 level = logging.WARNING
             elif now - self.last_said >= self.remind_s:
                 line = (
