@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import logging
 import pkgutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +29,7 @@ from streams.clock import wall_clock as wall_clock
 from streams.config import WorkerConfig
 from streams.intake import IntakeProcessor, Out
 from streams.routing import Router, load_router
-from streams.runtime import patches, versions
+from streams.runtime import patches, stalls, versions
 from streams.runtime.connlog import ConnectionLog
 from streams.runtime.fetch import set_fetch
 from streams.runtime.probe import producer_state
@@ -352,6 +353,15 @@ def create_app(
     @app.timer(interval=1.0)
     async def _connection_state() -> None:
         ctx.connection_log.tick()
+
+    watch = stalls.StallWatch()
+
+    @app.timer(interval=stalls.STALL_S / 2)
+    async def _stalled_partitions() -> None:
+        try:
+            await stalls.check(app.consumer, watch, time.monotonic())
+        except Exception as exc:  # the broker may be away: the next round tries again
+            log.info("the stalled-partition check failed (%s: %s)", type(exc).__name__, exc)
 
     _health_pages(ctx)
     return app, ctx

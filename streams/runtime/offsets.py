@@ -58,6 +58,9 @@ class NoReadMark(dict[Any, int | None]):
         pass
 
 
+STALL_S = 10.0
+
+
 class Admission:
     """Per stream partition, the offset the agents must get next.
 
@@ -66,15 +69,23 @@ class Admission:
     already delivered. While faust's flow control is suspended (a rebalance, the recovery of
     tables) a delivered record would be skipped or cleared from the stream's buffer, so it is
     held back instead: the fetcher is rewound to the first held record once flow resumes.
+
+    A fetcher that returns only records past the expected offset for ``stall_s`` while flow
+    is active has lost its place (a seek that the bookkeeping did not hear of, around a
+    rebalance during a broker outage): the partition would wait for that offset forever, so
+    the fetcher is rewound to it, as for a held record.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stall_s: float = STALL_S) -> None:
         self.next: dict[Any, int] = {}
         self.start: dict[Any, int] = {}
         self.held: dict[Any, int] = {}
         self.dropped = 0
+        self.rewound = 0  # fetchers rewound to the expected offset after a stall
+        self.stall_s = stall_s
         self.warned: dict[Any, float] = {}
         self.gap_since: dict[Any, float] = {}
+        self.last_rewind: dict[Any, float] = {}
 
     def admit(self, tp: Any, offset: int, flowing: bool = True) -> bool:
         expected = self.next.get(tp)
@@ -85,19 +96,36 @@ class Admission:
         if expected is not None and offset != expected:
             self.dropped += 1
             if offset > expected:
-                self._warn_gap(tp, expected, offset)
+                self._ahead(tp, expected, offset)
             return False
         if expected is None:
             self.start[tp] = offset
         self.next[tp] = offset + 1
         self.gap_since.pop(tp, None)
+        self.last_rewind.pop(tp, None)
         return True
 
-    def _warn_gap(self, tp: Any, expected: int, offset: int) -> None:
-        """Records fetched before a seek are dropped for a moment after every rebalance; a
-        minute of it means a real gap in the topic's offsets."""
+    def _ahead(self, tp: Any, expected: int, offset: int) -> None:
+        """Records fetched before a seek are dropped for a moment after every rebalance;
+        ``stall_s`` of nothing else means the fetcher lost its place, so it is rewound to
+        the expected offset (again every ``stall_s`` while it lasts); a minute of it means a
+        real gap in the topic's offsets, which is reported."""
         now = time.monotonic()
         since = self.gap_since.setdefault(tp, now)
+        if now - since >= self.stall_s and now - self.last_rewind.get(tp, since) >= self.stall_s:
+            self.last_rewind[tp] = now
+            self.held[tp] = expected
+            self.rewound += 1
+            log.warning(
+                "%s[%s]: the fetcher returns %d but the agents need %d next, for %.0f s: "
+                "reading again from %d",
+                getattr(tp, "topic", tp),
+                getattr(tp, "partition", ""),
+                offset,
+                expected,
+                now - since,
+                expected,
+            )
         if now - since < 60 or now - self.warned.get(tp, -1e9) < 60:
             return
         self.warned[tp] = now
@@ -134,6 +162,8 @@ class Admission:
         """The fetcher was positioned at ``start``. What was delivered while flow was active
         beyond it stays delivered; anything else is expected again from ``start``."""
         self.held.pop(tp, None)
+        self.gap_since.pop(tp, None)
+        self.last_rewind.pop(tp, None)
         self.start[tp] = start
         if not flowing or self.next.get(tp, -1) < start:
             self.next[tp] = start
@@ -143,6 +173,8 @@ class Admission:
             self.next.pop(tp, None)
             self.start.pop(tp, None)
             self.held.pop(tp, None)
+            self.gap_since.pop(tp, None)
+            self.last_rewind.pop(tp, None)
 
 
 def commit_offset(self: Any, tp: TP) -> int | None:

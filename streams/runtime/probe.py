@@ -103,4 +103,4 @@ def fetch_state(consumer: Any) -> str:
         if st.paused:
             row += " paused"
         rows.append(row)
-    return f"dropped={admission.dropped} " + "; ".join(rows)
+    return f"dropped={admission.dropped} rewound={admission.rewound} " + "; ".join(rows)

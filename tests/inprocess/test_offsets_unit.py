@@ -530,6 +530,48 @@ def test_a_consumer_has_admission_and_no_read_mark() -> None:
     assert len(app.flow_control.fq_on_clear) == 1
 
 
+def test_a_fetcher_that_lost_its_place_is_rewound_to_the_expected_offset(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # seen on the three-broker cluster after a rebalance during a broker outage: the agents
+    # needed offset 50 while the fetcher returned 79, 80, ... for minutes
+    clock = [1000.0]
+    monkeypatch.setattr(offsets.time, "monotonic", lambda: clock[0])
+    a = Admission(stall_s=10)
+    a.sought("p0", 50)
+    assert not a.admit("p0", 79)  # right after a seek: normal, nothing to do yet
+    clock[0] += 9
+    assert not a.admit("p0", 80)
+    assert a.rewinds() == {}
+    clock[0] += 1
+    with caplog.at_level(logging.WARNING, logger="fengqiao.worker.offsets"):
+        assert not a.admit("p0", 81)
+    assert "returns 81 but the agents need 50 next, for 10 s: reading again from 50" in caplog.text
+    assert a.rewinds() == {"p0": 50} and a.rewound == 1
+    # the rest of the old fetch is dropped without a second rewind; the refetch is delivered
+    assert not a.admit("p0", 82)
+    assert a.rewinds() == {}
+    assert [a.admit("p0", o) for o in (50, 51)] == [True, True]
+    assert a.rewound == 1
+
+
+def test_a_lasting_gap_is_rewound_again_every_stall_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(offsets.time, "monotonic", lambda: clock[0])
+    a = Admission(stall_s=10)
+    a.sought("p0", 5)  # offset 5 is gone (a compacted topic): every fetch returns 7
+    rewinds = []
+    for _ in range(31):
+        a.admit("p0", 7)
+        rewinds.append(a.rewinds())
+        clock[0] += 1
+    assert [r for r in rewinds if r] == [{"p0": 5}] * 3  # at 10, 20 and 30 s, not each fetch
+    a.forget(["p0"])
+    assert a.admit("p0", 7)  # a new owner starts where its fetcher is
+
+
 def test_getmany_delivers_in_order_and_rewinds_what_was_held() -> None:
     import asyncio
     from types import SimpleNamespace
@@ -576,6 +618,50 @@ def test_getmany_delivers_in_order_and_rewinds_what_was_held() -> None:
     got = asyncio.run(main())
     assert got == [[(tp, 5), (tp, 6), (log, 40), (tp, 7)], [], [(tp, 8), (tp, 9)]]
     assert seeks == [{tp: 8}]
+
+
+def test_getmany_seeks_a_stalled_partition_back_to_the_offset_the_agents_need(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    clock = [0.0]
+    monkeypatch.setattr(offsets.time, "monotonic", lambda: clock[0])
+    tp = TP("t", 3)
+    admission = Admission(stall_s=10)
+    admission.sought(tp, 50)
+    fetched = [[(tp, 79), (tp, 80)], [(tp, 81), (tp, 82)], [(tp, 50), (tp, 51)]]
+    seeks: list[dict[Any, int]] = []
+
+    async def orig(self: Any, timeout: float) -> Any:
+        for t, off in fetched.pop(0):
+            yield t, SimpleNamespace(offset=off)
+            clock[0] += 5
+
+    async def seek_wait(moves: dict[Any, int]) -> None:
+        seeks.append(moves)
+
+    consumer = SimpleNamespace(
+        _fq_admission=admission,
+        _is_changelog_tp=lambda t: False,
+        app=SimpleNamespace(flow_control=SimpleNamespace(is_active=lambda: True)),
+        assignment=lambda: {tp},
+        seek_wait=seek_wait,
+    )
+    getmany = offsets.admitting_getmany(orig)
+
+    async def take() -> list[int]:
+        return [m.offset for _t, m in [x async for x in getmany(consumer, 1.0)]]
+
+    async def main() -> list[list[int]]:
+        return [await take(), await take(), await take()]
+
+    # 79 at 0 s and 80 at 5 s are dropped; 81 at 10 s: the fetcher is sought back to 50
+    assert asyncio.run(main()) == [[], [], [50, 51]]
+    assert seeks == [{tp: 50}]
 
 
 def test_clearing_the_flow_refetches_what_was_not_acknowledged() -> None:

@@ -11,7 +11,9 @@ routed, stored, longest routing gap) as one JSON line; run with ``-s`` to read t
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import threading
 import time
@@ -318,6 +320,72 @@ def _stored(store: SqlStore) -> tuple[set[str], int, int]:
     return ids, int(twice), int(dead)
 
 
+def _lagging(s: Settings, group: str, topics: tuple[str, ...]) -> list[str]:
+    """``topic[partition] committed/end owner`` for every partition of ``topics`` that
+    ``group`` has not committed to its end, with the member that owns it now."""
+    admin = _admin(s)
+    consumer = KafkaConsumer(bootstrap_servers=s.resolved_bootstrap().split(","))
+    try:
+        tps = [
+            TopicPartition(s.topic(t), p)
+            for t in topics
+            for p in consumer.partitions_for_topic(s.topic(t)) or ()
+        ]
+        ends = consumer.end_offsets(tps)
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        owners: dict[tuple[str, int], str] = {}
+        desc = admin.describe_groups([group]).get(group) or {}
+        for m in desc.get("members") or []:
+            ma = m.get("member_assignment")
+            for a in ma["assigned_partitions"] if isinstance(ma, dict) else ():
+                for part in a["partitions"]:
+                    owners[(a["topic"], part)] = str(
+                        m.get("group_instance_id") or m.get("member_id")
+                    )
+        out = []
+        for tp in sorted(tps):
+            done = committed.get(tp)
+            at = done.offset if done is not None else None
+            if at != ends[tp]:
+                owner = owners.get((tp.topic, tp.partition), "nobody")
+                out.append(f"{tp.topic}[{tp.partition}] {at}/{ends[tp]} {owner}")
+        return out
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def _diagnosis(p: Pipeline) -> str:
+    """Where a stalled run stopped, for the failure message: the partitions each group has
+    not committed to their end (and who owns them), and the workers' warnings. Test ids and
+    offsets only: the load carries no personal data."""
+    lines = []
+    try:
+        for group, topics in (
+            (p.settings.app_id, INTAKE),
+            (f"{p.settings.app_id}-sink", ("cases.routed",)),
+        ):
+            lines.append(f"{group} behind on: {_lagging(p.settings, group, topics) or 'nothing'}")
+    except Exception as err:  # the cluster may be what failed
+        lines.append(f"the group offsets could not be read: {err!r}")
+    for i, w in enumerate(p.workers):
+        alive = w.proc is not None and w.proc.poll() is None
+        dumped = LogWatch(w.log_path, "SIGUSR1: ")
+        if alive and w.proc is not None:
+            # the worker logs its consumer's partitions, Admission's offsets and its stacks
+            os.kill(w.proc.pid, signal.SIGUSR1)
+            with contextlib.suppress(TimeoutError):
+                wait_until(dumped.seen, 10, "the worker's SIGUSR1 dump", poll_s=0.2)
+        text = w.log_tail(400_000).splitlines()
+        warned = [line for line in text if "WARNING" in line or "ERROR" in line]
+        lines.append(f"worker {i} (exit {w.proc and w.proc.poll()}), last warnings:")
+        lines.extend(line[:300] for line in warned[-15:] if "SIGUSR1" not in line)
+        lines.extend(
+            line[:3000] for line in text if line.startswith(("consumer: ", "fetch: ", "producer: "))
+        )
+    return "\n".join(lines)
+
+
 def _run_fault(
     p: Pipeline,
     record: Callable[[str, object], None],
@@ -355,7 +423,7 @@ def _run_fault(
         raise AssertionError(
             f"{len(missing)} of {len(valid)} acknowledged cases not stored after {settle_s} s: "
             f"{len(unrouted)} never reached cases.routed, {len(missing - unrouted)} did; "
-            f"e.g. {sorted(missing)[:5]}"
+            f"e.g. {sorted(missing)[:5]}\n{_diagnosis(p)}"
         ) from None
     stored, twice, dead = _stored(p.store)
     result = {
