@@ -5,13 +5,14 @@ partition could stop for good: assigned to a worker that neither fetched it nor 
 of it in flight, its committed offset behind the log's end (``intake.petitions[3]`` 97 of 187
 for minutes, while the other partitions flowed).
 
-``StallWatch`` keeps, per partition, since when nothing about it has moved: the offset the
-agents need next, the committed offset, the acknowledged offsets not yet committed and
-whether a message of it is in flight. ``check`` asks the broker for the log end of the
-partitions that stood still for ``stall_s`` with nothing in flight; each that has records
-past the first offset not done is made fetchable again and its fetcher rewound to that
-offset. What follows it is read again (at-least-once; every output carries a deterministic
-id, so the sinks drop repeats).
+``StallWatch`` keeps, per partition, since when nothing about it has moved: the log end the
+fetcher last saw (so an idle partition that just got records is not taken for a stalled
+one), the offset the agents need next, the committed offset, the acknowledged offsets not
+yet committed and whether a message of it is in flight. ``check`` asks the broker for the
+log end of the partitions that stood still for ``stall_s`` with nothing in flight; each that
+has records past the first offset not done is made fetchable again and its fetcher rewound
+to that offset. What follows it is read again (at-least-once; every output carries a
+deterministic id, so the sinks drop repeats).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ async def check(consumer: Any, watch: StallWatch, now: float) -> list[Any]:
             continue
         marks[tp] = (
             generation,
+            consumer.highwater(tp),  # the fetcher's last news of the log end: records came
             admission.next.get(tp),
             consumer._committed_offset.get(tp),
             len(consumer._acked.get(tp, ())),

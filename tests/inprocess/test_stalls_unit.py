@@ -53,6 +53,9 @@ def _consumer(monkeypatch: pytest.MonkeyPatch, assigned: set[TP], ends: dict[TP,
         return {tp: ends[tp] for tp in tps}
 
     monkeypatch.setattr(consumer, "highwaters", highwaters)
+    seen_end = dict(ends)  # what the fetcher last heard of each log end
+    monkeypatch.setattr(consumer, "highwater", lambda tp: seen_end.get(tp))
+    consumer.fq_seen_end = seen_end
     consumer.resume_flow()
     app.flow_control.resume()
     return consumer
@@ -109,3 +112,28 @@ def test_the_worker_checks_for_stalled_partitions_on_a_timer() -> None:
     app, _ctx = create_app(WorkerConfig(app_id="stalls-timer"))
     names = [getattr(t, "__qualname__", "") for t in app._app_tasks]
     assert "create_app.<locals>._stalled_partitions" in names
+
+
+def test_an_idle_partition_that_just_got_records_is_not_taken_for_a_stalled_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    quiet = TP("t", 0)
+    consumer = _consumer(monkeypatch, {quiet}, {quiet: 0})
+    consumer._committed_offset[quiet] = 0
+    consumer._fq_admission.sought(quiet, 0)
+    watch = StallWatch(stall_s=10)
+    for now in (0, 5, 10, 15, 20):  # nothing there: nothing to do
+        assert asyncio.run(stalls.check(consumer, watch, now)) == []
+    # records arrive; the fetcher hears of them before the agents have taken the first
+    consumer.fq_seen_end[quiet] = 7
+    monkeypatch.setattr(consumer, "highwaters", _ends({quiet: 7}))
+    assert asyncio.run(stalls.check(consumer, watch, now=25)) == []
+    # ... but if the agents still have not taken them 10 s later, they never will
+    assert asyncio.run(stalls.check(consumer, watch, now=35)) == [quiet]
+
+
+def _ends(ends: dict[TP, int]) -> Any:
+    async def highwaters(*tps: TP) -> dict[TP, int]:
+        return {tp: ends[tp] for tp in tps}
+
+    return highwaters
