@@ -71,6 +71,14 @@ class StallWatch:
         self.still.clear()
 
 
+def _may_lag(consumer: Any, admission: Any, tp: Any) -> bool:
+    """Whether the broker is worth asking: the fetcher has not heard of the log end, or heard
+    of records past the first offset not done (an idle partition at its end is not asked)."""
+    start = resume_from(consumer._committed_offset.get(tp), admission.next.get(tp))
+    seen = consumer.highwater(tp)
+    return start is None or seen is None or seen > start
+
+
 async def check(consumer: Any, watch: StallWatch, now: float) -> list[Any]:
     """Rewind every partition of faust's ``consumer`` that stood still for ``stall_s`` with
     records to do; the partitions rewound. Nothing is watched while flow is suspended or the
@@ -94,7 +102,11 @@ async def check(consumer: Any, watch: StallWatch, now: float) -> list[Any]:
             len(consumer._acked.get(tp, ())),
             tp in in_flight,
         )
-    standing = [tp for tp in watch.standing(marks, now) if tp not in in_flight]
+    standing = [
+        tp
+        for tp in watch.standing(marks, now)
+        if tp not in in_flight and _may_lag(consumer, admission, tp)
+    ]
     if not standing:
         return []
     ends = await consumer.highwaters(*standing)

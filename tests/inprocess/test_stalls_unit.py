@@ -122,8 +122,16 @@ def test_an_idle_partition_that_just_got_records_is_not_taken_for_a_stalled_one(
     consumer._committed_offset[quiet] = 0
     consumer._fq_admission.sought(quiet, 0)
     watch = StallWatch(stall_s=10)
-    for now in (0, 5, 10, 15, 20):  # nothing there: nothing to do
+    asked: list[tuple[TP, ...]] = []
+
+    async def counted(*tps: TP) -> dict[TP, int]:
+        asked.append(tps)
+        return {tp: 0 for tp in tps}
+
+    monkeypatch.setattr(consumer, "highwaters", counted)
+    for now in (0, 5, 10, 15, 20):  # nothing there: nothing to do, nor to ask the broker
         assert asyncio.run(stalls.check(consumer, watch, now)) == []
+    assert asked == []
     # records arrive; the fetcher hears of them before the agents have taken the first
     consumer.fq_seen_end[quiet] = 7
     monkeypatch.setattr(consumer, "highwaters", _ends({quiet: 7}))
