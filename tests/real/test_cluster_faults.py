@@ -233,17 +233,24 @@ def _admin(s: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(bootstrap_servers=s.resolved_bootstrap().split(","))
 
 
+def _ends(
+    s: Settings, consumer: KafkaConsumer, topics: tuple[str, ...]
+) -> tuple[list[TopicPartition], dict[TopicPartition, int]]:
+    """Every partition of ``topics`` and its log end."""
+    tps = [
+        TopicPartition(s.topic(t), p)
+        for t in topics
+        for p in consumer.partitions_for_topic(s.topic(t)) or ()
+    ]
+    return tps, consumer.end_offsets(tps)
+
+
 def _busiest_intake_leader(s: Settings) -> tuple[str, int, int]:
     """(topic, partition, leader node) of the intake partition with the most messages."""
     consumer = KafkaConsumer(bootstrap_servers=s.resolved_bootstrap().split(","))
     admin = _admin(s)
     try:
-        tps = [
-            TopicPartition(s.topic(t), p)
-            for t in INTAKE
-            for p in consumer.partitions_for_topic(s.topic(t)) or ()
-        ]
-        ends = consumer.end_offsets(tps)
+        tps, ends = _ends(s, consumer, INTAKE)
         busiest = max(tps, key=lambda tp: ends[tp])
         (meta,) = admin.describe_topics([busiest.topic])
         leader = next(
@@ -326,12 +333,7 @@ def _lagging(s: Settings, group: str, topics: tuple[str, ...]) -> list[str]:
     admin = _admin(s)
     consumer = KafkaConsumer(bootstrap_servers=s.resolved_bootstrap().split(","))
     try:
-        tps = [
-            TopicPartition(s.topic(t), p)
-            for t in topics
-            for p in consumer.partitions_for_topic(s.topic(t)) or ()
-        ]
-        ends = consumer.end_offsets(tps)
+        tps, ends = _ends(s, consumer, topics)
         committed = admin.list_group_offsets({group: None}).get(group, {})
         owners: dict[tuple[str, int], str] = {}
         desc = admin.describe_groups([group]).get(group) or {}
