@@ -9,7 +9,9 @@ for minutes, while the other partitions flowed).
 fetcher last saw (so an idle partition that just got records is not taken for a stalled
 one), the offset the agents need next, the committed offset, the acknowledged offsets not
 yet committed and whether a message of it is in flight. ``check`` asks the broker for the
-log end of the partitions that stood still for ``stall_s`` with nothing in flight; each that
+log end of the partitions that stood still for ``stall_s`` with nothing in flight (those
+the fetcher last saw at their end only every 30 s: that news is stale for a partition it no
+longer fetches, and an idle worker should not ask every five seconds); each that
 has records past the first offset not done is made fetchable again and its fetcher rewound
 to that offset. What follows it is read again (at-least-once; every output carries a
 deterministic id, so the sinks drop repeats).
@@ -25,6 +27,7 @@ from typing import Any
 log = logging.getLogger("fengqiao.worker.offsets")
 
 STALL_S = 10.0
+ASK_ALL_S = 30.0
 
 
 def resume_from(committed: int | None, expected: int | None) -> int | None:
@@ -47,6 +50,7 @@ class StallWatch:
         self.stall_s = stall_s
         self.still: dict[Any, _Still] = {}
         self.rewound = 0
+        self.asked_all = -1e9  # when the broker was last asked about every standing partition
 
     def standing(self, marks: Mapping[Any, tuple[Any, ...]], now: float) -> list[Any]:
         """The partitions of ``marks`` whose mark has not changed for ``stall_s``; the
@@ -72,8 +76,8 @@ class StallWatch:
 
 
 def _may_lag(consumer: Any, admission: Any, tp: Any) -> bool:
-    """Whether the broker is worth asking: the fetcher has not heard of the log end, or heard
-    of records past the first offset not done (an idle partition at its end is not asked)."""
+    """Whether the fetcher's news says the broker is worth asking now: it has not heard of
+    the log end, or heard of records past the first offset not done."""
     start = resume_from(consumer._committed_offset.get(tp), admission.next.get(tp))
     seen = consumer.highwater(tp)
     return start is None or seen is None or seen > start
@@ -102,11 +106,15 @@ async def check(consumer: Any, watch: StallWatch, now: float) -> list[Any]:
             len(consumer._acked.get(tp, ())),
             tp in in_flight,
         )
-    standing = [
-        tp
-        for tp in watch.standing(marks, now)
-        if tp not in in_flight and _may_lag(consumer, admission, tp)
-    ]
+    standing = [tp for tp in watch.standing(marks, now) if tp not in in_flight]
+    if not standing:
+        return []
+    # the fetcher's news of the log end is stale for a partition it no longer fetches:
+    # those it shows at their end are asked about too, but only every ASK_ALL_S
+    if now - watch.asked_all >= ASK_ALL_S:
+        watch.asked_all = now
+    else:
+        standing = [tp for tp in standing if _may_lag(consumer, admission, tp)]
     if not standing:
         return []
     ends = await consumer.highwaters(*standing)

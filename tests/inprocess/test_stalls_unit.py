@@ -129,15 +129,36 @@ def test_an_idle_partition_that_just_got_records_is_not_taken_for_a_stalled_one(
         return {tp: 0 for tp in tps}
 
     monkeypatch.setattr(consumer, "highwaters", counted)
-    for now in (0, 5, 10, 15, 20):  # nothing there: nothing to do, nor to ask the broker
+    for now in (0, 5, 10, 15, 20, 25, 30, 35, 40, 45):  # nothing there: nothing to do
         assert asyncio.run(stalls.check(consumer, watch, now)) == []
-    assert asked == []
+    # the broker is asked about it every 30 s only (the fetcher's news may be stale)
+    assert asked == [(quiet,), (quiet,)]
+    asked.clear()
+    watch.asked_all = 45.0
     # records arrive; the fetcher hears of them before the agents have taken the first
     consumer.fq_seen_end[quiet] = 7
     monkeypatch.setattr(consumer, "highwaters", _ends({quiet: 7}))
-    assert asyncio.run(stalls.check(consumer, watch, now=25)) == []
+    assert asyncio.run(stalls.check(consumer, watch, now=50)) == []
     # ... but if the agents still have not taken them 10 s later, they never will
-    assert asyncio.run(stalls.check(consumer, watch, now=35)) == [quiet]
+    assert asyncio.run(stalls.check(consumer, watch, now=60)) == [quiet]
+
+
+def test_a_partition_no_longer_fetched_is_found_though_its_news_says_it_is_at_its_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the fetcher last heard of offset 40 and all 40 are done; 12 more came since, unfetched
+    stale = TP("t", 1)
+    consumer = _consumer(monkeypatch, {stale}, {stale: 52})
+    consumer.fq_seen_end[stale] = 40
+    consumer._committed_offset[stale] = 40
+    consumer._fq_admission.sought(stale, 40)
+    consumer._set_active_tps(set())  # no longer fetched
+    watch = StallWatch(stall_s=10)
+    watch.asked_all = 0.0
+    assert asyncio.run(stalls.check(consumer, watch, now=0)) == []
+    assert asyncio.run(stalls.check(consumer, watch, now=15)) == []  # not asked yet
+    assert asyncio.run(stalls.check(consumer, watch, now=30)) == [stale]
+    assert stale in consumer._get_active_partitions()
 
 
 def _ends(ends: dict[TP, int]) -> Any:

@@ -280,37 +280,53 @@ def _wait_in_sync(s: Settings, timeout_s: float = 90) -> None:
         admin.close()
 
 
+STUCK_READER_S = 20.0
+
+
 def _routed(s: Settings, want: set[str], timeout_s: float) -> list[tuple[str, int]]:
     """(case id, broker timestamp ms) of every routed message, read until every wanted id
-    has come and then 3 s of quiet (late duplicates would show)."""
-    consumer = KafkaConsumer(
-        s.topic("cases.routed"),
-        bootstrap_servers=s.resolved_bootstrap().split(","),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
+    has come and then 3 s of quiet (late duplicates would show).
+
+    A reader that gets nothing for 20 s while ids are missing starts over with a new
+    consumer from the beginning: kafka-python's consumer, started while a SIGKILLed broker
+    came back, once read nothing more for two minutes while the sink had stored every case."""
     out: list[tuple[str, int]] = []
     seen: set[str] = set()
     deadline = time.monotonic() + timeout_s
-    quiet_since: float | None = None
-    try:
-        while time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=500)
-            for msgs in batch.values():
-                for m in msgs:
-                    case_id = json.loads(m.value)["data"]["case_id"]
-                    out.append((case_id, m.timestamp))
-                    seen.add(case_id)
-            if seen >= want:
-                quiet_since = quiet_since or time.monotonic()
+    while True:
+        consumer = KafkaConsumer(
+            s.topic("cases.routed"),
+            bootstrap_servers=s.resolved_bootstrap().split(","),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        out, seen = [], set()
+        quiet_since: float | None = None
+        progress = time.monotonic()
+        try:
+            while time.monotonic() < deadline:
+                batch = consumer.poll(timeout_ms=500)
+                for msgs in batch.values():
+                    for m in msgs:
+                        case_id = json.loads(m.value)["data"]["case_id"]
+                        out.append((case_id, m.timestamp))
+                        seen.add(case_id)
                 if batch:
-                    quiet_since = time.monotonic()
-                if time.monotonic() - quiet_since > 3:
+                    progress = time.monotonic()
+                if seen >= want:
+                    quiet_since = quiet_since or time.monotonic()
+                    if batch:
+                        quiet_since = time.monotonic()
+                    if time.monotonic() - quiet_since > 3:
+                        return out
+                elif time.monotonic() - progress > STUCK_READER_S:
+                    print(f"cases.routed reader stuck at {len(seen)} of {len(want)}: starting over")
                     break
-        return out
-    finally:
-        consumer.close()
+            else:
+                return out
+        finally:
+            consumer.close()
 
 
 def _stored(store: SqlStore) -> tuple[set[str], int, int]:
