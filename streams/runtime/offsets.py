@@ -58,7 +58,7 @@ class NoReadMark(dict[Any, int | None]):
         pass
 
 
-STALL_S = 10.0
+STALL_S = 10.0  # nothing done this long with records waiting: a partition has stalled
 
 
 class Admission:

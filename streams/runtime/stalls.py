@@ -24,9 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from streams.runtime.offsets import STALL_S
+
 log = logging.getLogger("fengqiao.worker.offsets")
 
-STALL_S = 10.0
 ASK_ALL_S = 30.0
 
 
@@ -49,7 +50,6 @@ class StallWatch:
     def __init__(self, stall_s: float = STALL_S) -> None:
         self.stall_s = stall_s
         self.still: dict[Any, _Still] = {}
-        self.rewound = 0
         self.asked_all = -1e9  # when the broker was last asked about every standing partition
 
     def standing(self, marks: Mapping[Any, tuple[Any, ...]], now: float) -> list[Any]:
@@ -139,7 +139,7 @@ async def check(consumer: Any, watch: StallWatch, now: float) -> list[Any]:
         consumer._buffered_partitions.discard(tp)
         consumer._get_active_partitions().add(tp)
         admission.held[tp] = start  # the fetch loop seeks there and expects it next
-        watch.rewound += 1
+        admission.rewound += 1  # one count with Admission's own rewinds (SIGUSR1 shows it)
         watch.restart(tp, now)
         rewound.append(tp)
     return rewound

@@ -80,7 +80,7 @@ def test_a_partition_left_paused_with_records_to_do_is_fetched_again_from_its_co
     assert stuck in consumer._get_active_partitions()
     assert stuck not in consumer._paused_partitions
     assert consumer._fq_admission.rewinds() == {stuck: 97}
-    assert watch.rewound == 1
+    assert consumer._fq_admission.rewound == 1
     # once rewound it gets the stall time again; done (at its end) and busy never are
     assert asyncio.run(stalls.check(consumer, watch, now=15)) == []
     assert asyncio.run(stalls.check(consumer, watch, now=20)) == [stuck]
