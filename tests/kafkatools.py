@@ -115,13 +115,16 @@ class WorkerProcess:
         self.stop(signal.SIGKILL)
 
 
-def _from_start(settings: Settings, topic: str) -> KafkaConsumer:
+def from_start(settings: Settings, topic: str, **extra: Any) -> KafkaConsumer:
+    """A consumer of ``topic`` from its first offset, in no group (nothing committed);
+    ``extra`` goes to kafka-python (a read timeout, security settings)."""
     return KafkaConsumer(
         settings.topic(topic),
         bootstrap_servers=settings.resolved_bootstrap().split(","),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
+        **extra,
     )
 
 
@@ -133,7 +136,7 @@ def _read(
     timeout_s: float,
 ) -> list[dict[str, Any]]:
     """Decode JSON values from the start of ``topic`` until ``done(messages, poll_was_empty)``."""
-    consumer = _from_start(settings, topic)
+    consumer = from_start(settings, topic)
     out: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
     try:

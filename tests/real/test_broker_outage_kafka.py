@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from fengqiao import localkafka
 from fengqiao.admin import create_topics
 from fengqiao.bench import make_events
 from fengqiao.settings import Settings
-from tests.kafkatools import WorkerProcess
+from tests.kafkatools import WorkerProcess, from_start
 
 pytestmark = pytest.mark.kafka
 
@@ -66,14 +66,7 @@ def _feed_through(s: Settings, events: list[tuple[str, bytes, bytes]], acked: se
 
 def _routed_times(s: Settings) -> list[tuple[float, str]]:
     """(broker timestamp in s, case id) of every routed message so far."""
-    consumer = KafkaConsumer(
-        s.topic("cases.routed"),
-        bootstrap_servers=s.resolved_bootstrap().split(","),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        consumer_timeout_ms=3000,
-    )
+    consumer = from_start(s, "cases.routed", consumer_timeout_ms=3000)
     try:
         return [(m.timestamp / 1000, json.loads(m.value)["data"]["case_id"]) for m in consumer]
     finally:
@@ -81,13 +74,7 @@ def _routed_times(s: Settings) -> list[tuple[float, str]]:
 
 
 def _wait_routed(s: Settings, want: set[str], timeout_s: float) -> set[str]:
-    consumer = KafkaConsumer(
-        s.topic("cases.routed"),
-        bootstrap_servers=s.resolved_bootstrap().split(","),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
+    consumer = from_start(s, "cases.routed")
     seen: set[str] = set()
     deadline = time.monotonic() + timeout_s
     try:

@@ -35,7 +35,7 @@ from fengqiao.settings import Settings
 from tests.casetools import SinkProcess, sink_env, wait_until
 from tests.conftest_cluster import Cluster
 from tests.conftest_pg import PgServer
-from tests.kafkatools import WorkerProcess
+from tests.kafkatools import WorkerProcess, from_start
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(240)]
 
@@ -294,13 +294,7 @@ def _routed(s: Settings, want: set[str], timeout_s: float) -> list[tuple[str, in
     seen: set[str] = set()
     deadline = time.monotonic() + timeout_s
     while True:
-        consumer = KafkaConsumer(
-            s.topic("cases.routed"),
-            bootstrap_servers=s.resolved_bootstrap().split(","),
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
+        consumer = from_start(s, "cases.routed")
         out, seen = [], set()
         quiet_since: float | None = None
         progress = time.monotonic()

@@ -17,14 +17,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from fengqiao import localkafka
 from fengqiao.admin import create_topics
 from fengqiao.bench import make_events
 from fengqiao.settings import Settings
 from streams.runtime.patches import PATCHES
-from tests.kafkatools import WorkerProcess
+from tests.kafkatools import WorkerProcess, from_start
 
 pytestmark = pytest.mark.kafka
 
@@ -63,13 +63,7 @@ def _feed(s: Settings, events: list[tuple[str, bytes, bytes]], per_s: float) -> 
 def _routed(s: Settings, want: set[str], timeout_s: float) -> list[tuple[float, str]]:
     """(broker timestamp in s, case id) of every routed message, until every id in ``want``
     was seen and nothing new came for 2 s, or ``timeout_s``."""
-    consumer = KafkaConsumer(
-        s.topic("cases.routed"),
-        bootstrap_servers=s.resolved_bootstrap().split(","),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
+    consumer = from_start(s, "cases.routed")
     out: list[tuple[float, str]] = []
     deadline = time.monotonic() + timeout_s
     try:

@@ -21,7 +21,7 @@ from producers.sample import dispute, petition, wage_arrears
 from producers.sdk import Publisher
 from schemas.explain import catalogue_names, render_explanation
 from schemas.topics import TOPIC_NAMES
-from tests.kafkatools import settings_env
+from tests.kafkatools import from_start, settings_env
 from tests.rulesettools import write_candidate_500k
 
 pytestmark = pytest.mark.kafka
@@ -29,14 +29,7 @@ pytestmark = pytest.mark.kafka
 
 def read_keyed(settings: Settings, topic: str, n: int, timeout_s: float = 60.0) -> list[Any]:
     """(key, value) pairs from a topic until ``n`` arrived."""
-    consumer = KafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.resolved_bootstrap().split(","),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        consumer_timeout_ms=500,
-    )
+    consumer = from_start(settings, topic, consumer_timeout_ms=500)
     out: list[tuple[str, dict[str, Any]]] = []
     deadline = time.monotonic() + timeout_s
     try:

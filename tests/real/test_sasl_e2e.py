@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaConsumer
 
 from consumers.api import create_app as create_inbox
 from consumers.db import SqlStore
@@ -34,20 +33,13 @@ from producers.sample import dispute
 from tests.casetools import SinkProcess, sink_env, wait_until
 from tests.conftest_cluster import SecureBroker
 from tests.httptools import serve
-from tests.kafkatools import WorkerProcess, settings_env
+from tests.kafkatools import WorkerProcess, from_start, settings_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 def _read(s: Settings, topic: str, want: int, timeout_s: float = 60) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(
-        s.topic(topic),
-        bootstrap_servers=s.resolved_bootstrap().split(","),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        **s.kafka_client_config(),
-    )
+    consumer = from_start(s, topic, **s.kafka_client_config())
     out: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
     try:
