@@ -66,6 +66,7 @@ class BenchResult:
     # the workers' CPU during the latency phase, in cores (0.25 = a quarter of one core): what
     # the offered rate costs them, fetching and waiting included
     latency_worker_cpu: float = 0.0
+    latency_sink_cpu: float = 0.0  # the sink's CPU in cores over the same phase
     # CPU per event, a steadier measure than the rates on a shared machine: the relay
     # thread's own CPU from its first batch to its last, and the workers' processes from the
     # settled group to the drained backlog; 0 where it could not be read (no /proc)
@@ -440,6 +441,10 @@ class SinkProcess:
             start_new_session=True,
         )
 
+    def cpu_s(self) -> float | None:
+        """The sink's user + system CPU seconds so far; ``None`` when unreadable."""
+        return None if self.proc is None else process_cpu_s(self.proc.pid)
+
     def check(self) -> None:
         """Raise if the sink has exited (a bad setting, a store it cannot open)."""
         if self.proc is not None and self.proc.poll() is not None:
@@ -786,9 +791,9 @@ def _measure(
         started = time.monotonic()
         wait_drained(s, timeout_s=900, group=sink.group, alive=sink.check)
         progress(f"sink: caught up in {time.monotonic() - started:.0f} s")
-        cpu0, wall0 = pool.cpu_s(), time.monotonic()
+        cpu0, sink0, wall0 = pool.cpu_s(), sink.cpu_s(), time.monotonic()
         sample = run_latency(s, rate, latency_seconds, run, progress)
-        cpu1, wall1 = pool.cpu_s(), time.monotonic()
+        cpu1, sink1, wall1 = pool.cpu_s(), sink.cpu_s(), time.monotonic()
     finally:
         sink.stop()
         pool.stop()
@@ -821,6 +826,9 @@ def _measure(
         output_to_read_ms=percentiles(sample.output_to_read),
         latency_worker_cpu=round((cpu1 - cpu0) / (wall1 - wall0), 3)
         if cpu0 is not None and cpu1 is not None
+        else 0.0,
+        latency_sink_cpu=round((sink1 - sink0) / (wall1 - wall0), 3)
+        if sink0 is not None and sink1 is not None
         else 0.0,
         kafka=s.resolved_bootstrap(),
         started_at=datetime.now(UTC).isoformat(),

@@ -105,6 +105,11 @@ def register(app: typer.Typer) -> None:
                 f"  workers' CPU @ {rate:.0f}/s",
                 f"{100 * result.latency_worker_cpu:.0f} % of a core",
             )
+        if result.latency_sink_cpu:
+            table.add_row(
+                f"  the sink's CPU @ {rate:.0f}/s",
+                f"{100 * result.latency_sink_cpu:.0f} % of a core",
+            )
         for q in ("p50", "p95", "p99"):
             table.add_row(
                 f"  to the case store {q} @ {rate:.0f}/s", f"{result.store_latency_ms[q]:.0f} ms"
