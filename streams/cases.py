@@ -27,7 +27,10 @@ KIND_BY_TYPE = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing changes one once made: a frozen dataclass's __init__ sets each
+# field through object.__setattr__, 5.3 µs for these 17 fields against 1.3 µs, and the intake
+# makes a Case, a Decision and its Outs for every event. Decision and Out follow this.
+@dataclass(slots=True)
 class Case:
     case_id: str
     event_id: str

@@ -31,7 +31,7 @@ TOPIC_TYPES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see streams.cases.Case
 class Out:
     """One message to publish: logical topic name (no prefix), key, and envelope dict."""
 
@@ -166,7 +166,7 @@ class IntakeProcessor:
                 case.case_id,
                 case.kind,
                 keys,
-                case.time.timestamp(),
+                event_ts,  # the case's time is the envelope's
                 case.channel,
                 partition,
                 lambda: case_to_row(case),

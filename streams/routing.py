@@ -48,7 +48,7 @@ class RoutingError(FengqiaoError):
 # --- the decision -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see streams.cases.Case
 class Decision:
     committee_id: str
     committee_type: str
