@@ -94,6 +94,7 @@ class LinkIndex:
         # own reads are slow: a decision reads a row for every case sharing a key)
         self.reads: Mapping[str, Any] = rows if reads is None else reads
         self.cfg = cfg or LinkConfig()
+        self._horizon_s = self.cfg.horizon.total_seconds()
         self.stats = LinkStats()
         self.pending: dict[str, Any] = {}
         self.stale = True
@@ -164,22 +165,32 @@ class LinkIndex:
         self, keys: tuple[str, ...], kind: str, t: float, exclude: str
     ) -> list[tuple[float, str, list[str]]]:
         """Open cases of ``kind`` within the horizon sharing any of ``keys``: (opened, case id,
-        names of the shared keys), earliest first."""
-        horizon = self.cfg.horizon.total_seconds()
+        the shared keys), earliest first (case ids are unique, so the keys never order)."""
         shared: dict[str, list[str]] = {}
+        by_key = self._by_key
         for key in keys:
-            for case_id in self._by_key.get(key, ()):
-                shared.setdefault(case_id, []).append(key)
+            ids = by_key.get(key)
+            if ids:
+                for case_id in ids:
+                    found = shared.get(case_id)
+                    if found is None:
+                        shared[case_id] = [key]
+                    else:
+                        found.append(key)
+        if not shared:
+            return []
+        horizon = self._horizon_s
         out = []
         for case_id, matched in shared.items():
             row = self.row(case_id)
             if case_id == exclude or row is None or row["kind"] != kind:
                 continue
-            if abs(t - float(row["t"])) > horizon:
+            opened = float(row["t"])
+            if abs(t - opened) > horizon:
                 continue
-            names = sorted({key_name(k) for k in matched})
-            out.append((float(row["t"]), case_id, names))
-        return sorted(out)
+            out.append((opened, case_id, matched))
+        out.sort()
+        return out
 
     def decide(
         self,
@@ -207,7 +218,8 @@ class LinkIndex:
             return Opened(tuple(own.get("related") or ()))
         found = self._candidates(keys.strong, kind, t, case_id) if self.cfg.enabled else []
         if found:
-            _, target, names = found[0]
+            _, target, matched = found[0]
+            names = sorted({key_name(k) for k in matched})
             row = dict(self.row(target) or {})
             reports = dict(row.get("reports") or {})
             reports[case_id] = {
