@@ -64,6 +64,11 @@ def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
     assert "publish → worker's output" in proc.stdout
     # and every case reached the case store through the sink, never before it was routed
     assert "to the case store p99" in proc.stdout
+    # what the offered rate cost the workers and the sink beside them, in cores (the sink
+    # wrote 100 cases and their reports meanwhile; /proc counts in 10 ms ticks)
+    assert 0 < result["latency_worker_cpu"] <= result["cores"]
+    assert 0 < result["latency_sink_cpu"] <= result["cores"]
+    assert "the sink's CPU @ 50/s" in proc.stdout
     stored = result["store_latency_ms"]
     assert result["store_latency_events"] == 100
     assert 0 < stored["p50"] <= stored["p95"] <= stored["p99"]
