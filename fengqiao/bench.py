@@ -88,6 +88,14 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cores(cpu0: float | None, cpu1: float | None, seconds: float) -> float:
+    """CPU seconds between two readings over ``seconds`` of wall time, in cores (0.25 = a
+    quarter of one core); 0 when either reading failed."""
+    if cpu0 is None or cpu1 is None:
+        return 0.0
+    return round((cpu1 - cpu0) / seconds, 3)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -824,12 +832,8 @@ def _measure(
         store_latency_events=len(stored),
         to_output_ms=percentiles(sample.to_output),
         output_to_read_ms=percentiles(sample.output_to_read),
-        latency_worker_cpu=round((cpu1 - cpu0) / (wall1 - wall0), 3)
-        if cpu0 is not None and cpu1 is not None
-        else 0.0,
-        latency_sink_cpu=round((sink1 - sink0) / (wall1 - wall0), 3)
-        if sink0 is not None and sink1 is not None
-        else 0.0,
+        latency_worker_cpu=cores(cpu0, cpu1, wall1 - wall0),
+        latency_sink_cpu=cores(sink0, sink1, wall1 - wall0),
         kafka=s.resolved_bootstrap(),
         started_at=datetime.now(UTC).isoformat(),
         notes=notes,

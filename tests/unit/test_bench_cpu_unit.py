@@ -1,4 +1,5 @@
-"""The bench's CPU reading: a process's own CPU seconds from /proc, None for one that is gone."""
+"""The bench's CPU reading: a process's own CPU seconds from /proc, None for one that is gone,
+and the CPU between two readings in cores."""
 
 from __future__ import annotations
 
@@ -21,3 +22,11 @@ def test_a_process_cpu_grows_with_its_work_and_a_gone_one_reads_none() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     assert process_cpu_s(proc.pid) is None  # reaped: no /proc entry
+
+
+def test_cpu_between_two_readings_is_given_in_cores_and_zero_when_one_failed() -> None:
+    from fengqiao.bench import cores
+
+    assert cores(1.0, 1.5, 2.0) == 0.25
+    assert cores(10.0, 13.0, 2.0) == 1.5  # two cores' worth, from two processes together
+    assert cores(None, 1.5, 2.0) == 0.0 and cores(1.0, None, 2.0) == 0.0
