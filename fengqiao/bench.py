@@ -73,6 +73,13 @@ class BenchResult:
     baseline_cpu_us: float = 0.0
     pipeline_cpu_us: float = 0.0
     cpu_ratio: float = 0.0
+    # the same relay over the same events again, once the workers and the sink have stopped:
+    # a shared machine's speed drifts within minutes (here the relay ran at 14,000 events/s
+    # in one run and 40,000 in the next), and two readings show how far the baseline moved
+    # during the run; ``ratio`` stays the pipeline against the first
+    baseline_after_eps: float = 0.0
+    baseline_after_cpu_us: float = 0.0
+    ratio_after: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -273,6 +280,7 @@ def run_baseline(
     partitions: int,
     progress: Progress,
     cpu: list[float] | None = None,
+    label: str = "baseline",
 ) -> float:
     run = uuid.uuid4().hex[:8]
     src, dst = f"{s.topic_prefix}relay-in-{run}", f"{s.topic_prefix}relay-out-{run}"
@@ -280,9 +288,9 @@ def run_baseline(
     admin.create_topics([NewTopic(t, partitions, s.topic_replication) for t in (src, dst)])
     _wait_for_leaders(admin, [src, dst])
     admin.close()
-    progress(f"baseline: pre-loading {len(events)} events")
+    progress(f"{label}: pre-loading {len(events)} events")
     _preload(s, events, lambda _t: src)
-    progress("baseline: relaying")
+    progress(f"{label}: relaying")
     # told to stop when the count ends early (a timeout, an error): a relay still polling its
     # topics would make the broker create them again after the bench deleted them
     stop = threading.Event()
@@ -299,7 +307,7 @@ def run_baseline(
         stop.set()
         t.join(timeout=30)
     if count < len(events):
-        raise RuntimeError(f"baseline relayed only {count} of {len(events)} events")
+        raise RuntimeError(f"{label}: relayed only {count} of {len(events)} events")
     return rate
 
 
@@ -805,6 +813,9 @@ def _measure(
     finally:
         sink.stop()
         pool.stop()
+    after_cpu: list[float] = []
+    after = run_baseline(s, evs, s.topic_partitions, progress, after_cpu, "baseline again")
+    progress(f"baseline again: {after:,.0f} events/s")
     lat, stored = sample.routed, sample.stored
     if len(lat) < rate * latency_seconds:
         notes.append(f"latency: {len(lat)} of {int(rate * latency_seconds)} events came back")
@@ -814,7 +825,9 @@ def _measure(
         )
     # the ratio of the rates as reported, so the JSON's own numbers divide to its ratio
     baseline, pipeline = round(baseline, 1), round(pipeline, 1)
+    after = round(after, 1)
     relay_us = round(1e6 * relay_cpu[0] / events, 1) if relay_cpu else 0.0
+    after_us = round(1e6 * after_cpu[0] / events, 1) if after_cpu else 0.0
     worker_us = round(1e6 * worker_cpu[0] / events, 1) if worker_cpu else 0.0
     return BenchResult(
         events=events,
@@ -840,4 +853,7 @@ def _measure(
         baseline_cpu_us=relay_us,
         pipeline_cpu_us=worker_us,
         cpu_ratio=round(relay_us / worker_us, 4) if relay_us and worker_us else 0.0,
+        baseline_after_eps=after,
+        baseline_after_cpu_us=after_us,
+        ratio_after=round(pipeline / after, 4) if after else 0.0,
     )

@@ -88,6 +88,12 @@ def register(app: typer.Typer) -> None:
                 f"{result.baseline_cpu_us:.0f} / {result.pipeline_cpu_us:.0f} µs "
                 f"({result.cpu_ratio:.2f})",
             )
+        if result.baseline_after_eps:
+            again = f"{result.baseline_after_eps:,.0f} events/s"
+            if result.baseline_after_cpu_us:
+                again += f", {result.baseline_after_cpu_us:.0f} µs an event"
+            table.add_row("  the relay again, after the pipeline", again)
+            table.add_row("  ratio to the relay after", f"{result.ratio_after:.2f}")
         table.add_row(f"latency p50 @ {rate:.0f}/s", f"{result.latency_ms['p50']:.0f} ms")
         table.add_row(f"latency p95 @ {rate:.0f}/s", f"{result.latency_ms['p95']:.0f} ms")
         table.add_row(f"latency p99 @ {rate:.0f}/s", f"{result.latency_ms['p99']:.0f} ms")

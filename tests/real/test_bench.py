@@ -49,6 +49,12 @@ def test_bench_prints_both_rates_the_ratio_and_latency_and_writes_the_json(
     cpu_ratio = result["baseline_cpu_us"] / result["pipeline_cpu_us"]
     assert result["cpu_ratio"] == pytest.approx(cpu_ratio, abs=5e-4)
     assert "CPU per event: relay / pipeline" in proc.stdout
+    # the relay again once the workers and the sink have stopped: how far the baseline moved
+    # during the run, and the pipeline's ratio to that reading too
+    assert result["baseline_after_eps"] > 0 and result["baseline_after_cpu_us"] > 0
+    again = result["pipeline_eps"] / result["baseline_after_eps"]
+    assert result["ratio_after"] == pytest.approx(again, abs=5e-5)
+    assert "the relay again, after the pipeline" in proc.stdout
     # the whole pipeline includes the incident/risk/SLA work, so it is never faster than routing
     assert result["pipeline_eps"] <= result["routed_eps"] * 1.001
     lat = result["latency_ms"]
