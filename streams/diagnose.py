@@ -18,6 +18,7 @@ from streams.runtime.probe import (
     fetch_state,
     producer_of,
     producer_state,
+    recovery_state,
 )
 
 __all__ = ["consumer_state", "dump", "producer_state", "stacks"]
@@ -85,6 +86,7 @@ def dump(app: Any) -> str:
         text += "\n" + "\n".join(_tasks(thread_loop, "consumer thread task"))
     text += "\nconsumer: " + consumer_state(consumer)
     text += "\nfetch: " + fetch_state(consumer)
+    text += "\nrecovery: " + recovery_state(consumer)
     try:
         producer = producer_of(app)
         state = producer_state(producer)

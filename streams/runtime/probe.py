@@ -104,3 +104,36 @@ def fetch_state(consumer: Any) -> str:
             row += " paused"
         rows.append(row)
     return f"dropped={admission.dropped} rewound={admission.rewound} " + "; ".join(rows)
+
+
+def recovery_state(consumer: Any) -> str:
+    """Per changelog partition the worker reads, while its tables recover: the aiokafka
+    consumer's fetch position, last known high watermark, a pending offset reset and a pause,
+    beside the offset recovery has read and the one it waits for. A partition whose position
+    stays unknown, or stays below what recovery waits for, is the one recovery waits on."""
+    try:
+        client = consumer._thread._consumer
+        assignment = client._subscription.subscription.assignment
+        recovery = consumer.app.tables.recovery
+        read, needed = recovery.active_offsets, recovery.active_highwaters
+        recovering = bool(consumer.app.in_recovery)
+    except AttributeError as exc:
+        return f"(not readable: {exc})"
+    if not recovering:
+        return "(not recovering)"
+    if assignment is None:
+        return "(no assignment)"
+    rows = []
+    for tp in sorted(assignment.tps, key=lambda tp: (tp.topic, tp.partition)):
+        if not consumer._is_changelog_tp(tp):
+            continue
+        st = assignment.state_value(tp)
+        row = f"{tp.topic}[{tp.partition}] pos={st._position} hw={st.highwater}"
+        if tp in needed:
+            row += f" read={read.get(tp)} needs={needed.get(tp)}"
+        if st._reset_strategy is not None:
+            row += f" reset={st._reset_strategy}"
+        if st.paused:
+            row += " paused"
+        rows.append(row)
+    return "; ".join(rows) or "(no changelog partitions)"

@@ -393,7 +393,9 @@ def _diagnosis(p: Pipeline) -> str:
         lines.append(f"worker {i} (exit {w.proc and w.proc.poll()}), last warnings:")
         lines.extend(line[:300] for line in warned[-15:] if "SIGUSR1" not in line)
         lines.extend(
-            line[:3000] for line in text if line.startswith(("consumer: ", "fetch: ", "producer: "))
+            line[:3000]
+            for line in text
+            if line.startswith(("consumer: ", "fetch: ", "recovery: ", "producer: "))
         )
     return "\n".join(lines)
 

@@ -62,3 +62,47 @@ def test_consumer_state_lists_partitions_by_topic() -> None:
         "assigned=3 active=[fq.intake[0], fq.intake[1]] paused=[fq.intake[1]] buffered=[]"
     )
     assert consumer_state(None) == "assigned=-1 active=? paused=? buffered=?"
+
+
+def test_recovery_state_shows_each_changelog_partition_beside_what_recovery_waits_for() -> None:
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from aiokafka.consumer.subscription_state import SubscriptionState
+    from aiokafka.structs import TopicPartition as TP
+
+    from streams.runtime.probe import recovery_state
+
+    read_tp, stuck_tp, stream_tp = (
+        TP("fq-seen-changelog", 0),
+        TP("fq-inc-changelog", 2),
+        TP("fq.intake", 0),
+    )
+
+    async def build() -> str:
+        # aiokafka's own subscription state: a rename there fails here
+        subscription = SubscriptionState()
+        subscription.assign_from_user({read_tp, stuck_tp, stream_tp})
+        assignment = subscription.subscription.assignment
+        assignment.state_value(read_tp).seek(64)
+        assignment.state_value(read_tp).highwater = 64
+        assignment.state_value(stuck_tp).await_reset(1)
+        recovery = SimpleNamespace(
+            active_offsets=Counter({read_tp: 63}),
+            active_highwaters=Counter({read_tp: 63, stuck_tp: 181}),
+        )
+        consumer = SimpleNamespace(
+            _thread=SimpleNamespace(_consumer=SimpleNamespace(_subscription=subscription)),
+            app=SimpleNamespace(tables=SimpleNamespace(recovery=recovery), in_recovery=True),
+            _is_changelog_tp=lambda tp: tp.topic.endswith("-changelog"),
+        )
+        text = recovery_state(consumer)
+        consumer.app.in_recovery = False
+        return text + " | " + recovery_state(consumer)
+
+    text = asyncio.run(build())
+    assert text == (
+        "fq-inc-changelog[2] pos=None hw=None read=None needs=181 reset=1; "
+        "fq-seen-changelog[0] pos=64 hw=64 read=63 needs=63 | (not recovering)"
+    )
+    assert recovery_state(None).startswith("(not readable:")
