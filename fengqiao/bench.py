@@ -103,6 +103,12 @@ def cores(cpu0: float | None, cpu1: float | None, seconds: float) -> float:
     return round((cpu1 - cpu0) / seconds, 3)
 
 
+def per_event_us(cpu: list[float], events: int) -> float:
+    """The first CPU reading of ``cpu`` (seconds) per event, in µs to a tenth; 0 when there
+    is none (no /proc)."""
+    return round(1e6 * cpu[0] / events, 1) if cpu else 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -824,11 +830,10 @@ def _measure(
             f"store latency: {len(stored)} of {int(rate * latency_seconds)} cases reached the store"
         )
     # the ratio of the rates as reported, so the JSON's own numbers divide to its ratio
-    baseline, pipeline = round(baseline, 1), round(pipeline, 1)
-    after = round(after, 1)
-    relay_us = round(1e6 * relay_cpu[0] / events, 1) if relay_cpu else 0.0
-    after_us = round(1e6 * after_cpu[0] / events, 1) if after_cpu else 0.0
-    worker_us = round(1e6 * worker_cpu[0] / events, 1) if worker_cpu else 0.0
+    baseline, pipeline, after = round(baseline, 1), round(pipeline, 1), round(after, 1)
+    relay_us, after_us, worker_us = (
+        per_event_us(cpu, events) for cpu in (relay_cpu, after_cpu, worker_cpu)
+    )
     return BenchResult(
         events=events,
         offered_rate=rate,

@@ -78,26 +78,41 @@ def consumer_state(consumer: Any) -> str:
     )
 
 
+def _fetch_assignment(consumer: Any) -> Any:
+    """The aiokafka consumer's assignment under faust's (None before the first one); raises
+    ``AttributeError`` on another version."""
+    return consumer._thread._consumer._subscription.subscription.assignment
+
+
+def _partitions(consumer: Any, assignment: Any, changelogs: bool) -> list[tuple[Any, Any]]:
+    """(partition, aiokafka's fetch state of it) for the changelog partitions of
+    ``assignment``, or for the others, by topic and partition."""
+    return [
+        (tp, assignment.state_value(tp))
+        for tp in sorted(assignment.tps, key=lambda tp: (tp.topic, tp.partition))
+        if bool(consumer._is_changelog_tp(tp)) == changelogs
+    ]
+
+
+def _where(tp: Any, st: Any) -> str:
+    """A partition's fetch position and the last high watermark the fetcher saw."""
+    return f"{tp.topic}[{tp.partition}] pos={st._position} hw={st.highwater}"
+
+
 def fetch_state(consumer: Any) -> str:
     """Per partition the worker streams from: the aiokafka consumer's fetch position and last
     known high watermark, and the offset ``offsets.Admission`` expects next (plus any held
     offset): a position past ``next`` with nothing held is a stalled partition."""
     try:
-        client = consumer._thread._consumer
-        assignment = client._subscription.subscription.assignment
+        assignment = _fetch_assignment(consumer)
         admission = consumer._fq_admission
     except AttributeError as exc:
         return f"(not readable: {exc})"
     if assignment is None:
         return "(no assignment)"
     rows = []
-    for tp in sorted(assignment.tps, key=lambda tp: (tp.topic, tp.partition)):
-        if consumer._is_changelog_tp(tp):
-            continue
-        st = assignment.state_value(tp)
-        pos = st._position
-        row = f"{tp.topic}[{tp.partition}] pos={pos} hw={st.highwater}"
-        row += f" next={admission.next.get(tp)}"
+    for tp, st in _partitions(consumer, assignment, changelogs=False):
+        row = _where(tp, st) + f" next={admission.next.get(tp)}"
         if tp in admission.held:
             row += f" held={admission.held[tp]}"
         if st.paused:
@@ -112,8 +127,7 @@ def recovery_state(consumer: Any) -> str:
     beside the offset recovery has read and the one it waits for. A partition whose position
     stays unknown, or stays below what recovery waits for, is the one recovery waits on."""
     try:
-        client = consumer._thread._consumer
-        assignment = client._subscription.subscription.assignment
+        assignment = _fetch_assignment(consumer)
         recovery = consumer.app.tables.recovery
         read, needed = recovery.active_offsets, recovery.active_highwaters
         recovering = bool(consumer.app.in_recovery)
@@ -124,11 +138,8 @@ def recovery_state(consumer: Any) -> str:
     if assignment is None:
         return "(no assignment)"
     rows = []
-    for tp in sorted(assignment.tps, key=lambda tp: (tp.topic, tp.partition)):
-        if not consumer._is_changelog_tp(tp):
-            continue
-        st = assignment.state_value(tp)
-        row = f"{tp.topic}[{tp.partition}] pos={st._position} hw={st.highwater}"
+    for tp, st in _partitions(consumer, assignment, changelogs=True):
+        row = _where(tp, st)
         if tp in needed:
             row += f" read={read.get(tp)} needs={needed.get(tp)}"
         if st._reset_strategy is not None:

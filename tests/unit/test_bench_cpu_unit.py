@@ -30,3 +30,10 @@ def test_cpu_between_two_readings_is_given_in_cores_and_zero_when_one_failed() -
     assert cores(1.0, 1.5, 2.0) == 0.25
     assert cores(10.0, 13.0, 2.0) == 1.5  # two cores' worth, from two processes together
     assert cores(None, 1.5, 2.0) == 0.0 and cores(1.0, None, 2.0) == 0.0
+
+
+def test_cpu_per_event_is_the_first_reading_in_microseconds_and_zero_without_one() -> None:
+    from fengqiao.bench import per_event_us
+
+    assert per_event_us([0.6, 9.0], 30_000) == 20.0
+    assert per_event_us([], 30_000) == 0.0

@@ -106,3 +106,34 @@ def test_recovery_state_shows_each_changelog_partition_beside_what_recovery_wait
         "fq-seen-changelog[0] pos=64 hw=64 read=63 needs=63 | (not recovering)"
     )
     assert recovery_state(None).startswith("(not readable:")
+
+
+def test_fetch_state_shows_each_stream_partition_beside_what_admission_expects() -> None:
+    from types import SimpleNamespace
+
+    from aiokafka.consumer.subscription_state import SubscriptionState
+    from aiokafka.structs import TopicPartition as TP
+
+    from streams.runtime.probe import fetch_state
+
+    flowing, held, changelog = TP("fq.intake", 1), TP("fq.intake", 0), TP("fq-seen-changelog", 0)
+
+    async def build() -> str:
+        subscription = SubscriptionState()
+        subscription.assign_from_user({flowing, held, changelog})
+        assignment = subscription.subscription.assignment
+        assignment.state_value(flowing).seek(5)
+        assignment.state_value(flowing).highwater = 9
+        assignment.state_value(held).pause()
+        admission = SimpleNamespace(next={flowing: 5}, held={held: 3}, dropped=2, rewound=1)
+        consumer = SimpleNamespace(
+            _thread=SimpleNamespace(_consumer=SimpleNamespace(_subscription=subscription)),
+            _fq_admission=admission,
+            _is_changelog_tp=lambda tp: tp.topic.endswith("-changelog"),
+        )
+        return fetch_state(consumer)
+
+    assert asyncio.run(build()) == (
+        "dropped=2 rewound=1 fq.intake[0] pos=None hw=None next=None held=3 paused; "
+        "fq.intake[1] pos=5 hw=9 next=5"
+    )
