@@ -29,7 +29,7 @@ from streams.clock import wall_clock as wall_clock
 from streams.config import WorkerConfig
 from streams.intake import IntakeProcessor, Out
 from streams.routing import Router, load_router
-from streams.runtime import patches, stalls, versions
+from streams.runtime import patches, recovering, stalls, versions
 from streams.runtime.connlog import ConnectionLog
 from streams.runtime.fetch import set_fetch
 from streams.runtime.probe import producer_state
@@ -362,6 +362,15 @@ def create_app(
             await stalls.check(app.consumer, watch, time.monotonic())
         except Exception as exc:  # the broker may be away: the next round tries again
             log.info("the stalled-partition check failed (%s: %s)", type(exc).__name__, exc)
+
+    recovery_watch = stalls.StallWatch(recovering.RECOVERY_STALL_S)
+
+    @app.timer(interval=recovering.RECOVERY_STALL_S / 4)
+    async def _stalled_recovery() -> None:
+        try:
+            await recovering.check(app, recovery_watch, time.monotonic())
+        except Exception as exc:  # a rebalance or the broker away: the next round tries again
+            log.info("the table-recovery check failed (%s: %s)", type(exc).__name__, exc)
 
     _health_pages(ctx)
     return app, ctx
