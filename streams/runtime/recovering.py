@@ -9,6 +9,12 @@ been fetched and had never reached recovery, which nothing then fetches again. N
 while the tables recover, so every stream partition of that worker waited too (upstream
 reports of the same hang: faust-streaming #74, robinhood/faust #542).
 
+A way to lose them is in faust's ``Consumer.getmany``: it drops every record of a fetch that
+returns while the consumer's flow is stopped, changelog records included. With logging added
+there, a worker in a rebalance dropped 818 changelog records so, between the assignment and
+recovery's seek, which fetched them again. A fetch returning between that seek and the
+resumed flow would lose them for good; the stuck run was not caught with that logging on.
+
 ``check`` keeps, per active changelog partition recovery still waits on, since when the
 offset recovery has read stayed the same (``stalls.StallWatch``). One that stood still for
 ``RECOVERY_STALL_S`` is made fetchable again and its fetcher sought to the first offset not
