@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fengqiao import bench, localkafka
 from fengqiao.settings import Settings
+from tests import apart
 
-WINDOW = timedelta(days=7)
+WINDOW_S = timedelta(days=7).total_seconds()
 MIN_CASES, MIN_PEOPLE = 3, 10
 
 
@@ -122,9 +120,7 @@ def peer(servers: str, prefix: str, group: str, state_dir: str, want: dict[str, 
         return counted
 
     def employer_window(item: dict, state: Any) -> dict | None:
-        recent = [
-            r for r in (state.get("recent") or []) if item["time"] - r[0] <= WINDOW.total_seconds()
-        ]
+        recent = [r for r in (state.get("recent") or []) if item["time"] - r[0] <= WINDOW_S]
         recent.append((item["time"], item["people"]))
         state.set("recent", recent)
         big = len(recent) >= MIN_CASES and sum(p for _t, p in recent) >= MIN_PEOPLE
@@ -173,13 +169,7 @@ def main() -> None:
         servers, prefix, group, state_dir, want = args.child
         print(json.dumps(peer(servers, prefix, group, state_dir, json.loads(want))))
         return
-    try:
-        import quixstreams  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        sys.exit(
-            "peer_quixstreams: quixstreams is not importable; install it apart from the "
-            "project (pip install --target DIR quixstreams) and run with PYTHONPATH=DIR"
-        )
+    apart.require("peer_quixstreams", "quixstreams", "quixstreams")
 
     configured = Settings()
     broker = localkafka.ensure_broker(configured, progress=print)
@@ -197,35 +187,15 @@ def main() -> None:
         pool.stop()
         worker_us = bench.per_event_us(worker_cpu, len(events))
 
-        from kafka.admin import NewTopic
-
-        from fengqiao.admin import admin_client
-
-        admin = admin_client(s)
-        admin.create_topics(
-            [
-                NewTopic(f"{prefix}{t}", s.topic_partitions, s.topic_replication)
-                for t in ("in", "routed")
-            ]
-        )
-        bench._wait_for_leaders(admin, [f"{prefix}in", f"{prefix}routed"])
-        admin.close()
+        apart.make_topics(s, [f"{prefix}in", f"{prefix}routed"])
         bench._preload(s, events, lambda _t: f"{prefix}in")
         state_dir = s.home / "peer-state" / run
         print(f"peer: quixstreams on {len(events)} events ({want['cases']} cases)")
-        started = datetime.now(UTC)
-        out = subprocess.run(
-            [sys.executable, "-m", "tests.peer_quixstreams", "--events", str(args.events)]
-            + ["--child", s.resolved_bootstrap(), prefix, f"{s.app_id}-peer", str(state_dir)]
-            + [json.dumps(want)],
-            check=False,
-            capture_output=True,
-            text=True,
-            env=dict(os.environ),
+        got = apart.run_child(
+            "tests.peer_quixstreams",
+            args.events,
+            [s.resolved_bootstrap(), prefix, f"{s.app_id}-peer", str(state_dir), json.dumps(want)],
         )
-        if out.returncode != 0:
-            sys.exit(f"the peer failed after {datetime.now(UTC) - started}:\n{out.stderr[-3000:]}")
-        got = json.loads(out.stdout.strip().splitlines()[-1])
         peer_full = len(events) / got["wall_s"]
         peer_routed = len(events) / got["routed_s"]
         peer_us = 1e6 * got["cpu_s"] / len(events)

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 
 from fengqiao import localkafka
-from fengqiao.admin import admin_client, delete_run
-from fengqiao.bench import _preload, _wait_for_leaders, make_events, run_baseline
+from fengqiao.admin import delete_run
+from fengqiao.bench import _preload, make_events, run_baseline
 from fengqiao.settings import Settings
+from tests import apart
 
 
 def relay_librdkafka(servers: str, src: str, dst: str, n: int, group: str) -> dict[str, float]:
@@ -85,13 +83,7 @@ def main() -> None:
         servers, src, dst, group = args.child
         print(json.dumps(relay_librdkafka(servers, src, dst, args.events, group)))
         return
-    try:
-        import confluent_kafka  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        sys.exit(
-            "relay_librdkafka: confluent-kafka is not importable; install it apart from the "
-            "project (pip install --target DIR confluent-kafka) and run with PYTHONPATH=DIR"
-        )
+    apart.require("relay_librdkafka", "confluent_kafka", "confluent-kafka")
 
     configured = Settings()
     broker = localkafka.ensure_broker(configured, progress=print)
@@ -106,24 +98,13 @@ def main() -> None:
         aio_us = 1e6 * cpu[0] / args.events
         print(f"aiokafka relay: {rate:,.0f} events/s, {aio_us:.1f} µs CPU an event")
 
-        from kafka.admin import NewTopic
-
-        admin = admin_client(s)
-        admin.create_topics(
-            [NewTopic(t, s.topic_partitions, s.topic_replication) for t in (src, dst)]
-        )
-        _wait_for_leaders(admin, [src, dst])
-        admin.close()
+        apart.make_topics(s, [src, dst])
         _preload(s, events, lambda _t: src)
-        out = subprocess.run(
-            [sys.executable, "-m", "tests.relay_librdkafka", "--events", str(args.events)]
-            + ["--child", s.resolved_bootstrap(), src, dst, f"{s.app_id}-rdk"],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=dict(os.environ),
+        got = apart.run_child(
+            "tests.relay_librdkafka",
+            args.events,
+            [s.resolved_bootstrap(), src, dst, f"{s.app_id}-rdk"],
         )
-        got = json.loads(out.stdout.strip().splitlines()[-1])
         rdk_us = 1e6 * got["cpu_s"] / args.events
         rdk_rate = args.events / got["wall_s"]
         print(f"librdkafka relay: {rdk_rate:,.0f} events/s, {rdk_us:.1f} µs CPU an event")

@@ -19,6 +19,8 @@ import faust.transport.producer as fp
 import mode.utils.queues as mq
 
 from streams.runtime import delivery, fetch, offsets, producer, stream
+from streams.runtime.offsets import STALL_S
+from streams.runtime.recovering import RECOVERY_STALL_S
 
 log = logging.getLogger("fengqiao.worker.runtime")
 
@@ -279,8 +281,8 @@ WORKAROUNDS: tuple[Workaround, ...] = (
         "stalled-partitions",
         "streams.runtime.stalls.check (consumer._committed_offset, _acked, _unacked_messages, "
         "_paused_partitions, _buffered_partitions, _get_active_partitions)",
-        "fetches again a stream partition that stood still for 10 s with records to do and "
-        "nothing in flight, from its first offset not done",
+        f"fetches again a stream partition that stood still for {STALL_S:.0f} s with records to "
+        "do and nothing in flight, from its first offset not done",
         "none found upstream (seen on the three-broker cluster: a partition assigned and "
         "never fetched after a rebalance during a broker outage)",
         "tests/inprocess/test_stalls_unit.py::"
@@ -291,7 +293,7 @@ WORKAROUNDS: tuple[Workaround, ...] = (
         "streams.runtime.recovering.check (app.tables.recovery.active_offsets and "
         "active_highwaters, consumer.seek_wait)",
         "seeks again a changelog partition that table recovery has read nothing more of for "
-        "20 s while it waits for it, from its first offset not read",
+        f"{RECOVERY_STALL_S:.0f} s while it waits for it, from its first offset not read",
         "faust-streaming #74, robinhood/faust #542 (recovery waits forever on a changelog "
         "partition)",
         "tests/inprocess/test_recovering_unit.py::"
