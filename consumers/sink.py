@@ -136,6 +136,8 @@ class SinkConfig:
     instance_id: str | None = None
     batch_size: int = 500
     session_timeout_ms: int = 10_000
+    fetch_max_wait_ms: int = 100  # as the settings' defaults
+    fetch_min_bytes: int = 262_144
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     client_config: Mapping[str, Any] = field(default_factory=dict)
@@ -267,6 +269,8 @@ class Sink:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=c.batch_size,
+            fetch_max_wait_ms=c.fetch_max_wait_ms,
+            fetch_min_bytes=c.fetch_min_bytes,
             session_timeout_ms=c.session_timeout_ms,
             **dict(c.client_config),
         )
