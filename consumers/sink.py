@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from consumers.db import is_unavailable
+from consumers.fetching import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES
 from consumers.reports import REPORT_TOPICS
 from consumers.static_member import StaticMember
 from consumers.store import ApplyResult, CaseStore, Incoming, dead_letter_id
@@ -136,8 +137,8 @@ class SinkConfig:
     instance_id: str | None = None
     batch_size: int = 500
     session_timeout_ms: int = 10_000
-    fetch_max_wait_ms: int = 100  # as the settings' defaults
-    fetch_min_bytes: int = 262_144
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS  # see consumers.fetching
+    fetch_min_bytes: int = FETCH_MIN_BYTES
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     client_config: Mapping[str, Any] = field(default_factory=dict)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consumers.fetching import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES
+
 if TYPE_CHECKING:  # the SDK's config type only; settings stay importable on their own
     from producers.sdk import PublisherConfig
 
@@ -394,7 +396,7 @@ class Settings(BaseSettings):
         "them and at 2,563-2,609 with these (python -m tests.bench_sink --real --reports).",
     )
     sink_fetch_max_wait_ms: int = Field(
-        default=100,
+        default=FETCH_MAX_WAIT_MS,
         ge=0,
         description="How long the broker may hold the sink's fetch to gather "
         "sink_fetch_min_bytes. With kafka-python's own 1-byte minimum every fetch returns with "
@@ -405,7 +407,7 @@ class Settings(BaseSettings):
         "the minimum at once and is not held.",
     )
     sink_fetch_min_bytes: int = Field(
-        default=262_144,
+        default=FETCH_MIN_BYTES,
         ge=1,
         description="Bytes the broker gathers for the sink's fetch before it answers (or "
         "sink_fetch_max_wait_ms passes).",

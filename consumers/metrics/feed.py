@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+from consumers.fetching import FULLER_FETCHES
 from consumers.metrics.config import FeedConfig
 from consumers.metrics.fold import MetricsSink
 from consumers.metrics.health import ConsumerHealth
@@ -38,6 +39,7 @@ def run_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest" if config.from_beginning else "latest",
         client_id="fengqiao-metrics",
+        **FULLER_FETCHES,  # a restart reads every topic again from the beginning
         **kafka.client_config,
     )
     probe: LagProbe | None = None

@@ -28,12 +28,15 @@ class Readback:
     def __init__(self, settings: Settings, obs: Observed) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
+        from consumers.fetching import FULLER_FETCHES
+
         self.settings, self.obs = settings, obs
         self.consumer = KafkaConsumer(
             bootstrap_servers=settings.resolved_bootstrap().split(","),
             enable_auto_commit=False,
             group_id=None,
             client_id="fengqiao-report",
+            **FULLER_FETCHES,
             **settings.kafka_client_config(),
         )
         parts = []

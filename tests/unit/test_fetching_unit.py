@@ -1,0 +1,91 @@
+"""The kafka-python readers of backlogs ask for fuller fetches and shorter holds."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import kafka
+import pytest
+from prometheus_client import CollectorRegistry
+
+from consumers.fetching import FULLER_FETCHES
+from consumers.metrics import feed
+from consumers.metrics.config import FeedConfig, KafkaAccess
+from consumers.metrics.fold import MetricsSink
+from consumers.metrics.health import ConsumerHealth
+from fengqiao.cli.report_cmd import Readback
+from fengqiao.settings import Settings
+from producers.groundtruth import Observed
+
+
+class Recorder:
+    """Stands in for kafka.KafkaConsumer: keeps what it was built with."""
+
+    made: list[dict[str, Any]] = []
+    stop: threading.Event | None = None
+
+    def __init__(self, *topics: str, **config: Any) -> None:
+        Recorder.made.append(config)
+
+    def poll(self, **_: Any) -> dict[Any, Any]:
+        if Recorder.stop is not None:
+            Recorder.stop.set()
+        return {}
+
+    def assignment(self) -> set[Any]:
+        return set()
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return set()
+
+    def assign(self, parts: list[Any]) -> None:
+        pass
+
+    def seek_to_beginning(self, *parts: Any) -> None:
+        pass
+
+    def close(self, **_: Any) -> None:
+        pass
+
+
+class NoLag:
+    def __init__(self, *args: Any) -> None:
+        pass
+
+    def measure(self) -> dict[str, int]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    Recorder.made = []
+    monkeypatch.setattr(kafka, "KafkaConsumer", Recorder)
+    monkeypatch.setattr(feed, "LagProbe", NoLag)
+    return Recorder.made
+
+
+def test_the_values_hold_a_fetch_briefly_and_ask_for_a_quarter_mebibyte() -> None:
+    # kafka-python's own are 500 ms and 1 byte
+    assert FULLER_FETCHES == {"fetch_max_wait_ms": 100, "fetch_min_bytes": 262_144}
+
+
+def test_the_metrics_feed_reads_with_fuller_fetches(recorded: list[dict[str, Any]]) -> None:
+    stop = threading.Event()
+    Recorder.stop = stop
+    try:
+        config = FeedConfig(kafka=KafkaAccess(("127.0.0.1:1",)), worker_group="fengqiao")
+        feed.run_consumer(config, MetricsSink(CollectorRegistry()), stop, ConsumerHealth())
+    finally:
+        Recorder.stop = None
+    [made] = recorded
+    assert made["fetch_max_wait_ms"] == 100 and made["fetch_min_bytes"] == 262_144
+
+
+def test_the_report_reads_back_with_fuller_fetches(recorded: list[dict[str, Any]]) -> None:
+    Readback(Settings(), Observed("lw22-s1"))
+    [made] = recorded
+    assert made["fetch_max_wait_ms"] == 100 and made["fetch_min_bytes"] == 262_144
