@@ -404,7 +404,8 @@ class Settings(BaseSettings):
         "for all its partitions: at 500 events/s the sink used 41-42 % of a core that way and "
         "22-25 % with 100 ms / 256 KiB, for p99 from publishing to the case store 123-137 → "
         "219-235 ms (fengqiao bench --events 10000 --rate 500, alternated). A backlog fills "
-        "the minimum at once and is not held.",
+        "the minimum at once; a fetch for partitions already read to their end is held this "
+        "long while the others wait (kafka-python's own 500 ms stalled catching up).",
     )
     sink_fetch_min_bytes: int = Field(
         default=FETCH_MIN_BYTES,
