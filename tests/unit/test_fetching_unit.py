@@ -1,4 +1,5 @@
-"""The kafka-python readers of backlogs ask for fuller fetches and shorter holds."""
+"""The kafka-python readers (the sink, the metrics feed, the report) ask for fuller fetches
+and shorter holds."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from consumers.metrics import feed
 from consumers.metrics.config import FeedConfig, KafkaAccess
 from consumers.metrics.fold import MetricsSink
 from consumers.metrics.health import ConsumerHealth
+from consumers.sink import Sink
+from consumers.store import MemoryStore
 from fengqiao.cli.report_cmd import Readback
 from fengqiao.settings import Settings
+from fengqiao.wiring import sink_config
 from producers.groundtruth import Observed
 
 
@@ -89,3 +93,12 @@ def test_the_report_reads_back_with_fuller_fetches(recorded: list[dict[str, Any]
     Readback(Settings(), Observed("lw22-s1"))
     [made] = recorded
     assert made["fetch_max_wait_ms"] == 100 and made["fetch_min_bytes"] == 262_144
+
+
+def test_the_sinks_fetch_settings_reach_its_kafka_consumer(recorded: list[dict[str, Any]]) -> None:
+    s = Settings(sink_fetch_min_bytes=1234, sink_fetch_max_wait_ms=77)
+    Sink(sink_config(s), MemoryStore()).consumer()
+    Sink(sink_config(Settings()), MemoryStore()).consumer()
+    assert (recorded[0]["fetch_min_bytes"], recorded[0]["fetch_max_wait_ms"]) == (1234, 77)
+    # by default the broker gathers a live rate's messages for up to 100 ms (not 1 byte)
+    assert (recorded[1]["fetch_min_bytes"], recorded[1]["fetch_max_wait_ms"]) == (262_144, 100)

@@ -262,21 +262,3 @@ def test_intake_reports_are_kept_and_invalid_ones_skipped_without_a_trace(
     sink.handle(consumer, only_bad)
     assert log[-1] == "commit" and log.count("write 2") == 1  # nothing to write, still moves on
     assert consumer.commits[-1][tp].offset == 10
-
-
-def test_the_sinks_fetch_settings_reach_its_kafka_consumer(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kafka
-
-    made: list[dict[str, Any]] = []
-
-    def consumer(*topics: str, **config: Any) -> object:
-        made.append(config)
-        return object()
-
-    monkeypatch.setattr(kafka, "KafkaConsumer", consumer)
-    s = Settings(sink_fetch_min_bytes=1234, sink_fetch_max_wait_ms=77)
-    Sink(sink_config(s), MemoryStore()).consumer()
-    Sink(sink_config(Settings()), MemoryStore()).consumer()
-    assert (made[0]["fetch_min_bytes"], made[0]["fetch_max_wait_ms"]) == (1234, 77)
-    # by default the broker gathers a live rate's messages for up to 100 ms (not 1 byte)
-    assert (made[1]["fetch_min_bytes"], made[1]["fetch_max_wait_ms"]) == (262_144, 100)
