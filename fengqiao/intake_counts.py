@@ -30,6 +30,8 @@ def count_intake(
     """``topic_of``: SDK kind -> physical topic. Reads every partition to its current end."""
     from kafka import KafkaConsumer, TopicPartition
 
+    from consumers.fetching import FULLER_FETCHES
+
     out = IntakeCounts(topics=tuple(topic_of.values()))
     kind_of = {topic: kind for kind, topic in topic_of.items()}
     consumer = KafkaConsumer(
@@ -37,7 +39,8 @@ def count_intake(
         enable_auto_commit=False,
         group_id=None,
         client_id="fengqiao-report-intake",
-        **client_config,
+        # a read from the beginning: partitions read to their end must not hold the rest
+        **{**FULLER_FETCHES, **client_config},
     )
     try:
         parts = [

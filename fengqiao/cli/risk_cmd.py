@@ -8,6 +8,7 @@ whatever the number of workers.
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -56,9 +57,13 @@ def rows_from_worker(urls: list[str]) -> list[dict[str, Any]]:
 
 
 def rows_from_changelog(settings: Any, timeout_s: float = 10.0) -> list[dict[str, Any]]:
-    """Replay the risk table's changelog (compacted) and decay every row to now."""
+    """Replay the risk table's changelog (compacted) and decay every row to now.
+
+    Reads every partition to the end it had when the read began, at most ``timeout_s``: an
+    empty changelog (no risk recorded yet) returns at once, not after the timeout."""
     from kafka import KafkaConsumer, TopicPartition
 
+    from consumers.fetching import FULLER_FETCHES
     from streams.risk import RiskTable
     from streams.watch import risk_config
 
@@ -67,8 +72,8 @@ def rows_from_changelog(settings: Any, timeout_s: float = 10.0) -> list[dict[str
         bootstrap_servers=settings.resolved_bootstrap().split(","),
         enable_auto_commit=False,
         group_id=None,
-        consumer_timeout_ms=int(timeout_s * 1000),
-        **settings.kafka_client_config(),
+        # a read from the beginning: partitions read to their end must not hold the rest
+        **{**FULLER_FETCHES, **settings.kafka_client_config()},
     )
     latest: dict[str, Any] = {}
     try:
@@ -79,11 +84,18 @@ def rows_from_changelog(settings: Any, timeout_s: float = 10.0) -> list[dict[str
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
-        for msg in consumer:
-            key = json.loads(msg.key)
-            latest[key] = json.loads(msg.value) if msg.value is not None else None
-            if all(consumer.position(tp) >= end[tp] for tp in tps):
+        deadline = time.monotonic() + timeout_s
+        # ends on the positions, never on a quiet fetch: one that waits for records past the
+        # end (kafka-python's consumer_timeout_ms) kept an empty changelog waiting 10 s
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            left = deadline - time.monotonic()
+            if left <= 0:
                 break
+            batch = consumer.poll(timeout_ms=int(min(left, 0.5) * 1000), max_records=5000)
+            for msgs in batch.values():
+                for msg in msgs:
+                    key = json.loads(msg.key)
+                    latest[key] = json.loads(msg.value) if msg.value is not None else None
     finally:
         consumer.close()
     table = {k: v for k, v in latest.items() if v is not None}

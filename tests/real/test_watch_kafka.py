@@ -341,3 +341,33 @@ def test_restart_recovers_tables(kafka_settings: Settings, tmp_path: Path) -> No
         assert len(escalations) == 2
     finally:
         proc.stop()
+
+
+def test_risk_from_an_empty_changelog_returns_without_waiting(kafka_settings: Settings) -> None:
+    """``fengqiao risk --kafka`` before any risk was recorded: the changelog exists and is
+    empty. The read used to wait for records past the end until its 10 s timeout."""
+    from kafka import KafkaConsumer
+    from kafka.admin import NewTopic
+
+    from fengqiao.admin import admin_client
+    from fengqiao.cli.risk_cmd import rows_from_changelog
+
+    s = kafka_settings
+    topic = f"{s.app_id}-risk-changelog"
+    admin = admin_client(s)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    finally:
+        admin.close()
+    seen = KafkaConsumer(bootstrap_servers=s.resolved_bootstrap().split(","))
+    try:  # the function must find the topic, or it returns [] without reading anything
+        deadline = time.monotonic() + 30
+        while not seen.partitions_for_topic(topic) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert seen.partitions_for_topic(topic) == {0, 1}
+    finally:
+        seen.close()
+    began = time.monotonic()
+    assert rows_from_changelog(s, timeout_s=60.0) == []
+    # at the end it began with on every partition: no wait for the timeout (60 s)
+    assert time.monotonic() - began < 30.0

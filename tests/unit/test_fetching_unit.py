@@ -1,9 +1,10 @@
-"""The kafka-python readers (the sink, the metrics feed, the report) ask for fuller fetches
-and shorter holds."""
+"""The kafka-python readers (the sink, the metrics feed, the report, its intake counts and
+``fengqiao risk --kafka``) ask for fuller fetches and shorter holds."""
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import kafka
@@ -18,9 +19,13 @@ from consumers.metrics.health import ConsumerHealth
 from consumers.sink import Sink
 from consumers.store import MemoryStore
 from fengqiao.cli.report_cmd import Readback
+from fengqiao.cli.risk_cmd import rows_from_changelog
+from fengqiao.intake_counts import count_intake
 from fengqiao.settings import Settings
 from fengqiao.wiring import sink_config
 from producers.groundtruth import Observed
+
+START = datetime(2022, 1, 1, tzinfo=UTC)
 
 
 class Recorder:
@@ -48,6 +53,9 @@ class Recorder:
 
     def seek_to_beginning(self, *parts: Any) -> None:
         pass
+
+    def end_offsets(self, parts: list[Any]) -> dict[Any, int]:
+        return {}
 
     def close(self, **_: Any) -> None:
         pass
@@ -91,6 +99,22 @@ def test_the_metrics_feed_reads_with_fuller_fetches(recorded: list[dict[str, Any
 
 def test_the_report_reads_back_with_fuller_fetches(recorded: list[dict[str, Any]]) -> None:
     Readback(Settings(), Observed("lw22-s1"))
+    [made] = recorded
+    assert made["fetch_max_wait_ms"] == 100 and made["fetch_min_bytes"] == 262_144
+
+
+def test_the_reports_intake_count_reads_with_fuller_fetches(
+    recorded: list[dict[str, Any]],
+) -> None:
+    count_intake(["127.0.0.1:1"], {"dispute": "intake.disputes"}, START, START, {})
+    [made] = recorded
+    assert made["fetch_max_wait_ms"] == 100 and made["fetch_min_bytes"] == 262_144
+
+
+def test_the_risk_tables_changelog_is_read_with_fuller_fetches(
+    recorded: list[dict[str, Any]],
+) -> None:
+    rows_from_changelog(Settings())
     [made] = recorded
     assert made["fetch_max_wait_ms"] == 100 and made["fetch_min_bytes"] == 262_144
 
