@@ -339,3 +339,82 @@ def test_the_salt_setting_reaches_the_worker_and_never_its_repr() -> None:
     cfg = worker_config(s)
     assert cfg.linking.salt == b"pepper-17" and cfg.linking.horizon == timedelta(days=10)
     assert "pepper-17" not in repr(cfg) and "pepper-17" not in repr(s)
+
+
+def _expected(
+    rows: dict[str, Any], case_id: str, kind: str, keys: tuple[str, ...], t: float, h: float
+) -> list[tuple[float, str, set[str]]]:
+    """Every open case a report may meet, read the slow way from every row: (opened, case id,
+    the shared keys), earliest first."""
+    out = []
+    for cid, row in rows.items():
+        if cid == case_id or row["kind"] != kind or abs(t - float(row["t"])) > h:
+            continue
+        own = set(row["strong"]) | set(row["weak"])
+        for report in row["reports"].values():
+            own |= set(report["strong"]) | set(report["weak"])
+        shared = own & set(keys)
+        if shared:
+            out.append((float(row["t"]), cid, shared))
+    return sorted(out, key=lambda c: (c[0], c[1]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_index_decides_as_a_read_of_every_row_would(seed: int) -> None:
+    """Random reports over a few shared keys, out of time order and across the horizon, with
+    cases closed, merged, unlinked and expired and the index rebuilt now and then: every
+    decision is the one a read of every row gives (the earliest case sharing a strong key;
+    the earliest ``related_max`` sharing a weak one)."""
+    import random
+
+    from streams.linking import Linked
+
+    rng = random.Random(seed)
+    cfg = LinkConfig(horizon=timedelta(days=30), related_max=3)
+    h = cfg.horizon.total_seconds()
+    rows: dict[str, Any] = {}
+    index = LinkIndex(rows, cfg)
+    strong_pool = [f"applicant_{name}:{i}" for name in ("phone", "id") for i in range(6)]
+    weak_pool = [f"respondent_name+street:{i}" for i in range(5)]
+    t0 = T0.timestamp()
+    decided = 0
+    for n in range(600):
+        op = rng.random()
+        ids = list(rows)
+        if op < 0.05 and ids:
+            index.close(rng.choice(ids))
+        elif op < 0.08 and len(ids) > 1:
+            index.merge(*rng.sample(ids, 2))
+        elif op < 0.11 and ids:
+            cid = rng.choice(ids)
+            reports = list(rows[cid]["reports"])
+            if reports:
+                index.unlink(cid, rng.choice(reports))
+        elif op < 0.12:
+            index.expire(t0 + rng.uniform(0, 40) * 86400 - h)
+        elif op < 0.15:
+            index.invalidate()
+        else:
+            case_id = f"c{n}"
+            kind = rng.choice(["dispute", "dispute", "wage_arrears"])
+            t = t0 + rng.uniform(0, 90) * 86400  # 90 days: beyond the horizon both ways
+            strong = tuple(rng.sample(strong_pool, rng.randint(0, 3)))
+            weak = tuple(rng.sample(weak_pool, rng.randint(0, 2)))
+            first = _expected(rows, case_id, kind, strong, t, h)
+            related = _expected(rows, case_id, kind, weak, t, h)
+            outcome = index.decide(case_id, kind, LinkKeys(strong, weak), t, "hotline", 0)
+            if first:
+                _, target, shared = first[0]
+                assert isinstance(outcome, Linked)
+                assert outcome.case_id == target
+                assert set(outcome.matched) == {k.split(":")[0] for k in shared}
+            else:
+                assert not isinstance(outcome, Linked)
+                assert outcome.related == tuple(c[1] for c in related[: cfg.related_max])
+            decided += 1
+        for key, row in index.take():
+            if row is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = row
+    assert decided > 400
