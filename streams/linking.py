@@ -18,6 +18,8 @@ the two partitions: the later report may be read first, open the case, and the e
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -73,6 +75,20 @@ def row_partition(key: str, row: Any) -> int:
     return int(row["p"])
 
 
+# from this many cases on a report's keys, they are merged in opened order and read only up to
+# the first that serve, instead of all read and sorted
+MERGE_FROM = 32
+
+
+def _span(
+    entries: list[tuple[float, str]], key: str, start: int
+) -> Iterator[tuple[float, str, str]]:
+    """(opened, case id, key) of ``entries`` from ``start`` on, in order."""
+    for at in range(start, len(entries)):
+        opened, case_id = entries[at]
+        yield opened, case_id, key
+
+
 def _keys_of(row: Mapping[str, Any], part: str) -> list[str]:
     out = list(row.get(part) or ())
     for report in (row.get("reports") or {}).values():
@@ -98,7 +114,8 @@ class LinkIndex:
         self.stats = LinkStats()
         self.pending: dict[str, Any] = {}
         self.stale = True
-        self._by_key: dict[str, set[str]] = {}
+        # key -> (opened, case id) of the open cases with that key, in that order
+        self._by_key: dict[str, list[tuple[float, str]]] = {}
         self._by_report: dict[str, str] = {}
 
     # --- state ------------------------------------------------------------------------------
@@ -125,22 +142,34 @@ class LinkIndex:
             return
         self._by_key, self._by_report = {}, {}
         for case_id, row in self._items():
-            self._index(case_id, row)
+            self._index(case_id, row, ordered=False)
+        for entries in self._by_key.values():
+            entries.sort()
         self.stale = False
         self.stats.rebuilds += 1
 
-    def _index(self, case_id: str, row: Mapping[str, Any]) -> None:
-        for key in _keys_of(row, "strong") + _keys_of(row, "weak"):
-            self._by_key.setdefault(key, set()).add(case_id)
+    def _index(self, case_id: str, row: Mapping[str, Any], ordered: bool = True) -> None:
+        entry = (float(row["t"]), case_id)
+        for key in dict.fromkeys(_keys_of(row, "strong") + _keys_of(row, "weak")):
+            entries = self._by_key.get(key)
+            if entries is None:
+                self._by_key[key] = [entry]
+            elif not ordered or entries[-1] < entry:
+                entries.append(entry)  # the usual case: the newest case of the key
+            else:
+                insort(entries, entry)
         for report_id in row.get("reports") or {}:
             self._by_report[report_id] = case_id
 
     def _unindex(self, case_id: str, row: Mapping[str, Any]) -> None:
-        for key in _keys_of(row, "strong") + _keys_of(row, "weak"):
-            ids = self._by_key.get(key)
-            if ids is not None:
-                ids.discard(case_id)
-                if not ids:
+        entry = (float(row["t"]), case_id)
+        for key in dict.fromkeys(_keys_of(row, "strong") + _keys_of(row, "weak")):
+            entries = self._by_key.get(key)
+            if entries is not None:
+                at = bisect_left(entries, entry)
+                if at < len(entries) and entries[at] == entry:
+                    del entries[at]
+                if not entries:
                     del self._by_key[key]
         for report_id in row.get("reports") or {}:
             if self._by_report.get(report_id) == case_id:
@@ -162,24 +191,35 @@ class LinkIndex:
     # --- decisions --------------------------------------------------------------------------
 
     def _candidates(
-        self, keys: tuple[str, ...], kind: str, t: float, exclude: str
+        self, keys: tuple[str, ...], kind: str, t: float, exclude: str, limit: int
     ) -> list[tuple[float, str, list[str]]]:
-        """Open cases of ``kind`` within the horizon sharing any of ``keys``: (opened, case id,
-        the shared keys), earliest first (case ids are unique, so the keys never order)."""
-        shared: dict[str, list[str]] = {}
-        by_key = self._by_key
-        for key in keys:
-            ids = by_key.get(key)
-            if ids:
-                for case_id in ids:
-                    found = shared.get(case_id)
-                    if found is None:
-                        shared[case_id] = [key]
-                    else:
-                        found.append(key)
-        if not shared:
+        """The first ``limit`` open cases of ``kind`` within the horizon sharing any of
+        ``keys``: (opened, case id, the shared keys), earliest first (case ids are unique, so
+        the keys never order). Each key's cases are in opened order: a few are read and sorted
+        as they are, many are merged in order and read only until ``limit`` are found."""
+        if not keys:
             return []
         horizon = self._horizon_s
+        by_key = self._by_key
+        lists = []
+        total = 0
+        for key in keys:
+            entries = by_key.get(key)
+            if entries:
+                lists.append((key, entries))
+                total += len(entries)
+        if not lists:
+            return []
+        if total > MERGE_FROM:
+            return self._merged(lists, kind, t, exclude, limit)
+        shared: dict[str, list[str]] = {}
+        for key, entries in lists:
+            for _, case_id in entries:
+                found = shared.get(case_id)
+                if found is None:
+                    shared[case_id] = [key]
+                else:
+                    found.append(key)
         out = []
         for case_id, matched in shared.items():
             row = self.row(case_id)
@@ -190,6 +230,38 @@ class LinkIndex:
                 continue
             out.append((opened, case_id, matched))
         out.sort()
+        return out[:limit]
+
+    def _merged(
+        self,
+        lists: list[tuple[str, list[tuple[float, str]]]],
+        kind: str,
+        t: float,
+        exclude: str,
+        limit: int,
+    ) -> list[tuple[float, str, list[str]]]:
+        """``_candidates`` over many cases: each key's from the horizon's start, merged in
+        opened order, read until ``limit`` serve or the horizon's end is passed."""
+        horizon = self._horizon_s
+        # a second more on either side: the exact test is the row's, below
+        start, end = (t - horizon - 1.0,), t + horizon + 1.0
+        spans = [_span(entries, key, bisect_left(entries, start)) for key, entries in lists]
+        out: list[tuple[float, str, list[str]]] = []
+        last: tuple[float, str, list[str]] | None = None
+        for opened, case_id, key in heapq.merge(*spans):
+            if last is not None and last[1] == case_id:
+                last[2].append(key)  # the same case under another of the keys
+                continue
+            if len(out) == limit or opened > end:
+                break
+            last = None
+            row = self.row(case_id)
+            if case_id == exclude or row is None or row["kind"] != kind:
+                continue
+            if abs(t - float(row["t"])) > horizon:
+                continue
+            last = (opened, case_id, [key])
+            out.append(last)
         return out
 
     def decide(
@@ -216,7 +288,7 @@ class LinkIndex:
         if own is not None:
             # this very report opened a case: delivered again, it gets the same decision
             return Opened(tuple(own.get("related") or ()))
-        found = self._candidates(keys.strong, kind, t, case_id) if self.cfg.enabled else []
+        found = self._candidates(keys.strong, kind, t, case_id, 1) if self.cfg.enabled else []
         if found:
             _, target, matched = found[0]
             names = sorted({key_name(k) for k in matched})
@@ -236,8 +308,7 @@ class LinkIndex:
             self.stats.linked += 1
             return Linked(target, tuple(names))
         related = tuple(
-            cid
-            for _, cid, _ in self._candidates(keys.weak, kind, t, case_id)[: self.cfg.related_max]
+            cid for _, cid, _ in self._candidates(keys.weak, kind, t, case_id, self.cfg.related_max)
         )
         self._write(
             case_id,

@@ -11,7 +11,7 @@ import pytest
 
 from schemas.parse import parse_event
 from streams.intake import IntakeProcessor, IntakeResult
-from streams.linking import LinkConfig, LinkIndex
+from streams.linking import LinkConfig, LinkIndex, Opened
 from streams.linkkeys import KeyMaker, LinkKeys, normalise_phone
 from streams.routing import load_router
 from tests.linktools import (
@@ -418,3 +418,32 @@ def test_the_index_decides_as_a_read_of_every_row_would(seed: int) -> None:
             else:
                 rows[key] = row
     assert decided > 400
+
+
+def test_a_report_on_a_crowded_matter_reads_only_the_cases_it_needs() -> None:
+    """A wave: 1,000 open cases share one matter (a weak key). The next report of it is
+    related to the earliest ``related_max`` and reads about as many rows, not all 1,000."""
+
+    class Counting(dict[str, Any]):
+        reads = 0
+
+        def get(self, key: str, default: Any = None) -> Any:
+            Counting.reads += 1
+            return super().get(key, default)
+
+    rows = Counting()
+    cfg = LinkConfig(horizon=timedelta(days=30), related_max=10)
+    index = LinkIndex(rows, cfg)
+    t0 = T0.timestamp()
+    for i in range(1000):
+        keys = LinkKeys((f"applicant_phone:{i}",), ("matter:one",))
+        index.decide(f"c{i:04d}", "petition", keys, t0 + i * 60.0, "hotline", 0)
+        for key, row in index.take():
+            rows[key] = row
+    Counting.reads = 0
+    outcome = index.decide(
+        "next", "petition", LinkKeys(("applicant_phone:new",), ("matter:one",)), t0 + 1e5, "desk", 0
+    )
+    assert isinstance(outcome, Opened)
+    assert outcome.related == tuple(f"c{i:04d}" for i in range(10))
+    assert Counting.reads <= 2 * cfg.related_max + 5  # its own row and the ten related, nearly
