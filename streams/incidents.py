@@ -4,6 +4,13 @@ and whom it escalates to.
 Pure code over a ``MutableMapping`` (a faust table in the worker, a dict in tests) keyed by
 ``rule|key``. An incident id is derived from (rule, key, window start), so a replay or a
 duplicate can never raise the same incident twice; later cases in the window update it.
+
+An incident keeps its case ids and running totals of people and amount, not its members' rows
+(a row of an earlier version, with them, is read the same way and rewritten without them): a
+wave of thousands of claims against one employer adds a case in constant work, and the row
+stays a case id a case. With ``deferred``, the updates of one batch are announced once, with the
+incident as the batch left it (``announce``), instead of once per case: each announcement names
+every case, so one per case made a wave cost the square of its size.
 """
 
 from __future__ import annotations
@@ -97,6 +104,33 @@ def member_from_case(case: Case) -> dict[str, Any]:
     }
 
 
+# an incident's ids are looked up in a set from this many cases on; sets for at most this many
+# incidents are kept (then all are dropped and built again as needed)
+CASE_SET_FROM = 64
+CASE_SETS_MAX = 1024
+CaseSets = dict[str, tuple[list[str], set[str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """An incident a batch raised or updated: where it is, and the latest case time seen."""
+
+    rule_id: str
+    key: str
+    skey: str
+    t: float
+
+
+def totals(inc: dict[str, Any]) -> tuple[int, Decimal]:
+    """An incident's people and amount: its running totals, or (a row of an earlier version)
+    the sums over the members it kept."""
+    if "people" in inc:
+        return int(inc["people"]), Decimal(inc["amount"])
+    members = inc.get("members") or ()
+    people = sum(int(m["people"]) for m in members)
+    return people, sum((Decimal(m["amount"]) for m in members), Decimal(0))
+
+
 def incident_id(rule_id: str, key: str, start: float) -> str:
     start_dt = _dt(start)
     digest = hashlib.sha1(f"{rule_id}|{key}|{start_dt.isoformat()}".encode()).hexdigest()[:12]
@@ -120,10 +154,20 @@ class IncidentStats:
 class IncidentDetector:
     """Feeds cases into per-(rule, key) windows and says what to publish."""
 
-    def __init__(self, state: MutableMapping[str, Any], cfg: IncidentConfig | None = None):
+    def __init__(
+        self,
+        state: MutableMapping[str, Any],
+        cfg: IncidentConfig | None = None,
+        deferred: dict[str, Deferred] | None = None,
+        case_sets: CaseSets | None = None,
+    ):
         self.state = state
         self.cfg = cfg or IncidentConfig()
         self.stats = IncidentStats()
+        # with it, the incidents this batch raised or updated, to announce once at its end
+        self.deferred = deferred
+        # with it, each large incident's case ids as a set, kept from call to call (see _has)
+        self.case_sets = case_sets
 
     def handle(self, rule_id: str, key: str, member: dict[str, Any], now: datetime) -> list[Out]:
         rule = self.cfg.rules.get(rule_id)
@@ -140,7 +184,7 @@ class IncidentDetector:
         t, cid = float(member["t"]), member["case_id"]
         ref = max(now.timestamp(), float(st["hw"]))
         if any(m["case_id"] == cid for m in st["members"]) or any(
-            cid in i["case_ids"] for i in st["incidents"]
+            self._has(i, cid) for i in st["incidents"]
         ):
             self.stats.duplicates += 1
             return []
@@ -155,9 +199,12 @@ class IncidentDetector:
             if ref > inc["end"] + self.cfg.grace.total_seconds():
                 self.stats.late += 1
                 return []
-            inc["members"] = [*inc["members"], member]
-            inc["case_ids"] = [*inc["case_ids"], cid]
-            outs += self._announce(rule, key, inc, t)
+            people, amount = totals(inc)
+            inc.pop("members", None)  # an earlier version's row: its totals are kept instead
+            inc["people"] = people + int(member["people"])
+            inc["amount"] = str(amount + Decimal(member["amount"]))
+            self._join(inc, cid)
+            outs += self._announce(rule, key, skey, inc, t)
             self.stats.updated += 1
         else:
             st["members"].append(member)
@@ -169,8 +216,9 @@ class IncidentDetector:
                     "id": incident_id(rule_id, key, start),
                     "start": start,
                     "end": start + rule.window.total_seconds(),
-                    "members": group,
                     "case_ids": [m["case_id"] for m in group],
+                    "people": sum(int(m["people"]) for m in group),
+                    "amount": str(sum((Decimal(m["amount"]) for m in group), Decimal(0))),
                     "levels": [],
                     "street": first["street"],
                     "category": first["category"],
@@ -179,11 +227,37 @@ class IncidentDetector:
                 st["members"] = [m for m in st["members"] if m["case_id"] not in ids]
                 st["incidents"].append(inc)
                 self.stats.raised += 1
-                outs += self._announce(rule, key, inc, t)
+                outs += self._announce(rule, key, skey, inc, t)
                 outs.append(self._risk(inc))
         self._prune(st, rule, max(ref, t))
         self.state[skey] = st
         return outs
+
+    def _has(self, inc: dict[str, Any], cid: str) -> bool:
+        """Whether ``cid`` is one of the incident's cases. A large incident's ids are looked up
+        in a set kept for its current list of ids (the list is replaced, never changed, when a
+        case joins), so a wave does not scan thousands of ids for every claim."""
+        ids = inc["case_ids"]
+        if self.case_sets is None or len(ids) < CASE_SET_FROM:
+            return cid in ids
+        held = self.case_sets.get(inc["id"])
+        if held is None or held[0] is not ids:
+            if len(self.case_sets) >= CASE_SETS_MAX:
+                self.case_sets.clear()
+            held = self.case_sets[inc["id"]] = (ids, set(ids))
+        return cid in held[1]
+
+    def _join(self, inc: dict[str, Any], cid: str) -> None:
+        """``cid`` joins the incident: a new list of ids (the old one may be the table's row),
+        and the set kept for the old list moves to the new one."""
+        ids = inc["case_ids"]
+        joined = [*ids, cid]
+        if self.case_sets is not None:
+            held = self.case_sets.get(inc["id"])
+            if held is not None and held[0] is ids:
+                held[1].add(cid)
+                self.case_sets[inc["id"]] = (joined, held[1])
+        inc["case_ids"] = joined
 
     def _trigger(
         self, rule: Rule, members: list[dict[str, Any]], t: float
@@ -199,39 +273,17 @@ class IncidentDetector:
                 return group
         return None
 
-    def _announce(self, rule: Rule, key: str, inc: dict[str, Any], t: float) -> list[Out]:
-        people = sum(int(m["people"]) for m in inc["members"])
-        amount = sum((Decimal(m["amount"]) for m in inc["members"]), Decimal(0))
+    def _announce(
+        self, rule: Rule, key: str, skey: str, inc: dict[str, Any], t: float
+    ) -> list[Out]:
+        """The incident as it now stands (or, deferred, a note to announce it at the batch's
+        end) and the escalations to the levels it reached for the first time."""
+        people, amount = totals(inc)
         levels = ["district"]
         if people >= self.cfg.city_people or amount >= self.cfg.city_amount_yuan:
             levels.append("city")
-        event = IncidentDetected(
-            incident_id=inc["id"],
-            rule_id=rule.rule_id,
-            key=key,
-            window_start=_dt(inc["start"]),
-            window_end=_dt(inc["end"]),
-            case_ids=list(inc["case_ids"]),
-            people=people,
-            amount_yuan=amount,
-            street=inc["street"],
-            category=inc["category"],
-            level=levels[-1],
-        )
         when = _dt(max(t, inc["start"]))
-        outs = [
-            Out(
-                "incidents",
-                inc["id"],
-                envelope(
-                    f"{inc['id']}/{len(inc['case_ids'])}",
-                    "incident.detected.v1",
-                    when,
-                    dump(event),
-                    subject=inc["id"],
-                ),
-            )
-        ]
+        outs: list[Out] = []
         for level in levels:
             if level in inc["levels"]:
                 continue
@@ -262,6 +314,53 @@ class IncidentDetector:
                 )
             )
             self.stats.escalations += 1
+        # the levels are the incident's now: announced first, as it stands
+        if self.deferred is None:
+            return [self.announcement(rule.rule_id, key, inc, t), *outs]
+        before = self.deferred.get(inc["id"])
+        latest = t if before is None else max(t, before.t)
+        self.deferred[inc["id"]] = Deferred(rule.rule_id, key, skey, latest)
+        return outs
+
+    def announcement(self, rule_id: str, key: str, inc: dict[str, Any], t: float) -> Out:
+        """``incident.detected.v1`` for the incident as it stands, a case ``t`` just joined:
+        a new event id for each version, the same incident id."""
+        people, amount = totals(inc)
+        event = IncidentDetected(
+            incident_id=inc["id"],
+            rule_id=rule_id,
+            key=key,
+            window_start=_dt(inc["start"]),
+            window_end=_dt(inc["end"]),
+            case_ids=list(inc["case_ids"]),
+            people=people,
+            amount_yuan=amount,
+            street=inc["street"],
+            category=inc["category"],
+            level="city" if "city" in inc["levels"] else "district",
+        )
+        return Out(
+            "incidents",
+            inc["id"],
+            envelope(
+                f"{inc['id']}/{len(inc['case_ids'])}",
+                "incident.detected.v1",
+                _dt(max(t, inc["start"])),
+                dump(event),
+                subject=inc["id"],
+            ),
+        )
+
+    def announce(self, deferred: dict[str, Deferred]) -> list[Out]:
+        """One announcement per incident the batch raised or updated, as the batch left it;
+        ``deferred`` is emptied."""
+        outs = []
+        for inc_id, d in deferred.items():
+            st = self.state.get(d.skey)
+            inc = next((i for i in (st or {}).get("incidents", ()) if i["id"] == inc_id), None)
+            if inc is not None:  # else pruned since: nothing left to announce
+                outs.append(self.announcement(d.rule_id, d.key, inc, d.t))
+        deferred.clear()
         return outs
 
     def _risk(self, inc: dict[str, Any]) -> Out:

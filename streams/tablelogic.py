@@ -13,7 +13,13 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from streams.incidents import IncidentConfig, IncidentDetector, IncidentStats
+from streams.incidents import (
+    CaseSets,
+    Deferred,
+    IncidentConfig,
+    IncidentDetector,
+    IncidentStats,
+)
 from streams.intake import Out
 from streams.risk import RiskConfig, RiskTable
 from streams.sla import SlaClocks, SlaConfig, SlaStats
@@ -32,6 +38,10 @@ class TableStep(Protocol):
 
     def on_tick(self, state: State, keys: list[str]) -> list[Out]: ...
 
+    def on_done(self, state: State) -> list[Out]:
+        """What the message's items left to publish once all are handled."""
+        ...
+
 
 def add_counts(total: Any, part: Any) -> None:
     """Add the counters of one call's pure object to the step's."""
@@ -49,13 +59,23 @@ class IncidentStep:
     cfg: IncidentConfig
     clock: Clock
     stats: IncidentStats = field(default_factory=IncidentStats)
+    # the incidents the message's items raised or updated: announced once, in ``on_done``
+    deferred: dict[str, Deferred] = field(default_factory=dict)
+    # the case ids of large incidents as sets, from item to item (see IncidentDetector._has)
+    case_sets: CaseSets = field(default_factory=dict)
 
     def on_item(self, state: State, item: dict[str, Any]) -> list[Out]:
-        detector = IncidentDetector(state, self.cfg)
+        detector = IncidentDetector(state, self.cfg, self.deferred, self.case_sets)
         try:
             return detector.handle(item["rule_id"], item["key"], item["member"], self.clock())
         finally:
             add_counts(self.stats, detector.stats)
+
+    def on_done(self, state: State) -> list[Out]:
+        try:
+            return IncidentDetector(state, self.cfg).announce(self.deferred)
+        finally:
+            self.deferred.clear()
 
     def on_tick(self, state: State, keys: list[str]) -> list[Out]:
         IncidentDetector(state, self.cfg).prune(self.clock(), keys)
@@ -80,6 +100,9 @@ class RiskStep:
         if not self.time_known():
             return []
         return RiskTable(state, self.cfg).refresh(self.clock(), keys)
+
+    def on_done(self, state: State) -> list[Out]:
+        return []
 
     def view(self, state: State) -> list[dict[str, Any]]:
         return RiskTable(state, self.cfg).view(self.clock())
@@ -115,6 +138,9 @@ class SlaStep:
             return clocks.check(self.clock(), keys)
         finally:
             self._counted(clocks)
+
+    def on_done(self, state: State) -> list[Out]:
+        return []
 
     def on_lifecycle(self, state: State, type_: str, data: dict[str, Any], time: datetime) -> None:
         clocks = self._clocks(state)

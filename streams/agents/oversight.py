@@ -216,6 +216,11 @@ def handle(
         except Exception:
             errors[label] += 1
             log.exception("%s: item skipped at offset %s", label, offset)
+    try:
+        outs.extend(step.on_done(state))  # an incident the items updated: announced once
+    except Exception:
+        errors[label] += 1
+        log.exception("%s: the message's last step failed at offset %s", label, offset)
     return outs
 
 

@@ -215,3 +215,75 @@ def test_a_street_not_in_the_catalogue_reaches_incident_keys_as_unknown() -> Non
     risk = [o for o in outs if o.topic == "internal.risk-inputs"]
     assert [o.key for o in risk] == ["unknown/land"]
     assert "atlantis" not in json.dumps([o.value for o in outs], ensure_ascii=False)
+
+
+def test_an_incident_keeps_running_totals_not_its_members() -> None:
+    state: dict[str, Any] = {}
+    det = IncidentDetector(state, CFG)
+    for i in range(4):
+        feed(det, case(f"w{i}", T0 + timedelta(hours=i), head_count=3))
+    [st] = state.values()
+    [inc] = st["incidents"]
+    assert "members" not in inc
+    assert (inc["people"], Decimal(inc["amount"])) == (12, Decimal("40000"))
+    assert inc["case_ids"] == ["w0", "w1", "w2", "w3"]
+
+
+def test_a_row_of_the_earlier_layout_counts_its_members_once_and_is_rewritten() -> None:
+    """An incident row written before the running totals: its members' rows, no totals."""
+    det = IncidentDetector({}, CFG)
+    for i in range(3):
+        feed(det, case(f"w{i}", T0 + timedelta(hours=i), head_count=2))
+    [(skey, st)] = det.state.items()
+    [inc] = st["incidents"]
+    old_inc = {k: v for k, v in inc.items() if k not in ("people", "amount")}
+    old_inc["members"] = [
+        {
+            "case_id": f"w{i}",
+            "t": 0.0,
+            "people": 2,
+            "amount": "10000",
+            "street": "haibin",
+            "category": "labor",
+        }
+        for i in range(3)
+    ]
+    state: dict[str, Any] = {skey: {**st, "incidents": [old_inc]}}
+    outs = feed(IncidentDetector(state, CFG), case("w3", T0 + timedelta(days=1), head_count=45))
+    [announced] = by_topic(outs, "incidents")
+    assert announced["data"]["people"] == 51 and announced["data"]["level"] == "city"
+    [rewritten] = state[skey]["incidents"]
+    assert "members" not in rewritten and rewritten["people"] == 51
+    assert Decimal(rewritten["amount"]) == Decimal("40000")
+
+
+def test_deferred_a_batch_announces_each_incident_once_as_it_left_it() -> None:
+    """Twenty claims of three workers against one employer in one batch: raised at the
+    third, updated by seventeen more. Escalations come at the claim that reaches each level,
+    the incident once at the end, with every claim and the last claim's time."""
+    state: dict[str, Any] = {}
+    deferred: dict[str, Any] = {}
+    det = IncidentDetector(state, CFG, deferred)
+    outs = []
+    for i in range(20):
+        outs += feed(det, case(f"w{i}", T0 + timedelta(hours=i), head_count=3))
+    assert by_topic(outs, "incidents") == []
+    escs = by_topic(outs, "escalations")
+    # district at the third claim, city at the seventeenth (51 people ≥ 50)
+    assert [e["data"]["level"] for e in escs] == ["district", "city"]
+    assert "3 case(s), 9 people" in escs[0]["data"]["reason"]
+    assert "17 case(s), 51 people" in escs[1]["data"]["reason"]
+    [announced] = by_topic(det.announce(deferred), "incidents")
+    assert deferred == {}
+    assert announced["data"]["case_ids"] == [f"w{i}" for i in range(20)]
+    assert announced["data"]["people"] == 60 and announced["data"]["level"] == "city"
+    assert announced["id"].endswith("/20")
+    assert announced["time"] == (T0 + timedelta(hours=19)).isoformat()
+    # announced per case instead, the last announcement is the same event
+    undeferred = IncidentDetector({}, CFG)
+    each = []
+    for i in range(20):
+        each += by_topic(
+            feed(undeferred, case(f"w{i}", T0 + timedelta(hours=i), head_count=3)), "incidents"
+        )
+    assert len(each) == 18 and each[-1] == announced

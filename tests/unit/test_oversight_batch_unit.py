@@ -62,3 +62,36 @@ def test_an_sla_tick_takes_the_due_rows_and_those_its_batch_changed() -> None:
     assert keys == ["soon", "fresh"] and taken == ["soon"]
     # taken off the heap: the next tick at the same time does not look again
     assert due_keys(due, table, WriteBack(table), 1, 2, now, []) == []
+
+
+def test_a_message_of_claims_announces_its_incident_once_with_every_claim() -> None:
+    """The incident agent's handling of one internal message: six claims against one
+    employer raise an incident at the third and update it three times, announced once."""
+    from fengqiao.settings import Settings
+    from fengqiao.workerwiring import rule_params
+    from streams.agents.oversight import handle
+    from streams.tablelogic import IncidentStep
+    from streams.watch import incident_config
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    step = IncidentStep(incident_config(rule_params(Settings())), lambda: now)
+    items = [
+        {
+            "rule_id": "wage_employer",
+            "key": "uscc:A",
+            "member": {
+                "case_id": f"w{i}",
+                "t": now.timestamp() + i,
+                "people": 1,
+                "amount": "1000",
+                "street": "haibin",
+                "category": "labor",
+            },
+        }
+        for i in range(6)
+    ]
+    errors = {"incidents": 0}
+    outs = handle(step, WriteBack({}), {"items": items}, lambda: [], errors, 7)
+    [incident] = [o for o in outs if o.topic == "incidents"]
+    assert incident.value["data"]["case_ids"] == [f"w{i}" for i in range(6)]
+    assert [o.topic for o in outs].count("escalations") == 1 and errors == {"incidents": 0}

@@ -62,3 +62,65 @@ def test_incident_counts_are_added_up_over_calls() -> None:
     step.on_item(state, {"rule_id": "dispute_collective", "key": "k", "member": member})
     assert (step.stats.cases, step.stats.duplicates) == (2, 1)
     assert step.snapshot(state)  # the incident is in the view it was given
+
+
+def test_the_incident_step_announces_a_messages_updates_once_when_done() -> None:
+    step = IncidentStep(incident_config(rule_params(Settings())), lambda: NOW)
+    state = WriteBack({})
+    outs = []
+    for i in range(6):
+        member = {
+            "case_id": f"w{i}",
+            "t": NOW.timestamp() + i,
+            "people": 1,
+            "amount": "1000",
+            "street": "haibin",
+            "category": "labor",
+        }
+        outs += step.on_item(state, {"rule_id": "wage_employer", "key": "uscc:A", "member": member})
+    assert [o.topic for o in outs] == ["escalations", "internal.risk-inputs"]  # at the third
+    [done] = step.on_done(state)
+    assert done.topic == "incidents" and done.value["data"]["case_ids"] == [
+        f"w{i}" for i in range(6)
+    ]
+    assert step.on_done(state) == []  # announced once
+
+
+def test_a_large_incident_knows_its_cases_across_messages_and_a_discarded_batch() -> None:
+    """Past CASE_SET_FROM cases the incident's ids are looked up in a set kept by the step. A
+    claim seen before is a duplicate in a later message; a claim whose batch was never written
+    back (the worker stopped before it) is new when it comes again."""
+    from streams.incidents import CASE_SET_FROM
+
+    step = IncidentStep(incident_config(rule_params(Settings())), lambda: NOW)
+    rows: dict[str, Any] = {}
+
+    def claim(i: int) -> dict[str, Any]:
+        member = {
+            "case_id": f"w{i}",
+            "t": NOW.timestamp() + i,
+            "people": 1,
+            "amount": "1000",
+            "street": "haibin",
+            "category": "labor",
+        }
+        return {"rule_id": "wage_employer", "key": "uscc:A", "member": member}
+
+    def message(ids: range | list[int], keep: bool = True) -> None:
+        state = WriteBack(rows)
+        for i in ids:
+            step.on_item(state, claim(i))
+        step.on_done(state)
+        changes = list(state.changes())
+        if keep:
+            rows.update((k, v) for k, v, _ in changes)
+
+    n = CASE_SET_FROM + 36
+    message(range(n))
+    message([5, n - 1])  # both seen
+    assert step.stats.duplicates == 2
+    message([n], keep=False)  # its batch is lost
+    message([n, 7])  # so w{n} is new; w7 is not
+    assert step.stats.duplicates == 3
+    [inc] = rows["wage_employer|uscc:A"]["incidents"]
+    assert inc["case_ids"] == [f"w{i}" for i in range(n + 1)]
