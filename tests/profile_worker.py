@@ -1,6 +1,6 @@
 """Profile a real worker on a backlog with py-spy: where its CPU goes, frame by frame.
 
-``python -m tests.profile_worker --events 20000 [--top 15] [--py-spy PATH] [--out DIR]``
+``python -m tests.profile_worker --events 20000 [--wave N] [--top 15] [--py-spy PATH] [--out DIR]``
 
 Starts the local broker unless ``KAFKA_BOOTSTRAP_SERVERS`` is set, pre-loads the bench's
 events under a fresh topic prefix, then runs one ``fengqiao worker`` under ``py-spy record``
@@ -150,6 +150,30 @@ def records_written(s: Settings) -> dict[str, int]:
         consumer.close()
 
 
+def wave_events(n: int, run: str, seed: int = 11) -> list[tuple[str, bytes, bytes]]:
+    """(topic, key, value) for ``n`` wage claims against one employer within the last day:
+    one group incident that every one of them joins, as when a factory stops paying."""
+    import json
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from producers.sample import credit_code, wage_arrears
+    from producers.sdk import intake_key, validate
+    from schemas.events import INTAKE_KINDS
+
+    rng = random.Random(seed)
+    employer = {"name": "Sample Garment Factory", "credit_code": credit_code(rng)}
+    start = datetime.now(UTC) - timedelta(days=1)
+    out = []
+    for i in range(n):
+        when = start + timedelta(seconds=i * 80_000 / max(n, 1))
+        ev = wage_arrears(rng, f"wave-{run}-{i:06d}", when, employer=employer, street="haibin")
+        parsed = validate(ev, "wage-arrears")
+        topic = INTAKE_KINDS["wage-arrears"][1]
+        out.append((topic, intake_key(parsed).encode(), json.dumps(ev).encode()))
+    return out
+
+
 def publish_paced(s: Settings, events: list[tuple[str, bytes, bytes]], rate: float) -> None:
     """Publish ``events`` at ``rate`` a second, as a live district or province would."""
     prod = _producer(s)
@@ -179,6 +203,14 @@ def main() -> None:
         help="publish the events at RATE a second instead of pre-loading a backlog: where the "
         "CPU goes at a live rate",
     )
+    ap.add_argument(
+        "--wave",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N wage claims against one employer more, after the events: one incident they "
+        "all join",
+    )
     args = ap.parse_args()
 
     configured = Settings()
@@ -192,7 +224,7 @@ def main() -> None:
     proc: subprocess.Popen[bytes] | None = None
     try:
         create_topics(s)
-        events = make_events(args.events, run)
+        events = make_events(args.events, run) + wave_events(args.wave, run)
         env = dict(os.environ)
         env.update(
             KAFKA_BOOTSTRAP_SERVERS=s.resolved_bootstrap(),
@@ -225,13 +257,13 @@ def main() -> None:
             )
             time.sleep(1.0)
         if args.paced:
-            print(f"worker ready; publishing {args.events} events at {args.paced:g}/s")
+            print(f"worker ready; publishing {len(events)} events at {args.paced:g}/s")
             publish_paced(s, events, args.paced)
             published = time.monotonic()
         else:
-            print(f"worker ready; pre-loading {args.events} events")
+            print(f"worker ready; pre-loading {len(events)} events")
             _preload(s, events, s.topic)
-        count, first, last, rate = _count_until(s, s.topic("cases.routed"), args.events, 600)
+        count, first, last, rate = _count_until(s, s.topic("cases.routed"), len(events), 600)
         drained = wait_drained(s, timeout_s=600)
         if args.paced:
             # published at the pace, so the routed count only says that nothing was left behind
@@ -243,11 +275,11 @@ def main() -> None:
         cpu = _cpu(pid) - cpu0
         print(
             f"worker CPU from ready to drained: {cpu:.1f} s = "
-            f"{1e6 * cpu / args.events:.0f} µs per intake event"
+            f"{1e6 * cpu / len(events):.0f} µs per intake event"
         )
         print("records written per intake event, by topic (intake: the load itself):")
         for name, n in sorted(records_written(s).items(), key=lambda kv: -kv[1]):
-            print(f"  {n / args.events:6.3f}  {name}")
+            print(f"  {n / len(events):6.3f}  {name}")
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
@@ -255,7 +287,7 @@ def main() -> None:
         proc.wait(timeout=60)
         if spy is not None:
             print(summarise(raw, args.top))
-            per_event = 1e6 * cpu / args.events
+            per_event = 1e6 * cpu / len(events)
             print("\nstages (share of the samples × CPU per event):")
             for stage, share in stages(raw).items():
                 print(f"  {share * per_event:6.1f} µs  {100 * share:5.1f} %  {stage}")
