@@ -64,20 +64,25 @@ def test_incident_counts_are_added_up_over_calls() -> None:
     assert step.snapshot(state)  # the incident is in the view it was given
 
 
+def _claim(i: int) -> dict[str, Any]:
+    """The incident agent's item for claim ``w{i}`` of one worker against employer A."""
+    member = {
+        "case_id": f"w{i}",
+        "t": NOW.timestamp() + i,
+        "people": 1,
+        "amount": "1000",
+        "street": "haibin",
+        "category": "labor",
+    }
+    return {"rule_id": "wage_employer", "key": "uscc:A", "member": member}
+
+
 def test_the_incident_step_announces_a_messages_updates_once_when_done() -> None:
     step = IncidentStep(incident_config(rule_params(Settings())), lambda: NOW)
     state = WriteBack({})
     outs = []
     for i in range(6):
-        member = {
-            "case_id": f"w{i}",
-            "t": NOW.timestamp() + i,
-            "people": 1,
-            "amount": "1000",
-            "street": "haibin",
-            "category": "labor",
-        }
-        outs += step.on_item(state, {"rule_id": "wage_employer", "key": "uscc:A", "member": member})
+        outs += step.on_item(state, _claim(i))
     assert [o.topic for o in outs] == ["escalations", "internal.risk-inputs"]  # at the third
     [done] = step.on_done(state)
     assert done.topic == "incidents" and done.value["data"]["case_ids"] == [
@@ -95,21 +100,10 @@ def test_a_large_incident_knows_its_cases_across_messages_and_a_discarded_batch(
     step = IncidentStep(incident_config(rule_params(Settings())), lambda: NOW)
     rows: dict[str, Any] = {}
 
-    def claim(i: int) -> dict[str, Any]:
-        member = {
-            "case_id": f"w{i}",
-            "t": NOW.timestamp() + i,
-            "people": 1,
-            "amount": "1000",
-            "street": "haibin",
-            "category": "labor",
-        }
-        return {"rule_id": "wage_employer", "key": "uscc:A", "member": member}
-
     def message(ids: range | list[int], keep: bool = True) -> None:
         state = WriteBack(rows)
         for i in ids:
-            step.on_item(state, claim(i))
+            step.on_item(state, _claim(i))
         step.on_done(state)
         changes = list(state.changes())
         if keep:
