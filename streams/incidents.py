@@ -126,9 +126,16 @@ def totals(inc: dict[str, Any]) -> tuple[int, Decimal]:
     the sums over the members it kept."""
     if "people" in inc:
         return int(inc["people"]), Decimal(inc["amount"])
-    members = inc.get("members") or ()
-    people = sum(int(m["people"]) for m in members)
-    return people, sum((Decimal(m["amount"]) for m in members), Decimal(0))
+    return sums(inc.get("members") or ())
+
+
+def sums(members: Iterable[dict[str, Any]]) -> tuple[int, Decimal]:
+    """The people and the amount of cases' member rows, added up."""
+    people, amount = 0, Decimal(0)
+    for m in members:
+        people += int(m["people"])
+        amount += Decimal(m["amount"])
+    return people, amount
 
 
 def incident_id(rule_id: str, key: str, start: float) -> str:
@@ -212,13 +219,14 @@ class IncidentDetector:
             if group is not None:
                 start = min(float(m["t"]) for m in group)
                 first = min(group, key=lambda m: (float(m["t"]), m["case_id"]))
+                people, amount = sums(group)
                 inc = {
                     "id": incident_id(rule_id, key, start),
                     "start": start,
                     "end": start + rule.window.total_seconds(),
                     "case_ids": [m["case_id"] for m in group],
-                    "people": sum(int(m["people"]) for m in group),
-                    "amount": str(sum((Decimal(m["amount"]) for m in group), Decimal(0))),
+                    "people": people,
+                    "amount": str(amount),
                     "levels": [],
                     "street": first["street"],
                     "category": first["category"],

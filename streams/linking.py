@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -89,6 +89,11 @@ def _span(
         yield opened, case_id, key
 
 
+def _indexed_keys(row: Mapping[str, Any]) -> Iterable[str]:
+    """The keys a case's row is indexed under, each once: its own and its reports'."""
+    return dict.fromkeys(_keys_of(row, "strong") + _keys_of(row, "weak"))
+
+
 def _keys_of(row: Mapping[str, Any], part: str) -> list[str]:
     out = list(row.get(part) or ())
     for report in (row.get("reports") or {}).values():
@@ -150,7 +155,7 @@ class LinkIndex:
 
     def _index(self, case_id: str, row: Mapping[str, Any], ordered: bool = True) -> None:
         entry = (float(row["t"]), case_id)
-        for key in dict.fromkeys(_keys_of(row, "strong") + _keys_of(row, "weak")):
+        for key in _indexed_keys(row):
             entries = self._by_key.get(key)
             if entries is None:
                 self._by_key[key] = [entry]
@@ -163,7 +168,7 @@ class LinkIndex:
 
     def _unindex(self, case_id: str, row: Mapping[str, Any]) -> None:
         entry = (float(row["t"]), case_id)
-        for key in dict.fromkeys(_keys_of(row, "strong") + _keys_of(row, "weak")):
+        for key in _indexed_keys(row):
             entries = self._by_key.get(key)
             if entries is not None:
                 at = bisect_left(entries, entry)
@@ -197,9 +202,6 @@ class LinkIndex:
         ``keys``: (opened, case id, the shared keys), earliest first (case ids are unique, so
         the keys never order). Each key's cases are in opened order: a few are read and sorted
         as they are, many are merged in order and read only until ``limit`` are found."""
-        if not keys:
-            return []
-        horizon = self._horizon_s
         by_key = self._by_key
         lists = []
         total = 0
@@ -222,13 +224,9 @@ class LinkIndex:
                     found.append(key)
         out = []
         for case_id, matched in shared.items():
-            row = self.row(case_id)
-            if case_id == exclude or row is None or row["kind"] != kind:
-                continue
-            opened = float(row["t"])
-            if abs(t - opened) > horizon:
-                continue
-            out.append((opened, case_id, matched))
+            opened = self._serves(case_id, kind, t, exclude)
+            if opened is not None:
+                out.append((opened, case_id, matched))
         out.sort()
         return out[:limit]
 
@@ -255,14 +253,20 @@ class LinkIndex:
             if len(out) == limit or opened > end:
                 break
             last = None
-            row = self.row(case_id)
-            if case_id == exclude or row is None or row["kind"] != kind:
-                continue
-            if abs(t - float(row["t"])) > horizon:
+            if self._serves(case_id, kind, t, exclude) is None:
                 continue
             last = (opened, case_id, [key])
             out.append(last)
         return out
+
+    def _serves(self, case_id: str, kind: str, t: float, exclude: str) -> float | None:
+        """When ``case_id`` was opened, if it is an open case of ``kind`` within the horizon of
+        ``t`` (and not ``exclude``); None when it cannot take the report."""
+        row = self.row(case_id)
+        if case_id == exclude or row is None or row["kind"] != kind:
+            return None
+        opened = float(row["t"])
+        return None if abs(t - opened) > self._horizon_s else opened
 
     def decide(
         self,
