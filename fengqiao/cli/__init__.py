@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from fengqiao import kafkasteps
 from fengqiao.settings import Settings
 from schemas.errors import FengqiaoError
 
@@ -78,6 +79,7 @@ def main() -> None:
     if not settings().log_libraries:  # library chatter off unless debugging
         for noisy in ("kafka", "aiokafka", "faust", "mode", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    kafkasteps.install()  # a full fetch parsed is not a stall: see the module
     try:
         app()
     except FengqiaoError as err:
