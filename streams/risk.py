@@ -179,7 +179,7 @@ class RiskTable:
             previous_level=previous,
         )
         as_of = datetime.fromtimestamp(float(row["as_of"]), UTC)
-        event_id = f"risk:{key}:{as_of.isoformat()}:{row['level']}"
+        event_id = f"risk:{key}:{id_time(as_of)}:{row['level']}"
         data = {**dump(event), "previous_level": previous}  # null is meaningful: a new row
         return Out("risk.levels", key, envelope(event_id, "risk.level_changed.v1", as_of, data))
 
@@ -199,3 +199,11 @@ class RiskTable:
                 }
             )
         return sorted(out, key=lambda r: (r["street"], r["category"]))
+
+
+def id_time(t: datetime) -> str:
+    """A UTC time as event ids write it (``20220104T115928Z``, microseconds when there are
+    any): an id may hold no "+", so ``isoformat``'s "+00:00" made every level change
+    unreadable to the envelope's contract, and the command center never saw one."""
+    whole = f"{t:%Y%m%dT%H%M%S}"
+    return f"{whole}.{t.microsecond:06d}Z" if t.microsecond else f"{whole}Z"

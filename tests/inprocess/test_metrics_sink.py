@@ -319,3 +319,17 @@ def test_display_names_come_from_the_district_catalogue() -> None:
     assert snap["committees"][0]["name"] == "龙湾区矛盾纠纷调处化解中心"
     assert snap["feed"][0]["to"] == "龙湾区矛盾纠纷调处化解中心"
     assert value(reg, "fengqiao_cases_routed_total", committee="longwan-center", tier="district")
+
+
+def test_the_workers_own_risk_level_changes_are_read() -> None:
+    """The level changes the worker's risk table writes, not hand-made ones: every one of
+    them was unreadable to the fold (an id with "+00:00"), so the command center showed no
+    risk from a real pipeline."""
+    from streams.risk import RiskConfig, RiskTable, contribution
+
+    table = RiskTable({}, RiskConfig())
+    changed = table.add(contribution("c1", "haibin", "labor", 30.0, NOW, "test").value)
+    sink, reg = make()
+    feed(sink, [(out.topic, out.value) for out in changed])
+    assert value(reg, "fengqiao_sink_unreadable_total", topic="risk.levels") == 0
+    assert value(reg, "fengqiao_risk_level", street="haibin", category="labor") == 3

@@ -267,3 +267,19 @@ def test_sla_alert_and_escalation_ids_are_valid_envelope_ids() -> None:
     assert types(published) == ["sla.warning.v1", "sla.breached.v1", "escalation.raised.v1"]
     for out in published:
         Envelope.model_validate(out.value)  # raises on an id the sink would refuse
+
+
+@pytest.mark.parametrize("at", [T0, T0 + timedelta(microseconds=454121)])
+def test_risk_level_change_ids_are_valid_envelope_ids(at: datetime) -> None:
+    """Every level change used to carry ``isoformat``'s "+00:00" in its id, which the envelope
+    refuses: the command center read none of them (unreadable, counted and logged)."""
+    from schemas.envelope import Envelope
+    from schemas.events import RiskLevelChanged
+
+    table = RiskTable({}, RiskConfig())
+    outs = add(table, "c1", 30.0, at)
+    assert levels(outs) == [(None, "orange")]
+    env = Envelope.model_validate(outs[0].value)  # raises on an id the readers would refuse
+    RiskLevelChanged.model_validate(env.data)
+    stamp = "20230301T090000Z" if not at.microsecond else "20230301T090000.454121Z"
+    assert env.id == f"risk:haibin/land:{stamp}:orange"
