@@ -333,3 +333,20 @@ def test_the_workers_own_risk_level_changes_are_read() -> None:
     feed(sink, [(out.topic, out.value) for out in changed])
     assert value(reg, "fengqiao_sink_unreadable_total", topic="risk.levels") == 0
     assert value(reg, "fengqiao_risk_level", street="haibin", category="labor") == 3
+
+
+def test_a_level_change_written_before_the_id_fix_is_read() -> None:
+    """``risk.levels`` keeps only each cell's last change: one written with the old id (its
+    time with "+00:00") is read, or the cell stays off the command center until it changes."""
+    from streams.risk import RiskConfig, RiskTable, contribution
+
+    table = RiskTable({}, RiskConfig())
+    out = table.add(contribution("c1", "haibin", "labor", 30.0, NOW, "test").value)[0]
+    old = {**out.value, "id": f"risk:haibin/labor:{NOW.isoformat()}:orange"}
+    assert "+00:00" in old["id"]
+    bad = {**out.value, "id": "risk:haibin/labor:2023 03 01:orange"}
+    sink, reg = make()
+    feed(sink, [("risk.levels", old), ("risk.levels", bad)])
+    assert value(reg, "fengqiao_risk_level", street="haibin", category="labor") == 3
+    # an id broken another way is still refused, counted and logged
+    assert value(reg, "fengqiao_sink_unreadable_total", topic="risk.levels") == 1
