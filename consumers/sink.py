@@ -261,8 +261,8 @@ class Sink:
         from kafka import KafkaConsumer
 
         c = self.config
+        topics = [f"{c.topic_prefix}{name}" for name in SINK_TOPICS]
         consumer = KafkaConsumer(
-            *[f"{c.topic_prefix}{name}" for name in SINK_TOPICS],
             bootstrap_servers=list(c.bootstrap_servers),
             group_id=c.group_id,
             group_instance_id=c.instance_id,
@@ -275,6 +275,11 @@ class Sink:
             session_timeout_ms=c.session_timeout_ms,
             **dict(c.client_config),
         )
+        # the topics' metadata before the first join: subscribed at once, the group's first
+        # assignment ran without it and logged "No partition metadata for topic …" for each
+        for topic in topics:
+            consumer.partitions_for_topic(topic)
+        consumer.subscribe(topics)
         # a static member may come back to an empty assignment the broker kept for it
         return StaticMember(consumer) if c.instance_id else consumer
 

@@ -16,7 +16,7 @@ from consumers.metrics import feed
 from consumers.metrics.config import FeedConfig, KafkaAccess
 from consumers.metrics.fold import MetricsSink
 from consumers.metrics.health import ConsumerHealth
-from consumers.sink import Sink
+from consumers.sink import SINK_TOPICS, Sink
 from consumers.store import MemoryStore
 from fengqiao.cli.report_cmd import Readback
 from fengqiao.cli.risk_cmd import rows_from_changelog
@@ -32,6 +32,7 @@ class Recorder:
     """Stands in for kafka.KafkaConsumer: keeps what it was built with."""
 
     made: list[dict[str, Any]] = []
+    calls: list[tuple[str, Any]] = []
     stop: threading.Event | None = None
 
     def __init__(self, *topics: str, **config: Any) -> None:
@@ -46,7 +47,11 @@ class Recorder:
         return set()
 
     def partitions_for_topic(self, topic: str) -> set[int]:
+        Recorder.calls.append(("metadata", topic))
         return set()
+
+    def subscribe(self, topics: list[str]) -> None:
+        Recorder.calls.append(("subscribe", tuple(topics)))
 
     def assign(self, parts: list[Any]) -> None:
         pass
@@ -126,3 +131,12 @@ def test_the_sinks_fetch_settings_reach_its_kafka_consumer(recorded: list[dict[s
     assert (recorded[0]["fetch_min_bytes"], recorded[0]["fetch_max_wait_ms"]) == (1234, 77)
     # by default the broker gathers a live rate's messages for up to 100 ms (not 1 byte)
     assert (recorded[1]["fetch_min_bytes"], recorded[1]["fetch_max_wait_ms"]) == (262_144, 100)
+
+
+def test_the_sink_has_each_topics_metadata_before_it_subscribes(
+    recorded: list[dict[str, Any]],
+) -> None:
+    Recorder.calls.clear()
+    Sink(sink_config(Settings(topic_prefix="p.")), MemoryStore()).consumer()
+    topics = tuple(f"p.{name}" for name in SINK_TOPICS)
+    assert Recorder.calls == [*(("metadata", t) for t in topics), ("subscribe", topics)]
