@@ -72,8 +72,8 @@ def _amount(value: Decimal | str | None) -> float:
         return 0.0
 
 
-def earlier_risk_id(value: bytes | None) -> bytes | None:
-    """A risk level change as earlier workers wrote it, with its id made valid.
+def earlier_risk_id(raw: Any) -> Any:
+    """A risk level change as earlier workers wrote it (decoded), with its id made valid.
 
     Their ids held the time as ``isoformat`` writes it, ending "+00:00"
     (``risk:haibin/labor:2022-01-04T11:59:28+00:00:blue``), and the envelope's id pattern has no
@@ -82,17 +82,10 @@ def earlier_risk_id(value: bytes | None) -> bytes | None:
     changed since an upgrade is known only by such a message; read as it is, the command center
     would leave the cell out until its level next changes. The fold uses no id of a level change,
     so the "+00:00" is read as "Z". Anything else is passed on unchanged, to be judged."""
-    if not value or b"+00:00" not in value:
-        return value
-    try:
-        raw = json.loads(value)
-    except ValueError:
-        return value
     ident = raw.get("id") if isinstance(raw, dict) else None
     if not isinstance(ident, str) or not ident.startswith("risk:") or "+00:00" not in ident:
-        return value
-    raw["id"] = ident.replace("+00:00", "Z")
-    return json.dumps(raw, ensure_ascii=False).encode()
+        return raw
+    return {**raw, "id": ident.replace("+00:00", "Z")}
 
 
 def _topic(name: str) -> str:
@@ -172,10 +165,11 @@ class MetricsSink:
                 self.m.sink_unreadable.labels(topic=_topic(topic)).inc()
                 log.warning("unreadable message on %s: %s", _topic(topic), type(err).__name__)
 
-    def _envelope(self, value: bytes | None) -> Envelope:
+    def _envelope(self, topic: str, value: bytes | None) -> Envelope:
         if not value:
             raise ValueError("empty message")
-        return Envelope.model_validate(json.loads(value))
+        raw = json.loads(value)
+        return Envelope.model_validate(earlier_risk_id(raw) if topic == "risk.levels" else raw)
 
     def _handle(self, topic: str, value: bytes | None, timestamp_ms: int | None) -> None:
         if topic in INTAKE_TOPICS:
@@ -183,7 +177,7 @@ class MetricsSink:
             return
         if topic == "risk.levels" and not value:
             return  # a compaction tombstone
-        env = self._envelope(earlier_risk_id(value) if topic == "risk.levels" else value)
+        env = self._envelope(topic, value)
         self._saw_time(env.time)
         if topic == "incidents":
             self._incident(env, IncidentDetected.model_validate(env.data))
